@@ -1,0 +1,297 @@
+"""A LangChain chat model that runs a GGUF model in this process with llama.cpp.
+
+It lets the teacher run on a laptop or a CI runner without a server: the model
+loads on the first call and stays loaded. Output can be constrained to a JSON
+schema (llama.cpp turns the schema into a sampling grammar), which small models
+need to produce parseable answers at all.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import os
+import threading
+from collections.abc import Sequence
+from operator import itemgetter
+from pathlib import Path
+from typing import Any
+
+from langchain_core.callbacks import CallbackManagerForLLMRun
+from langchain_core.language_models.chat_models import BaseChatModel, LangSmithParams
+from langchain_core.messages import (
+    AIMessage,
+    BaseMessage,
+    ChatMessage,
+    HumanMessage,
+    SystemMessage,
+    ToolMessage,
+)
+from langchain_core.messages.ai import UsageMetadata
+from langchain_core.output_parsers import JsonOutputParser, PydanticOutputParser
+from langchain_core.outputs import ChatGeneration, ChatResult
+from langchain_core.runnables import Runnable, RunnableMap, RunnablePassthrough
+from langchain_core.utils.function_calling import convert_to_json_schema
+from pydantic import BaseModel, Field, PrivateAttr
+
+from .model_files import KNOWN_MODELS, resolve_gguf
+
+logger = logging.getLogger(__name__)
+
+INSTALL_HINT = "pip install 'dualchecker[local]'"
+PROVIDER = "llama-cpp"
+# Names other clients use for the same llama.cpp arguments.
+_PARAM_ALIASES = {"max_completion_tokens": "max_tokens"}
+
+
+class LlamaCppNotInstalledError(ImportError):
+    """llama-cpp-python, the optional runtime of the local model, is missing."""
+
+
+def require_llama_cpp() -> None:
+    """Fail early, with the install command, when llama-cpp-python is absent."""
+    if importlib.util.find_spec("llama_cpp") is None:
+        raise LlamaCppNotInstalledError(
+            f"llama-cpp-python is not installed; install the local extra: {INSTALL_HINT}"
+        )
+
+
+def to_llama_messages(messages: Sequence[BaseMessage]) -> list[dict[str, str]]:
+    """Convert LangChain messages to the OpenAI-style dicts llama.cpp expects.
+
+    Raises:
+        ValueError: A message has a non-text content block (e.g. an image) or a
+            type with no chat role.
+    """
+    return [{"role": _role(m), "content": _text(m)} for m in messages]
+
+
+def _role(message: BaseMessage) -> str:
+    if isinstance(message, ChatMessage):
+        return message.role
+    roles = {HumanMessage: "user", AIMessage: "assistant", SystemMessage: "system",
+             ToolMessage: "tool"}
+    for kind, role in roles.items():
+        if isinstance(message, kind):
+            return role
+    raise ValueError(f"No chat role for message type {type(message).__name__}")
+
+
+def _text(message: BaseMessage) -> str:
+    if isinstance(message.content, str):
+        return message.content
+    for block in message.content:
+        if isinstance(block, dict) and block.get("type") != "text":
+            raise ValueError(
+                f"The local model takes text only; got a {block.get('type')!r} block"
+            )
+    return message.text
+
+
+class LocalLlamaChatModel(BaseChatModel):
+    """Chat model backed by an in-process ``llama_cpp.Llama``.
+
+    Call options (bound with ``.bind(...)`` or passed to ``invoke``) override the
+    defaults below: ``response_format`` (``{"type": "json_object", "schema": ...}``
+    constrains output to a JSON schema), ``max_tokens``, ``temperature``, ``seed``
+    and any other ``create_chat_completion`` argument. ``extra_body`` and
+    ``max_completion_tokens`` are accepted too, so code written for ``ChatOpenAI``
+    against a llama.cpp server works unchanged.
+
+    llama.cpp contexts are not thread-safe: calls on one instance are serialised.
+    """
+
+    model_path: str = Field(description="Path to the GGUF file.")
+    model_name: str | None = Field(
+        default=None, description="Name reported in metadata; defaults to the file stem."
+    )
+    n_ctx: int = Field(default=4096, gt=0, description="Context window in tokens.")
+    n_threads: int | None = Field(
+        default=None, gt=0, description="CPU threads; defaults to os.cpu_count()."
+    )
+    n_gpu_layers: int = Field(default=0, description="Layers offloaded to a GPU; -1 = all.")
+    chat_format: str | None = Field(
+        default=None, description="llama.cpp chat format; default: the GGUF's template."
+    )
+    temperature: float = Field(default=0.0, ge=0.0)
+    max_tokens: int | None = Field(default=512, gt=0, description="None = up to n_ctx.")
+    seed: int | None = Field(default=0, description="Sampling seed; None = random.")
+    response_format: dict[str, Any] | None = Field(
+        default=None, description="Default response_format, e.g. a JSON schema."
+    )
+    verbose: bool = Field(default=False, description="Let llama.cpp log to stderr.")
+
+    _llama: Any = PrivateAttr(default=None)
+    _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
+
+    @classmethod
+    def from_spec(
+        cls, model: str = "qwen2.5-coder-0.5b", *, cache_dir: Path | None = None, **kwargs: Any
+    ) -> LocalLlamaChatModel:
+        """Build from a known model name or a ``.gguf`` path (see ``resolve_gguf``).
+
+        Raises:
+            LlamaCppNotInstalledError: llama-cpp-python is missing.
+            ModelFileError: The model file cannot be found or verified.
+        """
+        require_llama_cpp()
+        path = resolve_gguf(model, cache_dir)
+        kwargs.setdefault("model_name", model if model in KNOWN_MODELS else path.stem)
+        return cls(model_path=str(path), **kwargs)
+
+    @property
+    def name_or_stem(self) -> str:
+        """The model name used in metadata and cache keys."""
+        return self.model_name or Path(self.model_path).stem
+
+    @property
+    def _llm_type(self) -> str:
+        return "llama-cpp-local"
+
+    @property
+    def _identifying_params(self) -> dict[str, Any]:
+        # The file name rather than the full path keeps cache keys portable.
+        return {
+            "model_name": self.name_or_stem,
+            "model_file": Path(self.model_path).name,
+            "n_ctx": self.n_ctx,
+            "chat_format": self.chat_format,
+            "temperature": self.temperature,
+            "max_tokens": self.max_tokens,
+            "seed": self.seed,
+            "response_format": self.response_format,
+        }
+
+    def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> LangSmithParams:
+        params = super()._get_ls_params(stop=stop, **kwargs)
+        params["ls_provider"] = PROVIDER
+        params["ls_model_name"] = self.name_or_stem
+        return params
+
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        params = self._call_params(stop, kwargs)
+        payload = to_llama_messages(messages)
+        with self._lock:
+            response = self._loaded().create_chat_completion(messages=payload, **params)
+        return self._to_result(response)
+
+    def _call_params(self, stop: list[str] | None, kwargs: dict[str, Any]) -> dict[str, Any]:
+        """Defaults, overridden by call options; ``extra_body`` wins like in OpenAI clients."""
+        extra_body = kwargs.pop("extra_body", None) or {}
+        options = {**kwargs, **extra_body}
+        params: dict[str, Any] = {
+            "temperature": self.temperature,
+            "max_tokens": self.max_tokens,
+            "seed": self.seed,
+            "response_format": self.response_format,
+        }
+        params.update({_PARAM_ALIASES.get(k, k): v for k, v in options.items()})
+        if stop:
+            params["stop"] = stop
+        return params
+
+    def _loaded(self) -> Any:
+        """The ``Llama`` instance, created on first use (call with the lock held)."""
+        if self._llama is None:
+            self._llama = self._load()
+        return self._llama
+
+    def _load(self) -> Any:
+        try:
+            from llama_cpp import Llama
+        except ImportError as exc:
+            raise LlamaCppNotInstalledError(
+                f"llama-cpp-python is not installed; install the local extra: {INSTALL_HINT}"
+            ) from exc
+        threads = self.n_threads or os.cpu_count() or 1
+        logger.info("Loading %s (n_ctx=%d, threads=%d)", self.model_path, self.n_ctx, threads)
+        extra = {} if self.seed is None else {"seed": self.seed}
+        return Llama(
+            model_path=self.model_path,
+            n_ctx=self.n_ctx,
+            n_threads=threads,
+            n_threads_batch=threads,
+            n_gpu_layers=self.n_gpu_layers,
+            chat_format=self.chat_format,
+            verbose=self.verbose,
+            **extra,
+        )
+
+    def close(self) -> None:
+        """Free the loaded model; the next call loads it again."""
+        with self._lock:
+            if self._llama is not None:
+                self._llama.close()
+                self._llama = None
+
+    def _to_result(self, response: dict[str, Any]) -> ChatResult:
+        choice = response["choices"][0]
+        finish_reason = choice.get("finish_reason")
+        if finish_reason == "length":
+            logger.warning("%s stopped at max_tokens; output may be cut", self.name_or_stem)
+        usage = response.get("usage") or {}
+        message = AIMessage(
+            content=choice["message"].get("content") or "",
+            id=response.get("id"),
+            usage_metadata=UsageMetadata(
+                input_tokens=usage.get("prompt_tokens", 0),
+                output_tokens=usage.get("completion_tokens", 0),
+                total_tokens=usage.get("total_tokens", 0),
+            ),
+            response_metadata={
+                "model_name": self.name_or_stem,
+                "model_provider": PROVIDER,
+                "finish_reason": finish_reason,
+            },
+        )
+        generation = ChatGeneration(message=message, generation_info={"finish_reason": finish_reason})
+        return ChatResult(
+            generations=[generation],
+            llm_output={"token_usage": usage, "model_name": self.name_or_stem},
+        )
+
+    def with_structured_output(
+        self, schema: dict[str, Any] | type, *, include_raw: bool = False, **kwargs: Any
+    ) -> Runnable:
+        """Constrain output to ``schema`` by grammar sampling and parse it.
+
+        Args:
+            schema: A pydantic model class (parsed into an instance), or a JSON
+                schema dict / TypedDict (parsed into a dict).
+            include_raw: Return ``{"raw", "parsed", "parsing_error"}`` instead of
+                raising on a parse error.
+            **kwargs: ``method`` may be ``"json_schema"`` or ``"json_mode"`` (both
+                mean the same here); anything else is bound as a call option.
+        """
+        method = kwargs.pop("method", "json_schema")
+        if method not in ("json_schema", "json_mode"):
+            raise ValueError(f"{type(self).__name__} supports method='json_schema' only")
+        is_model = isinstance(schema, type) and issubclass(schema, BaseModel)
+        llm = self.bind(
+            response_format={"type": "json_object", "schema": _json_schema(schema)},
+            ls_structured_output_format={"kwargs": {"method": method}, "schema": schema},
+            **kwargs,
+        )
+        parser = PydanticOutputParser(pydantic_object=schema) if is_model else JsonOutputParser()
+        if not include_raw:
+            return llm | parser
+        parsed = RunnablePassthrough.assign(
+            parsed=itemgetter("raw") | parser, parsing_error=lambda _: None
+        ).with_fallbacks(
+            [RunnablePassthrough.assign(parsed=lambda _: None)], exception_key="parsing_error"
+        )
+        return RunnableMap(raw=llm) | parsed
+
+
+def _json_schema(schema: dict[str, Any] | type) -> dict[str, Any]:
+    if isinstance(schema, type) and issubclass(schema, BaseModel):
+        return schema.model_json_schema()
+    if isinstance(schema, dict) and ("properties" in schema or "type" in schema):
+        return schema
+    return convert_to_json_schema(schema)
