@@ -1,0 +1,213 @@
+"""A compact fine-tuning loop for the student; it never calls a teacher.
+
+``fit_batch`` is the online update used inside the distillation loop (new batch plus replay,
+LR that never collapses); ``fit`` is the offline fine-tune of the final student.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+from pydantic import BaseModel, Field
+
+from .config import StudentConfig
+from .data import StudentExample, bio_tag_names
+from .encoding import Encoded, collate, encode_examples, encode_texts
+from .errors import StudentError
+from .modeling import load_model, load_tokenizer, resolve_device
+from .prediction import StudentPrediction, decode_classification, decode_spans
+from .replay import ReplayBuffer
+from .schedule import make_optimizer, offline_schedule, online_schedule
+
+logger = logging.getLogger(__name__)
+
+CONFIG_FILE = "student_config.json"
+REPLAY_FILE = "replay.jsonl"
+STATE_FILE = "online_state.pt"
+
+
+class FitReport(BaseModel):
+    """What one training call did; ``loss`` is the mean loss over its last epoch."""
+
+    loss: float
+    epoch_losses: list[float] = Field(default_factory=list)
+    steps: int
+    examples: int = Field(description="Distinct examples trained on (new plus replayed).")
+    replayed: int = Field(default=0, description="Earlier examples mixed in (online only).")
+    skipped: int = Field(default=0, description="Examples without a usable label, left out.")
+    seconds: float
+    samples_per_s: float = Field(description="Example passes (examples x epochs) per second.")
+    learning_rate: float = Field(description="LR after the last step.")
+
+
+class StudentTrainer:
+    """Owns one student model, its tokenizer, the online optimiser state and the replay buffer."""
+
+    def __init__(self, config: StudentConfig) -> None:
+        self.config = config
+        if config.num_threads:
+            torch.set_num_threads(config.num_threads)
+        self.device = resolve_device(config.device)
+        self.tag_names = bio_tag_names(config.span_types) if config.task == "spans" else []
+        self.tag2id = {t: i for i, t in enumerate(self.tag_names)}
+        torch.manual_seed(config.seed)
+        self.tokenizer = load_tokenizer(config.model)
+        self.model = load_model(config, self.tag_names).to(self.device)
+        self.replay = ReplayBuffer(seed=config.seed)
+        self._shuffle = torch.Generator().manual_seed(config.seed)
+        self._online: tuple[torch.optim.Optimizer, object] | None = None
+
+    # ---- training -------------------------------------------------------------------------
+
+    def fit_batch(self, examples: Sequence[StudentExample]) -> FitReport:
+        """Online step: train on the new examples plus up to ``config.replay`` earlier ones.
+
+        The optimiser and LR schedule persist across calls (warmup once, then constant), and
+        the new examples join the replay buffer afterwards.
+        """
+        usable = self._usable(examples)
+        replayed = self.replay.sample(self.config.replay)
+        optimizer, scheduler = self._online_state()
+        report = self._train(usable + replayed, self.config.epochs_per_batch, optimizer, scheduler)
+        self.replay.add(usable)
+        return report.model_copy(
+            update={"replayed": len(replayed), "skipped": len(examples) - len(usable)}
+        )
+
+    def fit(self, examples: Sequence[StudentExample], epochs: int | None = None) -> FitReport:
+        """Offline fine-tune of the current weights with warmup and linear decay to 0.
+
+        Build a new trainer for a fresh student; this call neither reads nor fills the replay
+        buffer.
+        """
+        usable = self._usable(examples)
+        epochs = epochs or self.config.final_epochs
+        steps = epochs * -(-len(usable) // self.config.train_batch_size)
+        optimizer = make_optimizer(self.model, self.config.learning_rate, self.config.weight_decay)
+        scheduler = offline_schedule(optimizer, steps, self.config.warmup_ratio)
+        report = self._train(usable, epochs, optimizer, scheduler)
+        return report.model_copy(update={"skipped": len(examples) - len(usable)})
+
+    @property
+    def learning_rate(self) -> float:
+        """The LR the next online step would use."""
+        optimizer, _ = self._online_state()
+        return float(optimizer.param_groups[0]["lr"])
+
+    def _online_state(self):
+        if self._online is None:
+            optimizer = make_optimizer(self.model, self.config.learning_rate, self.config.weight_decay)
+            self._online = (optimizer, online_schedule(optimizer, self.config.online_warmup_steps))
+        return self._online
+
+    def _usable(self, examples: Sequence[StudentExample]) -> list[StudentExample]:
+        """Drop items without a label (never fill them in); reject labels the model cannot hold."""
+        if self.config.task == "spans":
+            for ex in examples:
+                unknown = {s.type for s in ex.spans} - set(self.config.span_types)
+                if unknown:
+                    raise StudentError(f"example {ex.id}: unknown span types {sorted(unknown)}")
+            return list(examples)
+        usable = [ex for ex in examples if ex.label is not None]
+        for ex in usable:
+            if ex.label >= self.config.num_labels:
+                raise StudentError(f"example {ex.id}: label {ex.label} >= num_labels {self.config.num_labels}")
+        if len(usable) < len(examples):
+            logger.info("skipping %d unlabelled examples", len(examples) - len(usable))
+        return usable
+
+    def _train(self, examples: list[StudentExample], epochs: int, optimizer, scheduler) -> FitReport:
+        start = time.perf_counter()
+        encoded = encode_examples(
+            self.tokenizer, examples, self.config.max_length, self.tag2id if self.tag_names else None
+        )
+        epoch_losses, steps = [], 0
+        self.model.train()
+        for _ in range(epochs if encoded else 0):
+            losses = [self._step(batch, optimizer, scheduler) for batch in self._batches(encoded)]
+            steps += len(losses)
+            epoch_losses.append(sum(losses) / len(losses))
+        seconds = time.perf_counter() - start
+        samples = len(encoded) * len(epoch_losses)
+        return FitReport(
+            loss=epoch_losses[-1] if epoch_losses else float("nan"),
+            epoch_losses=epoch_losses,
+            steps=steps,
+            examples=len(encoded),
+            seconds=seconds,
+            samples_per_s=samples / seconds if seconds > 0 else 0.0,
+            learning_rate=float(optimizer.param_groups[0]["lr"]),
+        )
+
+    def _batches(self, encoded: list[Encoded]):
+        order = torch.randperm(len(encoded), generator=self._shuffle).tolist()
+        size = self.config.train_batch_size
+        for i in range(0, len(order), size):
+            yield [encoded[j] for j in order[i : i + size]]
+
+    def _step(self, batch: list[Encoded], optimizer, scheduler) -> float:
+        inputs = {k: v.to(self.device) for k, v in collate(batch, self.tokenizer.pad_token_id).items()}
+        loss = self.model(**inputs).loss
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.config.max_grad_norm)
+        optimizer.step()
+        scheduler.step()
+        optimizer.zero_grad(set_to_none=True)
+        return float(loss.detach())
+
+    # ---- inference ------------------------------------------------------------------------
+
+    @torch.no_grad()
+    def predict(self, texts: Sequence[str]) -> list[StudentPrediction]:
+        """Label, probabilities and confidence per text (or spans and confidence for span tasks)."""
+        self.model.eval()
+        encoded = encode_texts(self.tokenizer, texts, self.config.max_length)
+        predictions: list[StudentPrediction] = []
+        size = self.config.eval_batch_size
+        for i in range(0, len(encoded), size):
+            chunk = encoded[i : i + size]
+            inputs = collate(chunk, self.tokenizer.pad_token_id)
+            logits = self.model(**{k: v.to(self.device) for k, v in inputs.items()}).logits
+            if self.tag_names:
+                id2tag = dict(enumerate(self.tag_names))
+                predictions += decode_spans(logits, [e.offsets for e in chunk], id2tag)
+            else:
+                predictions += decode_classification(logits)
+        return predictions
+
+    # ---- persistence ----------------------------------------------------------------------
+
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write weights, tokenizer, config, replay buffer and online optimiser state."""
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        self.model.save_pretrained(path)
+        self.tokenizer.save_pretrained(path)
+        (path / CONFIG_FILE).write_text(self.config.model_dump_json(exclude={"model"}, indent=2))
+        (path / REPLAY_FILE).write_text("".join(ex.model_dump_json() + "\n" for ex in self.replay.items))
+        if self._online is not None:
+            optimizer, scheduler = self._online
+            torch.save({"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict()}, path / STATE_FILE)
+        return path
+
+    @classmethod
+    def load(cls, path: str | os.PathLike, **overrides) -> StudentTrainer:
+        """Rebuild a saved student; ``overrides`` change config fields such as ``device``."""
+        path = Path(path)
+        fields = json.loads((path / CONFIG_FILE).read_text())
+        config = StudentConfig(**{**fields, "model": str(path), **overrides})
+        trainer = cls(config)
+        lines = (path / REPLAY_FILE).read_text().splitlines() if (path / REPLAY_FILE).exists() else []
+        trainer.replay.add([StudentExample.model_validate_json(line) for line in lines])
+        if (path / STATE_FILE).exists():
+            state = torch.load(path / STATE_FILE, map_location=trainer.device, weights_only=True)
+            optimizer, scheduler = trainer._online_state()
+            optimizer.load_state_dict(state["optimizer"])
+            scheduler.load_state_dict(state["scheduler"])
+        return trainer
