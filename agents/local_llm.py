@@ -94,9 +94,9 @@ class LocalLlamaChatModel(BaseChatModel):
     Call options (bound with ``.bind(...)`` or passed to ``invoke``) override the
     defaults below: ``response_format`` (``{"type": "json_object", "schema": ...}``
     constrains output to a JSON schema), ``max_tokens``, ``temperature``, ``seed``
-    and any other ``create_chat_completion`` argument. ``extra_body`` and
-    ``max_completion_tokens`` are accepted too, so code written for ``ChatOpenAI``
-    against a llama.cpp server works unchanged.
+    and any other ``create_chat_completion`` argument. ``extra_body``,
+    ``max_completion_tokens`` and OpenAI's ``{"type": "json_schema", ...}`` format
+    are accepted too, so code written for ``ChatOpenAI`` works unchanged.
 
     llama.cpp contexts are not thread-safe: calls on one instance are serialised.
     """
@@ -192,6 +192,7 @@ class LocalLlamaChatModel(BaseChatModel):
             "response_format": self.response_format,
         }
         params.update({_PARAM_ALIASES.get(k, k): v for k, v in options.items()})
+        params["response_format"] = _llama_response_format(params["response_format"])
         if stop:
             params["stop"] = stop
         return params
@@ -287,6 +288,13 @@ class LocalLlamaChatModel(BaseChatModel):
             [RunnablePassthrough.assign(parsed=lambda _: None)], exception_key="parsing_error"
         )
         return RunnableMap(raw=llm) | parsed
+
+
+def _llama_response_format(fmt: dict[str, Any] | None) -> dict[str, Any] | None:
+    """Map OpenAI's ``json_schema`` format to llama.cpp's, which would ignore it silently."""
+    if not fmt or fmt.get("type") != "json_schema":
+        return fmt
+    return {"type": "json_object", "schema": fmt.get("json_schema", {}).get("schema", {})}
 
 
 def _json_schema(schema: dict[str, Any] | type) -> dict[str, Any]:

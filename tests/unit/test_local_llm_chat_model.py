@@ -120,6 +120,14 @@ def test_openai_style_token_options_are_understood():
     assert "extra_body" not in fake.calls[0]
 
 
+def test_openai_json_schema_format_becomes_llama_format():
+    fake = FakeLlama()
+    schema = Verdict.model_json_schema()
+    openai_format = {"type": "json_schema", "json_schema": {"name": "v", "schema": schema}}
+    _model(fake).invoke("q", response_format=openai_format)
+    assert fake.calls[0]["response_format"] == {"type": "json_object", "schema": schema}
+
+
 def test_constructor_response_format_is_the_default():
     fake = FakeLlama()
     fmt = {"type": "json_object"}
