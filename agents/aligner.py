@@ -1,0 +1,152 @@
+"""ContextAligner: the teacher learns the humans' labelling standard from their closest examples.
+
+For each record, retrieve the most similar human-labelled examples, have the teacher explain each
+example's *known* answer (once per example and answer, then cached), and hand them over as
+demonstrations.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterable
+
+import numpy as np
+
+from dualchecker.agents.answers import RATIONALE_SCHEMA, parse_rationale
+from dualchecker.agents.backends import ChatBackend
+from dualchecker.agents.embedders import Embedder
+from dualchecker.agents.prompting import PromptBook
+from dualchecker.agents.types import Demonstration, Record, Task, Usage
+from dualchecker.errors import BackendError
+
+log = logging.getLogger(__name__)
+
+
+def normalise_text(text: str) -> str:
+    """The key under which two texts count as duplicates."""
+    return " ".join(text.lower().split())
+
+
+class ExampleIndex:
+    """Gold-labelled pool embeddings, searchable by cosine similarity."""
+
+    def __init__(self, pool: Iterable[Record], embedder: Embedder):
+        seen: set[str] = set()
+        self.examples: list[Record] = []
+        for record in pool:
+            key = normalise_text(record.text)
+            if record.has_gold and key not in seen:
+                seen.add(key)
+                self.examples.append(record)
+        self.embedder = embedder
+        self._keys = [normalise_text(r.text) for r in self.examples]
+        self._row = {r.id: i for i, r in enumerate(self.examples)}
+        self.matrix = (embedder.encode([r.text for r in self.examples]) if self.examples
+                       else np.zeros((0, 1), dtype=np.float32))
+        self._query_cache: dict[str, np.ndarray] = {}
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self.examples)
+
+    def prefetch(self, records: list[Record]) -> None:
+        """Embed a batch of queries in one call instead of one call per record."""
+        todo = [r for r in records if r.id not in self._row and r.id not in self._query_cache]
+        if todo:
+            vectors = self.embedder.encode([r.text for r in todo])
+            with self._lock:
+                self._query_cache.update({r.id: v for r, v in zip(todo, vectors)})
+
+    def _vector(self, record: Record) -> np.ndarray:
+        if record.id in self._row:
+            return self.matrix[self._row[record.id]]
+        if record.id not in self._query_cache:
+            self.prefetch([record])
+        return self._query_cache[record.id]
+
+    def neighbours(self, record: Record, k: int) -> list[tuple[Record, float]]:
+        """The k most similar examples, never the record itself nor a duplicate of its text."""
+        if k <= 0 or not self.examples:
+            return []
+        scores = self.matrix @ self._vector(record)
+        own_key = normalise_text(record.text)
+        found: list[tuple[Record, float]] = []
+        for i in np.argsort(-scores, kind="stable"):
+            example = self.examples[i]
+            if example.id == record.id or self._keys[i] == own_key:
+                continue
+            found.append((example, float(scores[i])))
+            if len(found) == k:
+                break
+        return found
+
+
+class RationaleCache:
+    """One rationale per (example, answer) per run; concurrent askers wait for the first."""
+
+    def __init__(self) -> None:
+        self._values: dict[tuple, str] = {}
+        self._locks: dict[tuple, threading.Lock] = {}
+        self._guard = threading.Lock()
+        self.hits = 0
+        self.misses = 0
+
+    def get_or_make(self, key: tuple, make: Callable[[], str]) -> str:
+        with self._guard:
+            lock = self._locks.setdefault(key, threading.Lock())
+        with lock:
+            if key in self._values:
+                with self._guard:
+                    self.hits += 1
+                return self._values[key]
+            value = make()
+            self._values[key] = value
+            with self._guard:
+                self.misses += 1
+            return value
+
+
+def answer_key(record: Record) -> tuple:
+    if record.spans is not None:
+        return tuple(sorted(s.key() for s in record.spans))
+    return (record.label,)
+
+
+class ContextAligner:
+    """Retrieves aligned demonstrations; `on_call` hears about each rationale the LLM wrote."""
+
+    def __init__(self, task: Task, index: ExampleIndex | None, backend: ChatBackend, prompts: PromptBook,
+                 *, explain: bool = True,
+                 on_call: Callable[[str, list[dict], str, Usage], None] | None = None):
+        self.task, self.index, self.backend, self.prompts = task, index, backend, prompts
+        self.explain = explain
+        self.cache = RationaleCache()
+        self.on_call = on_call
+
+    def rationale(self, example: Record) -> str:
+        return self.cache.get_or_make((example.id, answer_key(example)),
+                                      lambda: self._write_rationale(example))
+
+    def _write_rationale(self, example: Record) -> str:
+        messages = self.prompts.rationale_messages(self.task, example.text, label=example.label,
+                                                   spans=example.spans)
+        try:
+            reply = self.backend.complete(messages, RATIONALE_SCHEMA)
+        except BackendError as exc:  # a demonstration without a reason still teaches the standard
+            log.warning("rationale for example %s failed: %s", example.id, exc)
+            return ""
+        if self.on_call:
+            self.on_call(example.id, messages, reply.text, reply.usage)
+        return parse_rationale(reply.text)
+
+    def demonstrations(self, record: Record, k: int) -> list[Demonstration]:
+        if self.index is None:
+            return []
+        demos = []
+        for example, similarity in self.index.neighbours(record, k):
+            demos.append(Demonstration(
+                source="aligned", record_id=example.id, text=example.text, label=example.label,
+                spans=example.spans or [], similarity=similarity,
+                rationale=self.rationale(example) if self.explain else ""))
+        return demos

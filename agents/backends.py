@@ -1,0 +1,184 @@
+"""One narrow interface to any LangChain chat model: send messages, get JSON text and token usage.
+
+Backend quirks stay here. Each structured-output method is a way of asking a server for JSON:
+- ``json_schema``: OpenAI-style strict schema (OpenAI, vLLM, recent Ollama).
+- ``response_format``: ``{"type": "json_object", "schema": ...}``, what llama.cpp's server and the
+  in-process llama.cpp model accept (llama.cpp answers HTTP 500 to ``json_schema``).
+- ``json_mode``: plain JSON mode, no schema.
+- ``tools``: a forced function call whose arguments are the answer.
+- ``prompt``: nothing but the prompt's own instructions (works with any chat model).
+Whatever comes back is validated by the caller with pydantic; this module never trusts it.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import logging
+import os
+import threading
+import time
+from typing import Any, Callable, Literal
+
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, convert_to_messages
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+
+from dualchecker.agents.types import Usage
+from dualchecker.errors import BackendError, ConfigError
+
+log = logging.getLogger(__name__)
+
+StructuredMethod = Literal["json_schema", "response_format", "json_mode", "tools", "prompt"]
+Messages = list[dict[str, str]]
+
+
+class Completion(BaseModel):
+    """What one call returned: the text to parse, tokens used, and how long it took."""
+
+    text: str
+    usage: Usage = Field(default_factory=Usage)
+    seconds: float = 0.0
+
+
+class ChatBackend:
+    """Wraps a LangChain chat model; agents receive this object, never a provider name."""
+
+    def __init__(self, model: BaseChatModel, *, structured: StructuredMethod = "prompt",
+                 name: str | None = None):
+        self.model = model
+        self.structured = structured
+        self.name = name or getattr(model, "model_name", None) or type(model).__name__
+        self._lock = threading.Lock()
+        self.calls = 0
+        self.usage = Usage()
+
+    def complete(self, messages: Messages, schema: dict[str, Any] | None = None) -> Completion:
+        """Send `messages`; with a schema, ask for JSON by this backend's structured method."""
+        runnable = self._bind(schema) if schema is not None else self.model
+        started = time.perf_counter()
+        try:
+            reply = runnable.invoke(convert_to_messages(messages))
+        except Exception as exc:  # any provider error becomes one typed error, with its cause
+            raise BackendError(f"{self.name}: {type(exc).__name__}: {exc}") from exc
+        completion = Completion(text=_reply_text(reply), usage=_usage(reply),
+                                seconds=time.perf_counter() - started)
+        with self._lock:
+            self.calls += 1
+            self.usage = self.usage + completion.usage
+        return completion
+
+    def _bind(self, schema: dict[str, Any]):
+        if self.structured == "json_schema":
+            return self.model.bind(response_format={
+                "type": "json_schema",
+                "json_schema": {"name": "answer", "schema": schema, "strict": False}})
+        if self.structured == "response_format":
+            return self.model.bind(response_format={"type": "json_object", "schema": schema})
+        if self.structured == "json_mode":
+            return self.model.bind(response_format={"type": "json_object"})
+        if self.structured == "tools":
+            tool = {"type": "function", "function": {"name": "answer", "parameters": schema,
+                                                     "description": "Give the answer."}}
+            return self.model.bind_tools([tool], tool_choice="answer")
+        return self.model
+
+
+def _reply_text(reply: Any) -> str:
+    if isinstance(reply, AIMessage) and reply.tool_calls:
+        return json.dumps(reply.tool_calls[0]["args"])
+    content = getattr(reply, "content", reply)
+    if isinstance(content, list):  # content blocks
+        return "".join(b.get("text", "") if isinstance(b, dict) else str(b) for b in content)
+    return str(content)
+
+
+def _usage(reply: Any) -> Usage:
+    meta = getattr(reply, "usage_metadata", None) or {}
+    return Usage(input_tokens=meta.get("input_tokens", 0) or 0,
+                 output_tokens=meta.get("output_tokens", 0) or 0)
+
+
+class BackendConfig(BaseModel):
+    """Which LLM teaches. ``kind`` picks a factory from BACKENDS; unknown kinds list the known ones."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    kind: str = Field("local", description="local | openai | scripted | import")
+    model: str | None = Field(None, description="Model name, GGUF path or known local model name.")
+    base_url: str | None = Field(None, description="OpenAI-compatible server, e.g. http://127.0.0.1:8011/v1")
+    api_key_env: str = Field("OPENAI_API_KEY", description="Environment variable holding the API key.")
+    api_key: SecretStr | None = Field(None, description="Prefer api_key_env; never written to traces.")
+    structured: StructuredMethod | None = Field(None, description="Override the backend's JSON method.")
+    temperature: float = Field(0.0, ge=0.0, le=2.0)
+    max_tokens: int = Field(256, gt=0, description="Upper bound on each reply's tokens.")
+    timeout_s: float = Field(120.0, gt=0)
+    max_retries: int = Field(4, ge=0, description="Client retries with backoff on 429/5xx/timeouts.")
+    target: str | None = Field(None, description="kind=import: 'package.module:ChatClass'.")
+    params: dict[str, Any] = Field(default_factory=dict, description="Extra constructor arguments.")
+
+
+def _openai(cfg: BackendConfig) -> ChatBackend:
+    from langchain_openai import ChatOpenAI
+
+    key = cfg.api_key.get_secret_value() if cfg.api_key else os.environ.get(cfg.api_key_env)
+    if not key and cfg.base_url is None:
+        raise BackendError(f"no API key: set ${cfg.api_key_env} or use base_url for a local server")
+    extra: dict[str, Any] = {}
+    if cfg.base_url:  # local servers read max_tokens, not max_completion_tokens
+        extra["extra_body"] = {"max_tokens": cfg.max_tokens}
+    model = ChatOpenAI(model=cfg.model or "gpt-4o-mini", base_url=cfg.base_url,
+                       api_key=key or "sk-local", temperature=cfg.temperature,
+                       max_tokens=cfg.max_tokens, timeout=cfg.timeout_s,
+                       max_retries=cfg.max_retries, **extra, **cfg.params)
+    default = "response_format" if cfg.base_url else "json_schema"
+    return ChatBackend(model, structured=cfg.structured or default, name=cfg.model or "openai")
+
+
+def _local(cfg: BackendConfig) -> ChatBackend:
+    from dualchecker.agents.local_llm import LocalLlamaChatModel
+
+    model = LocalLlamaChatModel.from_spec(cfg.model or "qwen2.5-coder-0.5b",
+                                          temperature=cfg.temperature, max_tokens=cfg.max_tokens,
+                                          **cfg.params)
+    return ChatBackend(model, structured=cfg.structured or "response_format",
+                       name=cfg.model or "qwen2.5-coder-0.5b")
+
+
+def _scripted(cfg: BackendConfig) -> ChatBackend:
+    from dualchecker.agents.scripted import ScriptedChatModel
+
+    return ChatBackend(ScriptedChatModel(**cfg.params), structured=cfg.structured or "prompt",
+                       name="scripted")
+
+
+def _imported(cfg: BackendConfig) -> ChatBackend:
+    if not cfg.target or ":" not in cfg.target:
+        raise ConfigError("backend kind 'import' needs target: 'package.module:ChatClass'")
+    module_name, _, attr = cfg.target.partition(":")
+    try:
+        cls = getattr(importlib.import_module(module_name), attr)
+    except (ImportError, AttributeError) as exc:
+        raise BackendError(f"cannot import chat model {cfg.target}: {exc}") from exc
+    kwargs = dict(cfg.params)
+    if cfg.model:
+        kwargs.setdefault("model", cfg.model)
+    return ChatBackend(cls(**kwargs), structured=cfg.structured or "prompt", name=cfg.target)
+
+
+BACKENDS: dict[str, Callable[[BackendConfig], ChatBackend]] = {
+    "openai": _openai, "local": _local, "scripted": _scripted, "import": _imported,
+}
+
+
+def make_backend(llm: BackendConfig | BaseChatModel | ChatBackend | None) -> ChatBackend:
+    """Resolve what the user gave (a config, any LangChain chat model, a backend) to a backend."""
+    if isinstance(llm, ChatBackend):
+        return llm
+    if isinstance(llm, BaseChatModel):
+        return ChatBackend(llm)
+    cfg = llm or BackendConfig()
+    try:
+        factory = BACKENDS[cfg.kind]
+    except KeyError:
+        raise ConfigError(f"unknown backend kind {cfg.kind!r}; known: {sorted(BACKENDS)}") from None
+    return factory(cfg)

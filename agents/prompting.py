@@ -1,0 +1,68 @@
+"""Render prompts from the Jinja2 files in `prompts/`, with a user folder taking precedence.
+
+Prompts are data: one renderer, strict undefined variables (a typo fails loudly), and every
+prompt a plain list of role/content dicts that traces and caches can store as they are.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Literal
+
+import jinja2
+
+from dualchecker.agents.types import Demonstration, Record, Span, Task
+
+PromptStyle = Literal["plain", "cot"]
+
+
+def demo_answer(demo: Demonstration) -> str:
+    """A demonstration's answer in the same JSON shape the teacher must write."""
+    answer: dict[str, object] = {}
+    if demo.spans or demo.label is None:
+        by_type: dict[str, str] = {}
+        for span in demo.spans:
+            by_type.setdefault(span.type, span.text)
+        answer.update(by_type)
+    else:
+        answer["label"] = demo.label
+    if demo.rationale:
+        answer["rationale"] = demo.rationale
+    return json.dumps(answer, ensure_ascii=False)
+
+
+class PromptBook:
+    """Finds and renders templates; `directory` overrides the packaged ones file by file."""
+
+    def __init__(self, directory: str | Path | None = None):
+        loaders: list[jinja2.BaseLoader] = []
+        if directory is not None:
+            loaders.append(jinja2.FileSystemLoader(str(directory)))
+        loaders.append(jinja2.PackageLoader("dualchecker.prompts", "."))
+        self.env = jinja2.Environment(loader=jinja2.ChoiceLoader(loaders),
+                                      undefined=jinja2.StrictUndefined, keep_trailing_newline=False,
+                                      autoescape=False)
+        self.env.globals["demo_answer"] = demo_answer
+
+    def render(self, name: str, **variables: object) -> str:
+        return self.env.get_template(name).render(**variables).strip()
+
+    def teacher_messages(self, task: Task, record: Record, demonstrations: list[Demonstration],
+                         *, reprompt: bool, style: PromptStyle = "plain") -> list[dict[str, str]]:
+        """The teacher's prompt: standard and format (system), examples and the text (user)."""
+        return [
+            {"role": "system", "content": self.render("teacher/system.jinja", task=task, style=style)},
+            {"role": "user", "content": self.render("teacher/user.jinja", record=record,
+                                                    demonstrations=demonstrations, reprompt=reprompt)},
+        ]
+
+    def rationale_messages(self, task: Task, text: str, *, label: str | None = None,
+                           spans: list[Span] | None = None,
+                           student_answer: str | None = None) -> list[dict[str, str]]:
+        """Ask the teacher why a *known* answer is right (aligner), or what a student missed."""
+        return [
+            {"role": "system", "content": self.render("rationale/system.jinja", task=task)},
+            {"role": "user", "content": self.render("rationale/user.jinja", text=text, label=label,
+                                                    spans=spans or [], student_answer=student_answer)},
+        ]

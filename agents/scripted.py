@@ -1,0 +1,88 @@
+"""A chat model that replays a script: deterministic teachers for tests, demos and benchmarks.
+
+LangChain's fake chat models cannot do tool calls; this one can, so every structured-output
+method of ChatBackend is testable without a network.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import threading
+import time
+from typing import Any, Callable
+
+from langchain_core.callbacks import CallbackManagerForLLMRun
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, BaseMessage
+from langchain_core.outputs import ChatGeneration, ChatResult
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
+
+
+class ScriptRule(BaseModel):
+    """Replies (cycled) for prompts whose last user message contains `when` (None = any)."""
+
+    model_config = ConfigDict(extra="forbid")
+    when: str | None = None
+    replies: list[str] = Field(min_length=1)
+
+
+class ScriptedChatModel(BaseChatModel):
+    """Answers from `rules` (first match wins) or from `responder(messages) -> str`."""
+
+    rules: list[ScriptRule] = Field(default_factory=list)
+    responder: Callable[[list[BaseMessage]], str] | None = None
+    delay_s: float = 0.0
+    tokens_per_word: float = 1.3
+    _cycles: dict[int, Any] = PrivateAttr(default_factory=dict)
+    _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
+    _prompts: list[list[BaseMessage]] = PrivateAttr(default_factory=list)
+
+    @property
+    def _llm_type(self) -> str:
+        return "scripted"
+
+    @property
+    def prompts(self) -> list[list[BaseMessage]]:
+        """Every prompt received, in order (for assertions)."""
+        return list(self._prompts)
+
+    def _next_reply(self, messages: list[BaseMessage]) -> str:
+        if self.responder is not None:
+            return self.responder(messages)
+        last_user = next((m.content for m in reversed(messages) if m.type == "human"), "")
+        for i, rule in enumerate(self.rules):
+            if rule.when is None or rule.when in str(last_user):
+                with self._lock:
+                    cycle = self._cycles.setdefault(i, itertools.cycle(rule.replies))
+                    return next(cycle)
+        raise ValueError(f"no script rule matches the prompt: {str(last_user)[:200]!r}")
+
+    def _generate(self, messages: list[BaseMessage], stop: list[str] | None = None,
+                  run_manager: CallbackManagerForLLMRun | None = None, **kwargs: Any) -> ChatResult:
+        with self._lock:
+            self._prompts.append(list(messages))
+        if self.delay_s:
+            time.sleep(self.delay_s)
+        text = self._next_reply(messages)
+        prompt_words = sum(len(str(m.content).split()) for m in messages)
+        usage = {"input_tokens": int(prompt_words * self.tokens_per_word),
+                 "output_tokens": int(len(text.split()) * self.tokens_per_word)}
+        usage["total_tokens"] = usage["input_tokens"] + usage["output_tokens"]
+        if kwargs.get("tools"):
+            message = AIMessage(content="", usage_metadata=usage, tool_calls=[{
+                "name": "answer", "args": _as_args(text), "id": f"call_{len(self._prompts)}"}])
+        else:
+            message = AIMessage(content=text, usage_metadata=usage)
+        return ChatResult(generations=[ChatGeneration(message=message)])
+
+    def bind_tools(self, tools: list[Any], *, tool_choice: Any = None, **kwargs: Any):
+        return self.bind(tools=tools, tool_choice=tool_choice, **kwargs)
+
+
+def _as_args(text: str) -> dict[str, Any]:
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError:
+        return {"raw": text}
+    return value if isinstance(value, dict) else {"value": value}

@@ -1,0 +1,194 @@
+"""The data every agent speaks: tasks, records, spans, answers and demonstrations.
+
+Labels travel as their names (strings); class ids exist only where a model needs them, so a
+prompt, a trace and a JSONL file all read the same way.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+
+class TaskKind(str, Enum):
+    BINARY = "binary"
+    MULTICLASS = "multiclass"
+    SPANS = "spans"
+
+
+class LabelDef(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    name: str = Field(min_length=1, description="The label as the teacher must write it.")
+    description: str = Field("", description="What the label means, shown in every prompt.")
+
+
+class SpanTypeDef(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    name: str = Field(min_length=1, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
+                      description="A key of the teacher's JSON answer, e.g. 'cause'.")
+    description: str = ""
+
+
+class Task(BaseModel):
+    """What is being labelled, and by which standard."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    name: str
+    kind: TaskKind
+    instructions: str = Field(description="The labelling standard, in the task owner's words.")
+    labels: list[LabelDef] = Field(default_factory=list)
+    span_types: list[SpanTypeDef] = Field(default_factory=list)
+    positive_label: str | None = Field(
+        None, description="Binary tasks: the class whose F1 is reported (default: the 2nd label).")
+
+    @model_validator(mode="after")
+    def _labels_fit_kind(self) -> "Task":
+        if self.kind is TaskKind.SPANS:
+            if not self.span_types:
+                raise ValueError("a spans task needs at least one entry in span_types")
+        elif self.kind is TaskKind.BINARY and len(self.labels) != 2:
+            raise ValueError(f"a binary task needs exactly 2 labels, got {len(self.labels)}")
+        elif self.kind is TaskKind.MULTICLASS and len(self.labels) < 2:
+            raise ValueError("a multiclass task needs at least 2 labels")
+        names = [lab.name for lab in self.labels]
+        if len(set(names)) != len(names):
+            raise ValueError(f"duplicate label names in {names}")
+        if self.positive_label is not None and self.positive_label not in names:
+            raise ValueError(f"positive_label {self.positive_label!r} is not one of {names}")
+        return self
+
+    @property
+    def label_names(self) -> list[str]:
+        return [lab.name for lab in self.labels]
+
+    @property
+    def span_type_names(self) -> list[str]:
+        return [s.name for s in self.span_types]
+
+    @property
+    def positive(self) -> str | None:
+        if self.kind is not TaskKind.BINARY:
+            return None
+        return self.positive_label or self.labels[1].name
+
+    @property
+    def is_spans(self) -> bool:
+        return self.kind is TaskKind.SPANS
+
+
+class Span(BaseModel):
+    """A piece of a record's text, by character offsets (end exclusive)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    type: str
+    start: int = Field(ge=0)
+    end: int
+    text: str = ""
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "Span":
+        if self.end <= self.start:
+            raise ValueError(f"span end {self.end} must be after start {self.start}")
+        return self
+
+    def key(self) -> tuple[str, int, int]:
+        return (self.type, self.start, self.end)
+
+
+class Record(BaseModel):
+    """One input text, with an optional longer context and optional human gold label or spans."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    id: str = Field(min_length=1)
+    text: str = Field(min_length=1)
+    detail: str | None = Field(None, description="Longer context used when the teacher is re-prompted.")
+    label: str | None = None
+    spans: list[Span] | None = None
+
+    @field_validator("text")
+    @classmethod
+    def _not_blank(cls, v: str) -> str:
+        if not v.strip():
+            raise ValueError("text is empty")
+        return v
+
+    @model_validator(mode="after")
+    def _spans_inside_text(self) -> "Record":
+        for span in self.spans or []:
+            if span.end > len(self.text):
+                raise ValueError(f"gold span {span.key()} ends after the text ({len(self.text)} chars)")
+        return self
+
+    @property
+    def has_gold(self) -> bool:
+        return self.label is not None or self.spans is not None
+
+
+class TeacherAnswer(BaseModel):
+    """A validated teacher answer: a label from the task or spans that occur in the text."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    label: str | None = None
+    spans: list[Span] = Field(default_factory=list)
+    confidence: float = Field(ge=0.0, le=1.0)
+    rationale: str = ""
+
+
+class Usage(BaseModel):
+    """Tokens one LLM call used (zeros when the backend does not report them)."""
+
+    input_tokens: int = 0
+    output_tokens: int = 0
+
+    def __add__(self, other: "Usage") -> "Usage":
+        return Usage(input_tokens=self.input_tokens + other.input_tokens,
+                     output_tokens=self.output_tokens + other.output_tokens)
+
+
+class Attempt(BaseModel):
+    """One teacher call: the prompt it saw, the raw reply, and the answer or why there is none."""
+
+    kind: Literal["initial", "reprompt"]
+    messages: list[dict[str, str]]
+    raw: str = ""
+    answer: TeacherAnswer | None = None
+    error: str | None = None
+    usage: Usage = Field(default_factory=Usage)
+    seconds: float = 0.0
+
+
+class Demonstration(BaseModel):
+    """A worked example in a prompt: a text, its known answer, and why."""
+
+    model_config = ConfigDict(frozen=True)
+    source: Literal["aligned", "template", "static"]
+    record_id: str
+    text: str
+    label: str | None = None
+    spans: list[Span] = Field(default_factory=list)
+    rationale: str = ""
+    similarity: float | None = None
+
+
+class LabelledRecord(BaseModel):
+    """The teacher's final word on one record, with every attempt kept."""
+
+    id: str
+    text: str
+    label: str | None = None
+    spans: list[Span] = Field(default_factory=list)
+    confidence: float | None = None
+    rationale: str = ""
+    reprompted: bool = False
+    before: TeacherAnswer | None = Field(None, description="The first answer, when a re-prompt replaced it.")
+    error: str | None = Field(None, description="Why no answer was accepted (the record is then unlabelled).")
+    gold_label: str | None = None
+    gold_spans: list[Span] | None = None
+    neighbours: list[str] = Field(default_factory=list)
+    attempts: list[Attempt] = Field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None

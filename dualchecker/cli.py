@@ -1,0 +1,96 @@
+"""`dualchecker` command line: label, draw the graph, show a prompt."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from dualchecker.errors import DualCheckerError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="DualChecker: distil an LLM into a small student without its hallucinations.")
+
+
+def _fail(exc: Exception) -> None:
+    typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
+    raise typer.Exit(code=2)
+
+
+@app.callback()
+def main(verbose: bool = typer.Option(False, "--verbose", "-v", help="Log at INFO level.")) -> None:
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+
+
+@app.command()
+def label(config: Path = typer.Argument(..., exists=True, help="Run configuration (YAML)."),
+          fresh: bool = typer.Option(False, help="Discard the run dir's progress and start over."),
+          run_dir: Optional[Path] = typer.Option(None, help="Override run.dir from the config."),
+          limit: Optional[int] = typer.Option(None, help="Label only the first N input records."),
+          progress: bool = typer.Option(True, help="Show a progress bar.")) -> None:
+    """Label a dataset with the DualChecker graph; re-running the same command resumes it."""
+    from dualchecker.graph.config import RunConfig
+    from dualchecker.runner import Run, format_summary
+
+    try:
+        cfg = RunConfig.from_yaml(config)
+        if run_dir is not None:
+            cfg = cfg.model_copy(update={"run": cfg.run.model_copy(update={"dir": run_dir})})
+        if limit is not None:
+            cfg = cfg.model_copy(update={"inputs": cfg.inputs.model_copy(update={"limit": limit})})
+        summary = Run(cfg, fresh=fresh).execute(progress=progress)
+    except DualCheckerError as exc:
+        _fail(exc)
+    typer.echo(format_summary(summary))
+
+
+@app.command()
+def graph(config: Optional[Path] = typer.Argument(None, help="Draw this configuration's graph."),
+          student: bool = typer.Option(True, help="Include the student side.")) -> None:
+    """Print the state machine as Mermaid (paste into any Mermaid renderer)."""
+    from dualchecker.graph.build import draw_mermaid
+    from dualchecker.graph.config import RunConfig
+
+    method = RunConfig.from_yaml(config).method if config else None
+    typer.echo(draw_mermaid(method, student=student if method is None else method.student))
+
+
+@app.command()
+def prompt(config: Path = typer.Argument(..., exists=True),
+           record: str = typer.Option(..., "--record", help="Record id."),
+           reprompt: bool = typer.Option(False, help="Show the re-prompt instead.")) -> None:
+    """Print the exact teacher prompt for one record (rationales are generated if needed)."""
+    from dualchecker.graph.config import RunConfig
+    from dualchecker.graph.nodes import TeacherNodes
+    from dualchecker.runner import Run
+
+    try:
+        run = Run(RunConfig.from_yaml(config))
+        if record not in run.ctx.records:
+            raise DualCheckerError(f"no record {record!r} in the inputs")
+        rec = run.ctx.records[record]
+        k = run.ctx.method.reprompt_k if reprompt else run.ctx.method.n_shot
+        demos = TeacherNodes(run.ctx)._demonstrations(rec, [], k)
+        messages = run.ctx.teacher.messages(rec, demos, reprompt=reprompt)
+    except DualCheckerError as exc:
+        _fail(exc)
+    for message in messages:
+        typer.echo(f"--- {message['role']} ---\n{message['content']}")
+
+
+@app.command()
+def export(run_dir: Path = typer.Argument(..., exists=True),
+           attempts: bool = typer.Option(False, help="Include every attempt's prompt and reply.")) -> None:
+    """Print a run's labelled records as JSONL (from its results table)."""
+    from dualchecker.graph.store import ResultStore
+
+    for item in ResultStore(run_dir / "results.sqlite").all():
+        typer.echo(item.model_dump_json(exclude=None if attempts else {"attempts"}))
+
+
+if __name__ == "__main__":
+    app()

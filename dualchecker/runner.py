@@ -1,0 +1,227 @@
+"""Run the DualChecker graph over a dataset: build the agents, checkpoint, resume, summarise."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import shutil
+import sqlite3
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from langchain_core.language_models import BaseChatModel
+from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
+from langgraph.checkpoint.sqlite import SqliteSaver
+from langgraph.graph.state import CompiledStateGraph
+from pydantic import BaseModel, Field
+
+from dualchecker.agents.aligner import ContextAligner, ExampleIndex
+from dualchecker.agents.backends import ChatBackend, make_backend
+from dualchecker.agents.checkers import TeacherChecker
+from dualchecker.agents.embedders import Embedder, HashingEmbedder, SentenceTransformerEmbedder
+from dualchecker.agents.prompting import PromptBook
+from dualchecker.agents.teacher import Teacher
+from dualchecker.agents.types import LabelledRecord, Record, Usage
+from dualchecker.data import atomic_write_text, load_records, write_labels_jsonl
+from dualchecker.errors import ConfigError
+from dualchecker.evaluation import teacher_scores
+from dualchecker.events import EventLog
+from dualchecker.graph.build import build_graph
+from dualchecker.graph.config import RetrievalConfig, RunConfig
+from dualchecker.graph.context import RunContext, static_examples
+from dualchecker.graph.store import ResultStore
+
+log = logging.getLogger(__name__)
+
+THREAD = {"configurable": {"thread_id": "run"}}
+SERIALISED_TYPES = [("dualchecker.agents.types", name) for name in (
+    "Record", "Span", "TeacherAnswer", "Usage", "Attempt", "Demonstration", "LabelledRecord",
+    "TaskKind")]
+
+
+class RunSummary(BaseModel):
+    """What a run produced, printed by the CLI and saved as summary.json."""
+
+    run_dir: str
+    method: str
+    records: int
+    labelled: int
+    failed: int
+    reprompted: int
+    reprompt_rate: float
+    changed_by_reprompt: int
+    llm_calls: int
+    usage: Usage
+    seconds: float
+    teacher: dict[str, float] | None = Field(None, description="Scores against gold, when present.")
+    student: dict[str, Any] | None = None
+    outputs: dict[str, str] = Field(default_factory=dict)
+
+
+def make_embedder(cfg: RetrievalConfig) -> Embedder:
+    if cfg.kind == "hashing":
+        return HashingEmbedder()
+    return SentenceTransformerEmbedder(cfg.model, max_seq_length=cfg.max_seq_length)
+
+
+def fingerprint(config: RunConfig, records: list[Record]) -> str:
+    """Identifies a run's inputs and settings; a run dir refuses to resume a different run."""
+    body = config.model_dump_json(exclude={"run": {"max_concurrency"}, "backend": {"api_key"}})
+    ids = ",".join(r.id for r in records)
+    return hashlib.sha256((body + ids).encode()).hexdigest()[:16]
+
+
+@contextmanager
+def open_checkpointer(path: Path) -> Iterator[SqliteSaver]:
+    conn = sqlite3.connect(str(path), check_same_thread=False)
+    try:
+        yield SqliteSaver(conn, serde=JsonPlusSerializer(allowed_msgpack_modules=SERIALISED_TYPES))
+    finally:
+        conn.close()
+
+
+class Run:
+    """One run directory: config, checkpoints, results, events and outputs live side by side."""
+
+    def __init__(self, config: RunConfig, *, llm: BaseChatModel | ChatBackend | None = None,
+                 embedder: Embedder | None = None, inputs: list[Record] | None = None,
+                 pool: list[Record] | None = None, fresh: bool = False,
+                 student_factory: Callable[[RunContext], Any] | None = None):
+        self.config = config
+        self.dir = Path(config.run.dir)
+        if fresh and self.dir.exists():
+            shutil.rmtree(self.dir)
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.inputs = inputs if inputs is not None else load_records(config.inputs, config.task)
+        if pool is None:
+            pool = load_records(config.pool, config.task) if config.pool else self.inputs
+        self.pool = pool
+        self.backend = make_backend(llm if llm is not None else config.backend)
+        self.store = ResultStore(self.dir / "results.sqlite")
+        self._check_fingerprint()
+        self.events = EventLog(self.dir / "events.jsonl", run_id=self.store.get_meta("run_id") or "")
+        self.ctx = self._context(embedder)
+        if student_factory is not None:
+            student_factory(self.ctx)
+
+    def _check_fingerprint(self) -> None:
+        mark = fingerprint(self.config, self.inputs)
+        stored = self.store.get_meta("fingerprint")
+        if stored is not None and stored != mark:
+            raise ConfigError(f"{self.dir} holds a different run (other config or data); "
+                              "use a new run dir or --fresh")
+        if stored is None:
+            self.store.set_meta("fingerprint", mark)
+            self.store.set_meta("run_id", f"{self.dir.name}-{time.strftime('%Y%m%dT%H%M%S')}")
+        atomic_write_text(self.dir / "config.json",
+                          self.config.model_dump_json(indent=2, exclude={"backend": {"api_key"}}))
+
+    def _context(self, embedder: Embedder | None) -> RunContext:
+        cfg, method = self.config, self.config.method
+        prompts = PromptBook(cfg.prompts_dir)
+        needs_index = method.demonstrations == "aligned" and max(method.n_shot, method.reprompt_k) > 0
+        index = ExampleIndex(self.pool, embedder or make_embedder(cfg.retrieval)) if needs_index else None
+
+        def on_rationale(example_id: str, messages: list[dict], raw: str, usage: Usage) -> None:
+            self.events.emit("aligner", "rationale", record_id=example_id, usage=usage,
+                             messages=messages, raw=raw)
+
+        aligner = ContextAligner(cfg.task, index, self.backend, prompts,
+                                 explain=method.explain_examples, on_call=on_rationale)
+        return RunContext(
+            task=cfg.task, method=method, settings=cfg.run,
+            records={r.id: r for r in self.inputs}, order=[r.id for r in self.inputs],
+            teacher=Teacher(cfg.task, self.backend, prompts, style=method.style),
+            checker=TeacherChecker(threshold=method.threshold, max_reprompts=method.max_reprompts,
+                                   final_rule=method.final_rule),
+            aligner=aligner,
+            static=static_examples(self.pool, max(method.n_shot, method.reprompt_k), cfg.run.seed),
+            events=self.events, store=self.store)
+
+    def graph(self, checkpointer: SqliteSaver | None = None) -> CompiledStateGraph:
+        return build_graph(self.ctx, checkpointer)
+
+    def execute(self, *, progress: bool = True) -> RunSummary:
+        """Run to the end, resuming from the last checkpoint if the run dir has one."""
+        started = time.perf_counter()
+        total = len(self.ctx.order)
+        with open_checkpointer(self.dir / "checkpoints.sqlite") as saver:
+            graph = self.graph(saver)
+            config = {**THREAD, "max_concurrency": self.config.run.max_concurrency,
+                      "recursion_limit": 10 * self.ctx.n_batches + 20}
+            snapshot = graph.get_state(config)
+            if snapshot.values and not snapshot.next:
+                log.info("%s is already complete", self.dir)
+                graph_input = None
+                finished = True
+            else:
+                finished = False
+                graph_input = None if snapshot.next else {"batch_index": 0, "template": []}
+                self.events.emit("runner", "run_resumed" if snapshot.next else "run_started",
+                                 records=total, already_labelled=len(self.store),
+                                 method=self.config.method.model_dump())
+            if not finished and total:
+                with _progress(progress, total, len(self.store)) as advance:
+                    for update in graph.stream(graph_input, config, stream_mode="updates"):
+                        if "collect" in update:
+                            advance(len(self.store))
+        return self._finish(time.perf_counter() - started)
+
+    def _finish(self, seconds: float) -> RunSummary:
+        labelled = self.store.all()
+        outputs = {"labels": str(self.dir / "labels.jsonl"), "events": str(self.dir / "events.jsonl"),
+                   "summary": str(self.dir / "summary.json")}
+        write_labels_jsonl(self.dir / "labels.jsonl", labelled)
+        summary = summarise(self.config, labelled, self.backend, seconds, outputs)
+        summary.student = self.ctx.extra.get("student_summary")
+        atomic_write_text(self.dir / "summary.json", summary.model_dump_json(indent=2))
+        self.events.emit("runner", "run_finished", summary=summary.model_dump())
+        self.events.close()
+        return summary
+
+
+def summarise(config: RunConfig, labelled: list[LabelledRecord], backend: ChatBackend,
+              seconds: float, outputs: dict[str, str]) -> RunSummary:
+    reprompted = [r for r in labelled if r.reprompted]
+    changed = sum(1 for r in reprompted if r.before is not None and
+                  (r.before.label, r.before.spans) != (r.label, r.spans))
+    return RunSummary(
+        run_dir=str(config.run.dir), method=config.method.name, records=len(labelled),
+        labelled=sum(r.ok for r in labelled), failed=sum(not r.ok for r in labelled),
+        reprompted=len(reprompted), reprompt_rate=len(reprompted) / len(labelled) if labelled else 0.0,
+        changed_by_reprompt=changed, llm_calls=backend.calls, usage=backend.usage, seconds=seconds,
+        teacher=teacher_scores(config.task, labelled), outputs=outputs)
+
+
+@contextmanager
+def _progress(enabled: bool, total: int, done: int) -> Iterator[Callable[[int], None]]:
+    """A tqdm bar over records labelled (a no-op when disabled)."""
+    if not enabled:
+        yield lambda n: None
+        return
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=total, initial=done, unit="rec", desc="labelling")
+    try:
+        yield lambda n: bar.update(n - bar.n)
+    finally:
+        bar.close()
+
+
+def format_summary(summary: RunSummary) -> str:
+    lines = [f"records {summary.records}  labelled {summary.labelled}  failed {summary.failed}  "
+             f"re-prompted {summary.reprompted} ({summary.reprompt_rate:.0%}, "
+             f"{summary.changed_by_reprompt} changed)",
+             f"LLM calls {summary.llm_calls}  tokens in/out {summary.usage.input_tokens}/"
+             f"{summary.usage.output_tokens}  {summary.seconds:.1f}s"]
+    if summary.teacher:
+        t = summary.teacher
+        lines.append(f"teacher F1 {t['f1']:.3f}  precision {t['precision']:.3f}  recall {t['recall']:.3f}")
+    if summary.student:
+        lines.append("student " + json.dumps(summary.student))
+    lines += [f"{name}: {path}" for name, path in summary.outputs.items()]
+    return "\n".join(lines)

@@ -1,0 +1,79 @@
+"""The DualChecker state machine, shaped like the paper's figure.
+
+    plan_batch ─Send×B─▶ label_record[ align → teach ─(low confidence)▶ reprompt … → finalize ]
+        ▲                                   │
+        │                                collect ─▶ train_student ─▶ check_student ─(borderline)▶ refine_template
+        └───────────────────────────────────┴──────────────────────────────┴───────────────────────┘
+"""
+
+from __future__ import annotations
+
+from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.graph import END, START, StateGraph
+from langgraph.graph.state import CompiledStateGraph
+
+from dualchecker.graph import routing
+from dualchecker.graph.context import RunContext
+from dualchecker.graph.nodes import LoopNodes, TeacherNodes
+from dualchecker.graph.state import RecordOutput, RecordState, RunState
+
+
+def build_teacher_graph(ctx: RunContext) -> CompiledStateGraph:
+    """One record: ContextAligner → Teacher → Teacher checker, with the re-prompt loop."""
+    nodes = TeacherNodes(ctx)
+    checker = ctx.checker if ctx.method.teacher_checker else None
+    graph = StateGraph(RecordState, output_schema=RecordOutput)
+    graph.add_node("align", nodes.align)
+    graph.add_node("teach", nodes.teach)
+    graph.add_node("reprompt", nodes.reprompt)
+    graph.add_node("finalize", nodes.finalize)
+    graph.add_edge(START, "align")
+    graph.add_edge("align", "teach")
+    edges = {"low confidence": "reprompt", "accept": "finalize"}
+    graph.add_conditional_edges("teach", routing.after_teacher(checker), edges)
+    graph.add_conditional_edges("reprompt", routing.after_teacher(checker), edges)
+    graph.add_edge("finalize", END)
+    return graph.compile()
+
+
+def build_graph(ctx: RunContext, checkpointer: BaseCheckpointSaver | None = None) -> CompiledStateGraph:
+    """The whole run: batches of records fan out to the teacher subgraph, then the student side."""
+    loop = LoopNodes(ctx)
+    graph = StateGraph(RunState)
+    graph.add_node("plan_batch", loop.plan_batch)
+    graph.add_node("label_record", build_teacher_graph(ctx))
+    graph.add_node("collect", loop.collect)
+    graph.add_edge(START, "plan_batch")
+    graph.add_conditional_edges("plan_batch", routing.fan_out(ctx), ["label_record"])
+    graph.add_edge("label_record", "collect")
+    if ctx.student is None:
+        graph.add_conditional_edges("collect", routing.after_collect(ctx),
+                                    {"next batch": "plan_batch", "done": END})
+    else:
+        _add_student_side(graph, ctx)
+    return graph.compile(checkpointer=checkpointer)
+
+
+def _add_student_side(graph: StateGraph, ctx: RunContext) -> None:
+    from dualchecker.graph.student_nodes import StudentNodes
+
+    nodes = StudentNodes(ctx)
+    graph.add_node("train_student", nodes.train_student)
+    graph.add_node("check_student", nodes.check_student)
+    graph.add_node("refine_template", nodes.refine_template)
+    graph.add_edge("collect", "train_student")
+    graph.add_edge("train_student", "check_student")
+    graph.add_conditional_edges("check_student", routing.after_student_check(ctx),
+                                {"borderline": "refine_template", "next batch": "plan_batch", "done": END})
+    graph.add_conditional_edges("refine_template", routing.after_refine(ctx),
+                                {"next batch": "plan_batch", "done": END})
+
+
+def draw_mermaid(method=None, *, student: bool = True) -> str:
+    """The state machine as Mermaid text, subgraph included (no model or data is loaded)."""
+    from dualchecker.graph.config import MethodConfig, RunSettings
+
+    ctx = RunContext(task=None, method=method or MethodConfig(), settings=RunSettings(), records={},
+                     order=[], teacher=None, checker=None, aligner=None, static=[], events=None,
+                     store=None, student=object() if student else None)
+    return build_graph(ctx).get_graph(xray=True).draw_mermaid()

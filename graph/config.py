@@ -1,0 +1,138 @@
+"""The run configuration: one frozen, validated root, loadable from YAML.
+
+Methods are named presets (data, not `if method == ...`): each is a set of switches on the same
+graph. An unknown method name fails and lists the known ones.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from dualchecker.agents.backends import BackendConfig
+from dualchecker.agents.checkers import FinalRule
+from dualchecker.agents.types import Task
+from dualchecker.data import DataSource
+from dualchecker.errors import ConfigError
+
+
+class MethodConfig(BaseModel):
+    """Which parts of DualChecker (or which baseline) run."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    name: str = "dualchecker"
+    n_shot: int = Field(5, ge=0, description="Demonstrations per prompt.")
+    demonstrations: Literal["aligned", "static"] = Field(
+        "aligned", description="aligned = ContextAligner's nearest neighbours; static = a fixed set.")
+    explain_examples: bool = Field(True, description="Teacher writes a rationale for each example's gold answer.")
+    style: Literal["plain", "cot"] = "plain"
+    teacher_checker: bool = True
+    threshold: float = Field(0.75, ge=0.0, le=1.0, description="Teacher checker: re-prompt below this confidence.")
+    max_reprompts: int = Field(1, ge=0)
+    reprompt_shots: int | None = Field(None, ge=0, description="Demonstrations in a re-prompt (default 2 × n_shot).")
+    final_rule: FinalRule = "most_confident"
+    student: bool = Field(True, description="Train the student online, batch by batch.")
+    student_checker: bool = Field(True, description="Student's borderline cases refine the template.")
+    borderline_per_batch: int = Field(1, ge=0)
+    template_size: int = Field(2, ge=0, description="Latest template demonstrations shown in each prompt.")
+    evokd: bool = Field(False, description="Student errors → LLM writes new labelled training samples.")
+
+    @property
+    def reprompt_k(self) -> int:
+        return self.reprompt_shots if self.reprompt_shots is not None else 2 * self.n_shot
+
+
+METHODS: dict[str, dict[str, Any]] = {
+    "zero-shot": dict(n_shot=0, teacher_checker=False, student_checker=False, explain_examples=False),
+    "few-shot": dict(demonstrations="static", explain_examples=False, teacher_checker=False,
+                     student_checker=False),
+    "cot": dict(demonstrations="static", style="cot", teacher_checker=False, student_checker=False),
+    "dtot": dict(demonstrations="static", explain_examples=False, teacher_checker=True,
+                 threshold=0.8, student_checker=False),
+    "evokd": dict(demonstrations="static", explain_examples=False, teacher_checker=False,
+                  student_checker=False, evokd=True),
+    "aligner": dict(teacher_checker=False, student_checker=False),
+    "aligner+teacher-checker": dict(student_checker=False),
+    "aligner+student-checker": dict(teacher_checker=False),
+    "dualchecker": dict(),
+}
+
+
+def method(name: str, **overrides: Any) -> MethodConfig:
+    """A named preset with optional overrides, e.g. ``method("dualchecker", n_shot=3)``."""
+    if name not in METHODS:
+        raise ConfigError(f"unknown method {name!r}; known: {sorted(METHODS)}")
+    return MethodConfig(**{**METHODS[name], **overrides, "name": name})
+
+
+class RetrievalConfig(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    kind: Literal["sentence-transformers", "hashing"] = "sentence-transformers"
+    model: str | None = Field(None, description="Default: all-MiniLM-L6-v2 from the installed package.")
+    max_seq_length: int | None = Field(None, description="The paper's encoder embedded 75 tokens.")
+
+
+class RunSettings(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    dir: Path = Path("runs/default")
+    batch_size: int = Field(8, gt=0, description="Records per student batch (paper: 8).")
+    max_concurrency: int = Field(4, gt=0, description="Teacher calls in flight at once.")
+    seed: int = 0
+
+
+class RunConfig(BaseModel):
+    """Everything one DualChecker run needs; `dualchecker label CONFIG` reads this from YAML."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    task: Task
+    inputs: DataSource = Field(description="Texts to label (gold labels, if present, are for scoring only).")
+    pool: DataSource | None = Field(None, description="Human-labelled examples (default: the inputs).")
+    backend: BackendConfig = Field(default_factory=BackendConfig)
+    method: MethodConfig = Field(default_factory=MethodConfig)
+    retrieval: RetrievalConfig = Field(default_factory=RetrievalConfig)
+    run: RunSettings = Field(default_factory=RunSettings)
+    prompts_dir: Path | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _method_by_name(cls, data: Any) -> Any:
+        """`method: dtot` or `method: {name: dtot, n_shot: 3}` expand the named preset."""
+        if isinstance(data, dict):
+            spec = data.get("method")
+            if isinstance(spec, str):
+                data = {**data, "method": method(spec).model_dump()}
+            elif isinstance(spec, dict) and spec.get("name", "dualchecker") in METHODS:
+                name = spec.get("name", "dualchecker")
+                data = {**data, "method": {**METHODS[name], **spec, "name": name}}
+        return data
+
+    @classmethod
+    def from_yaml(cls, path: str | Path, **overrides: Any) -> "RunConfig":
+        """Load and validate; relative paths are taken from the YAML file's folder."""
+        path = Path(path)
+        try:
+            raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except (OSError, yaml.YAMLError) as exc:
+            raise ConfigError(f"{path}: cannot read YAML: {exc}") from None
+        raw = _resolve_paths(raw, path.parent)
+        raw.update(overrides)
+        try:
+            return cls.model_validate(raw)
+        except ValidationError as exc:
+            problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+            raise ConfigError(f"{path}: {problems}") from None
+
+
+def _resolve_paths(raw: dict[str, Any], base: Path) -> dict[str, Any]:
+    raw = dict(raw)
+    for key in ("inputs", "pool"):
+        if isinstance(raw.get(key), dict) and "path" in raw[key]:
+            raw[key] = {**raw[key], "path": str(base / raw[key]["path"])}
+    if raw.get("prompts_dir"):
+        raw["prompts_dir"] = str(base / raw["prompts_dir"])
+    if isinstance(raw.get("run"), dict) and "dir" in raw["run"]:
+        raw["run"] = {**raw["run"], "dir": str(base / raw["run"]["dir"])}
+    return raw

@@ -1,0 +1,63 @@
+"""Everything the nodes need that is not state: the records, the agents, the sinks.
+
+Built once per run from a RunConfig (or from objects a Python caller passes in).
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from typing import Any
+
+from dualchecker.agents.aligner import ContextAligner
+from dualchecker.agents.checkers import TeacherChecker
+from dualchecker.agents.types import Record, Task
+from dualchecker.agents.teacher import Teacher
+from dualchecker.events import EventLog
+from dualchecker.graph.config import MethodConfig, RunSettings
+from dualchecker.graph.store import ResultStore
+
+
+def static_examples(pool: list[Record], n: int, seed: int) -> list[Record]:
+    """A fixed, label-balanced set of gold examples (the few-shot/CoT/DToT baselines' demos)."""
+    rng = random.Random(seed)
+    by_answer: dict[Any, list[Record]] = {}
+    for record in pool:
+        if record.has_gold:
+            by_answer.setdefault(record.label if record.spans is None else "spans", []).append(record)
+    for group in by_answer.values():
+        rng.shuffle(group)
+    chosen: list[Record] = []
+    groups = [by_answer[k] for k in sorted(by_answer, key=str)]
+    while len(chosen) < n and any(groups):
+        for group in groups:
+            if group and len(chosen) < n:
+                chosen.append(group.pop())
+    return chosen
+
+
+@dataclass
+class RunContext:
+    task: Task
+    method: MethodConfig
+    settings: RunSettings
+    records: dict[str, Record]
+    order: list[str]
+    teacher: Teacher
+    checker: TeacherChecker
+    aligner: ContextAligner
+    static: list[Record]
+    events: EventLog
+    store: ResultStore
+    student: Any = None
+    student_checker: Any = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def n_batches(self) -> int:
+        size = self.settings.batch_size
+        return (len(self.order) + size - 1) // size
+
+    def batch_ids(self, index: int) -> list[str]:
+        size = self.settings.batch_size
+        return self.order[index * size:(index + 1) * size]

@@ -1,0 +1,53 @@
+"""The run's results table (SQLite): one row per record, upserted, so a replayed step is harmless."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from pathlib import Path
+
+from dualchecker.agents.types import LabelledRecord
+
+
+class ResultStore:
+    """Labelled records by id, plus a small key/value table for run metadata."""
+
+    def __init__(self, path: Path | None):
+        self.path = path
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        self._conn = sqlite3.connect(str(path) if path else ":memory:", check_same_thread=False)
+        self._lock = threading.Lock()
+        with self._conn:
+            self._conn.execute("CREATE TABLE IF NOT EXISTS results (id TEXT PRIMARY KEY, seq INTEGER, body TEXT)")
+            self._conn.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
+
+    def upsert(self, items: list[LabelledRecord], order: dict[str, int]) -> None:
+        rows = [(item.id, order.get(item.id, -1), item.model_dump_json()) for item in items]
+        with self._lock, self._conn:
+            self._conn.executemany("INSERT OR REPLACE INTO results VALUES (?, ?, ?)", rows)
+
+    def all(self) -> list[LabelledRecord]:
+        with self._lock:
+            rows = self._conn.execute("SELECT body FROM results ORDER BY seq").fetchall()
+        return [LabelledRecord.model_validate_json(body) for (body,) in rows]
+
+    def ids(self) -> set[str]:
+        with self._lock:
+            return {row[0] for row in self._conn.execute("SELECT id FROM results")}
+
+    def __len__(self) -> int:
+        with self._lock:
+            return self._conn.execute("SELECT COUNT(*) FROM results").fetchone()[0]
+
+    def get_meta(self, key: str) -> str | None:
+        with self._lock:
+            row = self._conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self._lock, self._conn:
+            self._conn.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
+
+    def close(self) -> None:
+        self._conn.close()

@@ -1,0 +1,72 @@
+"""Test doubles at the interface boundary: a scripted teacher that reads its prompt like a model."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+
+from langchain_core.messages import BaseMessage
+
+from dualchecker.agents.scripted import ScriptedChatModel
+from dualchecker.agents.types import LabelDef, Record, Span, SpanTypeDef, Task
+
+BINARY = Task(name="green claims", kind="binary",
+              instructions="Does the sentence make an environmental claim?",
+              labels=[LabelDef(name="no", description="no environmental claim"),
+                      LabelDef(name="yes", description="an environmental claim")])
+MULTICLASS = Task(name="green path", kind="multiclass",
+                  instructions="Which environmental path does the technology take?",
+                  labels=[LabelDef(name="energy", description="saves energy"),
+                          LabelDef(name="renewables", description="renewable power, less emission"),
+                          LabelDef(name="recycling", description="less waste, more recycling")])
+SPANS = Task(name="cause effect", kind="spans", instructions="Find the technology and its effect.",
+             span_types=[SpanTypeDef(name="cause", description="the technology"),
+                         SpanTypeDef(name="effect", description="its environmental effect")])
+
+
+def current_text(messages: list[BaseMessage]) -> str:
+    """The text being labelled: the last 'Text:' line of the last user message."""
+    user = [m for m in messages if m.type == "human"][-1].content
+    return re.findall(r"^Text: (.*)$", user, flags=re.M)[-1]
+
+
+def is_rationale_prompt(messages: list[BaseMessage]) -> bool:
+    return "You explain" in messages[0].content
+
+
+def is_reprompt(messages: list[BaseMessage]) -> bool:
+    return "Take extra care" in messages[-1].content
+
+
+def scripted_teacher(answer: Callable[[str, bool], dict | str], **kwargs) -> ScriptedChatModel:
+    """A chat model answering rationale prompts generically and teacher prompts by `answer`."""
+
+    def respond(messages: list[BaseMessage]) -> str:
+        if is_rationale_prompt(messages):
+            return json.dumps({"rationale": "The annotators' answer matches the standard."})
+        reply = answer(current_text(messages), is_reprompt(messages))
+        return reply if isinstance(reply, str) else json.dumps(reply)
+
+    return ScriptedChatModel(responder=respond, **kwargs)
+
+
+def keyword_label(text: str, keywords: dict[str, list[str]], default: str) -> str:
+    lowered = text.lower()
+    for label, words in keywords.items():
+        if any(w in lowered for w in words):
+            return label
+    return default
+
+
+def records(rows: list[tuple[str, str, str | None]], *, detail: bool = False) -> list[Record]:
+    return [Record(id=rid, text=text, label=label, detail=f"Detail about {rid}." if detail else None)
+            for rid, text, label in rows]
+
+
+def span_record(rid: str, text: str, cause: str, effect: str) -> Record:
+    def span(kind: str, quote: str) -> Span:
+        start = text.index(quote)
+        return Span(type=kind, start=start, end=start + len(quote), text=quote)
+
+    return Record(id=rid, text=text, spans=[span("cause", cause), span("effect", effect)])
