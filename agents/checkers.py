@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from dualchecker.agents.types import Attempt, LabelledRecord, Record
+from dualchecker.agents.types import Attempt, LabelledRecord, Record, Span, Task
 
 TeacherVerdict = Literal["accept", "reprompt"]
 FinalRule = Literal["most_confident", "latest"]
@@ -52,3 +52,64 @@ class TeacherChecker(BaseModel):
         return LabelledRecord(**base, label=answer.label, spans=list(answer.spans),
                               confidence=answer.confidence, rationale=answer.rationale,
                               before=first if len(attempts) > 1 else None)
+
+
+class Borderline(BaseModel):
+    """A case the student got wrong or nearly wrong, and the answer it should have given."""
+
+    record_id: str
+    reason: Literal["wrong vs gold", "disagrees with teacher", "low margin"]
+    student_label: str | None = None
+    student_spans: list[Span] = Field(default_factory=list)
+    student_confidence: float
+    reference_label: str | None = None
+    reference_spans: list[Span] = Field(default_factory=list)
+
+
+class StudentChecker(BaseModel):
+    """Finds the student's borderline cases after a batch (paper: one per batch).
+
+    With a human label: the student is wrong (classification: other label; spans: the set of
+    (type, start, end) differs, so span level, not token level), lowest confidence first.
+    Without one: disagreement with the teacher first, then confidence under `margin`.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    per_batch: int = Field(1, ge=0)
+    margin: float = Field(0.6, ge=0.0, le=1.0, description="No gold: flag confidence below this.")
+
+    def borderline(self, task: Task, labelled: list[LabelledRecord],
+                   predictions: list[tuple[str | None, list[Span], float]]) -> list[Borderline]:
+        cases = []
+        for item, (label, spans, confidence) in zip(labelled, predictions):
+            case = self._judge(task, item, label, spans, confidence)
+            if case is not None:
+                cases.append(case)
+        rank = {"wrong vs gold": 0, "disagrees with teacher": 1, "low margin": 2}
+        cases.sort(key=lambda c: (rank[c.reason], c.student_confidence))
+        return cases[:self.per_batch]
+
+    def _judge(self, task: Task, item: LabelledRecord, label: str | None, spans: list[Span],
+               confidence: float) -> Borderline | None:
+        said = _answer_key(task, label, spans)
+        base = dict(record_id=item.id, student_label=label, student_spans=spans,
+                    student_confidence=confidence)
+        gold_known = item.gold_spans is not None if task.is_spans else item.gold_label is not None
+        if gold_known:
+            if said != _answer_key(task, item.gold_label, item.gold_spans or []):
+                return Borderline(**base, reason="wrong vs gold", reference_label=item.gold_label,
+                                  reference_spans=item.gold_spans or [])
+            return None
+        if not item.ok:
+            return None
+        if said != _answer_key(task, item.label, item.spans):
+            return Borderline(**base, reason="disagrees with teacher", reference_label=item.label,
+                              reference_spans=item.spans)
+        if confidence < self.margin:
+            return Borderline(**base, reason="low margin", reference_label=item.label,
+                              reference_spans=item.spans)
+        return None
+
+
+def _answer_key(task: Task, label: str | None, spans: list[Span]) -> object:
+    return frozenset(s.key() for s in spans) if task.is_spans else label

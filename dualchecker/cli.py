@@ -69,7 +69,7 @@ def prompt(config: Path = typer.Argument(..., exists=True),
     from dualchecker.runner import Run
 
     try:
-        run = Run(RunConfig.from_yaml(config))
+        run = Run(RunConfig.from_yaml(config), with_student=False)
         if record not in run.ctx.records:
             raise DualCheckerError(f"no record {record!r} in the inputs")
         rec = run.ctx.records[record]

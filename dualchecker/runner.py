@@ -89,8 +89,7 @@ class Run:
 
     def __init__(self, config: RunConfig, *, llm: BaseChatModel | ChatBackend | None = None,
                  embedder: Embedder | None = None, inputs: list[Record] | None = None,
-                 pool: list[Record] | None = None, fresh: bool = False,
-                 student_factory: Callable[[RunContext], Any] | None = None):
+                 pool: list[Record] | None = None, fresh: bool = False, with_student: bool = True):
         self.config = config
         self.dir = Path(config.run.dir)
         if fresh and self.dir.exists():
@@ -105,8 +104,13 @@ class Run:
         self._check_fingerprint()
         self.events = EventLog(self.dir / "events.jsonl", run_id=self.store.get_meta("run_id") or "")
         self.ctx = self._context(embedder)
-        if student_factory is not None:
-            student_factory(self.ctx)
+        self.held_out: list[Record] = []
+        if with_student and config.method.student:
+            from dualchecker.distill import attach_student
+
+            attach_student(self.ctx, config.student, config.run.seed, self.store.all())
+            if config.student.eval is not None:
+                self.held_out = load_records(config.student.eval, config.task)
 
     def _check_fingerprint(self) -> None:
         mark = fingerprint(self.config, self.inputs)
@@ -177,11 +181,26 @@ class Run:
                    "summary": str(self.dir / "summary.json")}
         write_labels_jsonl(self.dir / "labels.jsonl", labelled)
         summary = summarise(self.config, labelled, self.backend, seconds, outputs)
-        summary.student = self.ctx.extra.get("student_summary")
+        summary.student = self._final_students(labelled)
         atomic_write_text(self.dir / "summary.json", summary.model_dump_json(indent=2))
         self.events.emit("runner", "run_finished", summary=summary.model_dump())
         self.events.close()
         return summary
+
+
+    def _final_students(self, labelled: list[LabelledRecord]) -> dict[str, Any] | None:
+        settings = self.config.student
+        if self.ctx.student is None or not settings.final:
+            return None
+        if not self.held_out:
+            log.warning("no student.eval data: skipping the final student evaluation")
+            return None
+        from dualchecker.distill import final_students
+
+        result = final_students(self.config.task, settings, self.config.run.seed, labelled,
+                                self.pool, self.held_out)
+        self.events.emit("student", "final", **result)
+        return result
 
 
 def summarise(config: RunConfig, labelled: list[LabelledRecord], backend: ChatBackend,
@@ -222,6 +241,10 @@ def format_summary(summary: RunSummary) -> str:
         t = summary.teacher
         lines.append(f"teacher F1 {t['f1']:.3f}  precision {t['precision']:.3f}  recall {t['recall']:.3f}")
     if summary.student:
-        lines.append("student " + json.dumps(summary.student))
+        st = summary.student
+        line = f"student F1 on {st['n_test']} held-out: teacher labels {st['teacher_labels']['f1']:.3f}"
+        if "gold_labels" in st:
+            line += f"  gold labels {st['gold_labels']['f1']:.3f}"
+        lines.append(line + f"  ({st['left_out']} unlabelled records left out)")
     lines += [f"{name}: {path}" for name, path in summary.outputs.items()]
     return "\n".join(lines)

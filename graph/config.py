@@ -75,6 +75,24 @@ class RetrievalConfig(BaseModel):
     max_seq_length: int | None = Field(None, description="The paper's encoder embedded 75 tokens.")
 
 
+class StudentSettings(BaseModel):
+    """The student: online in the loop, then a fresh final fine-tune scored on held-out data."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    model: str | None = Field(None, description="HF id or folder; default all-MiniLM-L6-v2 (packaged).")
+    learning_rate: float = Field(2e-5, gt=0)
+    epochs_per_batch: int = Field(10, ge=1, description="Paper: 10 epochs on each batch of 8.")
+    replay: int = Field(32, ge=0, description="Earlier examples replayed with each batch (no forgetting).")
+    max_length: int = Field(128, ge=8)
+    final_epochs: int = Field(5, ge=1)
+    use_ray: bool = Field(True, description="Train in a Ray actor (GPU when the cluster has one).")
+    ray_address: str | None = Field(None, description="Existing Ray cluster; default starts one locally.")
+    timeout_s: float = Field(1800.0, gt=0, description="Per student call.")
+    eval: DataSource | None = Field(None, description="Held-out gold data for the final student.")
+    final: bool = Field(True, description="Fine-tune a fresh student on all teacher labels at the end.")
+    gold_reference: bool = Field(True, description="Also train the same student on the pool's gold labels.")
+
+
 class RunSettings(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
     dir: Path = Path("runs/default")
@@ -94,6 +112,7 @@ class RunConfig(BaseModel):
     method: MethodConfig = Field(default_factory=MethodConfig)
     retrieval: RetrievalConfig = Field(default_factory=RetrievalConfig)
     run: RunSettings = Field(default_factory=RunSettings)
+    student: StudentSettings = Field(default_factory=StudentSettings)
     prompts_dir: Path | None = None
 
     @model_validator(mode="before")
@@ -131,6 +150,9 @@ def _resolve_paths(raw: dict[str, Any], base: Path) -> dict[str, Any]:
     for key in ("inputs", "pool"):
         if isinstance(raw.get(key), dict) and "path" in raw[key]:
             raw[key] = {**raw[key], "path": str(base / raw[key]["path"])}
+    student = raw.get("student")
+    if isinstance(student, dict) and isinstance(student.get("eval"), dict) and "path" in student["eval"]:
+        raw["student"] = {**student, "eval": {**student["eval"], "path": str(base / student["eval"]["path"])}}
     if raw.get("prompts_dir"):
         raw["prompts_dir"] = str(base / raw["prompts_dir"])
     if isinstance(raw.get("run"), dict) and "dir" in raw["run"]:

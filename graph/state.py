@@ -37,4 +37,5 @@ class RunState(TypedDict, total=False):
     template: Annotated[list[Demonstration], operator.add]
     batch_results: Annotated[list[LabelledRecord], operator.add]
     student_report: dict[str, Any]
+    student_answers: list[dict[str, Any]]
     borderline: list[dict[str, Any]]

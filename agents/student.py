@@ -1,0 +1,73 @@
+"""Student: a small transformer learning online from the teacher's labels, batch by batch.
+
+Only teacher answers become training labels. A record the teacher could not label is left out
+and counted; a gold label is never put in its place (the reference code did exactly that).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from dualchecker.agents.types import LabelledRecord, Record, Span, Task
+from dualchecker.training.data import CharSpan, StudentExample
+from dualchecker.training.prediction import StudentPrediction
+from dualchecker.training.trainer import FitReport
+
+
+class Trainer(Protocol):
+    """StudentTrainer in this process, or RemoteStudent in a Ray actor: one interface."""
+
+    def fit_batch(self, examples: Sequence[StudentExample]) -> FitReport: ...
+    def predict(self, texts: Sequence[str]) -> list[StudentPrediction]: ...
+
+
+def teacher_examples(task: Task, labelled: Sequence[LabelledRecord]) -> tuple[list[StudentExample], int]:
+    """Training examples from teacher answers only; returns (examples, records left out)."""
+    ids = {name: i for i, name in enumerate(task.label_names)}
+    examples, left_out = [], 0
+    for item in labelled:
+        if not item.ok:
+            left_out += 1
+            continue
+        if task.is_spans:
+            spans = [CharSpan(start=s.start, end=s.end, type=s.type) for s in item.spans]
+            examples.append(StudentExample(id=item.id, text=item.text, spans=spans))
+        else:
+            examples.append(StudentExample(id=item.id, text=item.text, label=ids[item.label]))
+    return examples, left_out
+
+
+def gold_examples(task: Task, records: Sequence[Record]) -> list[StudentExample]:
+    """Examples from human labels: for held-out evaluation and the gold-trained reference only."""
+    ids = {name: i for i, name in enumerate(task.label_names)}
+    out = []
+    for r in records:
+        if task.is_spans and r.spans is not None:
+            out.append(StudentExample(id=r.id, text=r.text, spans=[
+                CharSpan(start=s.start, end=s.end, type=s.type) for s in r.spans]))
+        elif not task.is_spans and r.label is not None:
+            out.append(StudentExample(id=r.id, text=r.text, label=ids[r.label]))
+    return out
+
+
+def prediction_answer(task: Task, text: str, prediction: StudentPrediction) -> tuple[str | None, list[Span]]:
+    """A student prediction in the teacher's vocabulary: a label name, or spans with their text."""
+    if task.is_spans:
+        return None, [Span(type=s.type, start=s.start, end=s.end, text=text[s.start:s.end])
+                      for s in prediction.spans]
+    return task.label_names[prediction.label], []
+
+
+class StudentAgent:
+    """Trains on each labelled batch and says what it now predicts for it."""
+
+    def __init__(self, task: Task, trainer: Trainer):
+        self.task, self.trainer = task, trainer
+
+    def train(self, labelled: Sequence[LabelledRecord]) -> tuple[FitReport | None, int]:
+        examples, left_out = teacher_examples(self.task, labelled)
+        return (self.trainer.fit_batch(examples) if examples else None), left_out
+
+    def predict(self, records: Sequence[LabelledRecord | Record]) -> list[StudentPrediction]:
+        return self.trainer.predict([r.text for r in records]) if records else []

@@ -1,0 +1,90 @@
+"""Wiring the student side into a run: the online student, and the final students at the end."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from dualchecker.agents.checkers import StudentChecker
+from dualchecker.agents.student import StudentAgent, gold_examples, teacher_examples
+from dualchecker.agents.template import TemplateRefiner
+from dualchecker.agents.types import LabelledRecord, Record, Task
+from dualchecker.graph.config import StudentSettings
+from dualchecker.graph.context import RunContext
+from dualchecker.training.config import StudentConfig
+
+log = logging.getLogger(__name__)
+
+
+def student_config(task: Task, settings: StudentSettings, seed: int) -> StudentConfig:
+    extra: dict[str, Any] = {"model": settings.model} if settings.model else {}
+    if task.is_spans:
+        extra["span_types"] = task.span_type_names
+    else:
+        extra["num_labels"] = len(task.labels)
+    return StudentConfig(task="spans" if task.is_spans else "classification",
+                         learning_rate=settings.learning_rate,
+                         epochs_per_batch=settings.epochs_per_batch, replay=settings.replay,
+                         max_length=settings.max_length, final_epochs=settings.final_epochs,
+                         seed=seed, **extra)
+
+
+def make_trainer(config: StudentConfig, settings: StudentSettings):
+    """A Ray actor (one code path for CPU and GPU) or, with use_ray off, an in-process trainer."""
+    if settings.use_ray:
+        from dualchecker.training.actor import RemoteStudent, ensure_ray
+
+        ensure_ray(settings.ray_address)
+        return RemoteStudent(config, timeout_s=settings.timeout_s)
+    from dualchecker.training.trainer import StudentTrainer
+
+    return StudentTrainer(config)
+
+
+def attach_student(ctx: RunContext, settings: StudentSettings, seed: int,
+                   already_labelled: list[LabelledRecord]) -> None:
+    """Put the student agents into the run context.
+
+    On resume the student is rebuilt from the teacher labels stored so far (one online step
+    over all of them), since model weights are not part of the graph checkpoint.
+    """
+    config = student_config(ctx.task, settings, seed)
+    ctx.student = StudentAgent(ctx.task, make_trainer(config, settings))
+    ctx.student_checker = StudentChecker(per_batch=ctx.method.borderline_per_batch)
+    ctx.extra["refiner"] = TemplateRefiner(ctx.task, ctx.teacher.backend, ctx.teacher.prompts)
+    ctx.extra["student_config"] = config
+    if already_labelled:
+        ctx.student.train(already_labelled)
+
+
+def final_students(task: Task, settings: StudentSettings, seed: int, labelled: list[LabelledRecord],
+                   pool: list[Record], held_out: list[Record]) -> dict[str, Any]:
+    """Fresh students on (a) all teacher labels and (b) the pool's gold labels, scored on held-out.
+
+    Both run in parallel Ray tasks when Ray is on; the gold one is the paper's "human labels"
+    reference. The teacher-label student never sees a gold label.
+    """
+    from dualchecker.training.evaluate import train_and_evaluate
+
+    config = student_config(task, settings, seed)
+    test = gold_examples(task, held_out)
+    train, left_out = teacher_examples(task, labelled)
+    positive = task.label_names.index(task.positive) if task.positive else 1
+    jobs = {"teacher_labels": train}
+    if settings.gold_reference:
+        jobs["gold_labels"] = gold_examples(task, pool)
+    if settings.use_ray:
+        from dualchecker.training.actor import FinetuneJob, ensure_ray, run_finetunes_parallel
+
+        ensure_ray(settings.ray_address)
+        reports = run_finetunes_parallel(
+            [FinetuneJob(name=name, config=config, train=data, test=test, positive=positive)
+             for name, data in jobs.items()], timeout_s=settings.timeout_s)
+    else:
+        reports = [train_and_evaluate(config, data, test, positive=positive) for data in jobs.values()]
+    out: dict[str, Any] = {"left_out": left_out, "n_test": len(test)}
+    for name, report in zip(jobs, reports):
+        out[name] = {"f1": report.f1, "n_train": report.n_train,
+                     "train_samples_per_s": report.train_samples_per_s, **{
+                         k: v for k, v in report.scores.items() if k in ("precision", "recall", "token_f1")}}
+    return out

@@ -1,0 +1,59 @@
+"""The student side of the loop: train on the batch, check it, refine the teacher's template."""
+
+from __future__ import annotations
+
+from dualchecker.agents.student import prediction_answer
+from dualchecker.graph.context import RunContext
+from dualchecker.graph.state import RunState
+
+
+class StudentNodes:
+    def __init__(self, ctx: RunContext):
+        self.ctx = ctx
+
+    def train_student(self, state: RunState) -> dict:
+        """Score the student on the new batch before training (an honest online number), train,
+        then record what it predicts now for the checker."""
+        ctx, batch = self.ctx, state["batch_index"] - 1
+        results = state.get("batch_results", [])
+        before = [prediction_answer(ctx.task, r.text, p) for r, p in zip(results, ctx.student.predict(results))]
+        report, left_out = ctx.student.train(results)
+        after = [(*prediction_answer(ctx.task, r.text, p), p.confidence)
+                 for r, p in zip(results, ctx.student.predict(results))]
+        summary = {
+            "examples": report.examples if report else 0, "left_out": left_out,
+            "loss": report.loss if report else None, "seconds": report.seconds if report else 0.0,
+            "samples_per_s": report.samples_per_s if report else 0.0,
+        }
+        ctx.events.emit("student", "batch_trained", batch=batch, **summary, predictions=[
+            {"record_id": r.id, "before_label": b[0], "before_spans": [s.model_dump() for s in b[1]],
+             "label": a[0], "spans": [s.model_dump() for s in a[1]], "confidence": a[2],
+             "teacher_label": r.label, "gold_label": r.gold_label}
+            for r, b, a in zip(results, before, after)])
+        return {"student_report": {"batch": batch, **summary},
+                "student_answers": [{"label": a[0], "spans": a[1], "confidence": a[2]} for a in after]}
+
+    def check_student(self, state: RunState) -> dict:
+        ctx = self.ctx
+        if ctx.student_checker is None or not ctx.method.student_checker:
+            return {"borderline": []}
+        answers = [(a["label"], a["spans"], a["confidence"]) for a in state.get("student_answers", [])]
+        cases = ctx.student_checker.borderline(ctx.task, state.get("batch_results", []), answers)
+        ctx.events.emit("student_checker", "borderline", batch=state["batch_index"] - 1,
+                        cases=[c.model_dump() for c in cases])
+        return {"borderline": [c.model_dump() for c in cases]}
+
+    def refine_template(self, state: RunState) -> dict:
+        from dualchecker.agents.checkers import Borderline
+
+        ctx, batch = self.ctx, state["batch_index"] - 1
+        demos = []
+        for raw in state.get("borderline", []):
+            case = Borderline.model_validate(raw)
+            demo, reply = ctx.extra["refiner"].demonstration(ctx.records[case.record_id], case)
+            demos.append(demo)
+            ctx.events.emit("student_checker", "template_changed", batch=batch, record_id=case.record_id,
+                            usage=reply.usage if reply else None, reason=case.reason,
+                            demonstration=demo.model_dump(),
+                            template_size=len(state.get("template", [])) + len(demos))
+        return {"template": demos}

@@ -1,0 +1,69 @@
+"""The reply parser, from tables of cases."""
+
+import pytest
+
+from dualchecker.agents.answers import (extract_json_object, locate_span, match_label,
+                                        normalise_confidence, parse_answer, parse_rationale)
+from dualchecker.errors import AnswerParseError
+from tests.fakes import BINARY, SPANS
+
+
+@pytest.mark.parametrize("value, expected", [
+    (90, 0.9), ("90", 0.9), ("90%", 0.9), (0.9, 0.9), ("0.9", 0.9), (100, 1.0), (0, 0.0),
+    ("1", 1.0), ("High", 0.85), ("very low", 0.1), (" 75 % ", 0.75), (45.5, 0.455),
+])
+def test_confidence_is_normalised(value, expected):
+    assert normalise_confidence(value) == pytest.approx(expected)
+
+
+@pytest.mark.parametrize("value", [150, -3, "150%", "lots", None, True, [], float("nan"), "-0.5"])
+def test_impossible_confidence_is_rejected(value):
+    with pytest.raises(AnswerParseError):
+        normalise_confidence(value)
+
+
+def test_json_is_found_in_prose_and_code_fences():
+    assert extract_json_object('Sure! {"label": "yes", "confidence": 80} done') == {"label": "yes", "confidence": 80}
+    assert extract_json_object('```json\n{"a": 1}\n```') == {"a": 1}
+    assert extract_json_object('{broken {"a": {"b": 2}}') == {"a": {"b": 2}}
+    with pytest.raises(AnswerParseError):
+        extract_json_object("[1, 2, 3]")
+
+
+@pytest.mark.parametrize("raw, expected", [("YES", "yes"), ('"no".', "no"), (" yes ", "yes")])
+def test_label_matching_is_tolerant(raw, expected):
+    assert match_label(raw, ["no", "yes"]) == expected
+
+
+def test_unknown_label_is_rejected():
+    with pytest.raises(AnswerParseError, match="not one of"):
+        parse_answer('{"label": "maybe", "confidence": 50}', BINARY, "text")
+
+
+def test_missing_confidence_is_rejected():
+    with pytest.raises(AnswerParseError, match="confidence"):
+        parse_answer('{"label": "yes"}', BINARY, "text")
+
+
+def test_span_location_exact_then_whitespace_and_case_tolerant():
+    text = "Heavy  rains ( in May ) caused floods ."
+    assert locate_span(text, "caused floods") == (24, 37)
+    start, end = locate_span(text, "heavy rains (in may)")
+    assert text[start:end] == "Heavy  rains ( in May )"
+    assert locate_span(text, "drought") is None
+    assert locate_span(text, "   ") is None
+
+
+def test_spans_answer_and_hallucination():
+    text = "Solar panels cut emissions."
+    answer = parse_answer('{"cause": "Solar panels", "effect": "cut emissions", "confidence": 80}', SPANS, text)
+    assert [(s.type, s.start, s.end) for s in answer.spans] == [("cause", 0, 12), ("effect", 13, 26)]
+    empty = parse_answer('{"cause": "", "effect": null, "confidence": 80}', SPANS, text)
+    assert empty.spans == []
+    with pytest.raises(AnswerParseError, match="hallucinated"):
+        parse_answer('{"cause": "Wind turbines", "effect": "cut emissions", "confidence": 80}', SPANS, text)
+
+
+def test_rationale_reply_plain_or_json():
+    assert parse_rationale('{"rationale": "Because."}') == "Because."
+    assert parse_rationale("Because it says so.") == "Because it says so."
