@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections import Counter
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -16,97 +14,11 @@ from dualchecker.events import Event
 from dualchecker.trace.charts import histogram_svg, line_chart_svg
 from dualchecker.trace.machine import graph_svg, node_runs, run_graph
 from dualchecker.trace.redact import redact_text
-from dualchecker.trace.report import RecordTrace, RunReport, answer_text, load_report
+from dualchecker.trace.report import RecordTrace, RunReport, load_report
 from dualchecker.trace.stats import confidence_histograms, cost_rows, metric_series, student_metrics
+from dualchecker.trace.timeline import NO_ANSWER, format_confidence, format_seconds, timeline
 
 TEMPLATES = Path(__file__).parent / "templates"
-NO_ANSWER = "(no answer)"
-
-
-@dataclass
-class Step:
-    """One line of a record's timeline, ready to print."""
-
-    agent: str
-    title: str
-    facts: list[str] = field(default_factory=list)
-    note: str | None = None
-    messages: list[dict[str, str]] = field(default_factory=list)
-    raw: str | None = None
-    demonstrations: list[dict[str, Any]] = field(default_factory=list)
-    extra: dict[str, Any] | None = None
-
-
-def _seconds(value: float | None) -> str:
-    if value is None:
-        return "–"
-    return f"{value * 1000:.0f} ms" if value < 1 else f"{value:.2f} s"
-
-
-def _confidence(value: float | None) -> str:
-    return "–" if value is None else f"{value:.2f}"
-
-
-def _cost_facts(event: Event) -> list[str]:
-    facts = []
-    if event.usage is not None:
-        facts.append(f"tokens {event.usage.input_tokens} in / {event.usage.output_tokens} out")
-    if event.seconds is not None:
-        facts.append(_seconds(event.seconds))
-    return facts
-
-
-def _attempt_step(event: Event, index: int, followed: bool, threshold: float | None) -> Step:
-    data = event.data
-    answer = answer_text(data.get("label"), data.get("spans"))
-    facts = [f"answer {answer or NO_ANSWER}", f"confidence {_confidence(data.get('confidence'))}"]
-    facts += [f"error {data['error']}"] if data.get("error") else []
-    note = None
-    if followed:
-        why = "no valid answer" if answer is None else (
-            f"confidence {_confidence(data.get('confidence'))} < threshold {threshold:g}"
-            if threshold is not None else "low confidence")
-        note = f"{why} → re-prompted"
-    return Step(agent="teacher", title="re-prompt" + (f" {index}" if index > 1 else "")
-                if data.get("reprompt") else "first answer", facts=facts + _cost_facts(event), note=note,
-                messages=data.get("messages") or [], raw=data.get("raw"))
-
-
-def _final_step(event: Event, gold: str | None) -> Step:
-    data = event.data
-    answer = answer_text(data.get("label"), data.get("spans"))
-    facts = [f"final {answer or NO_ANSWER}", f"confidence {_confidence(data.get('confidence'))}"]
-    facts += ["re-prompted"] if data.get("reprompted") else []
-    facts += [f"error {data['error']}"] if data.get("error") else []
-    note = None if gold is None else ("matches gold" if answer == gold else f"gold is {gold}")
-    return Step(agent="teacher_checker", title="checked", facts=facts, note=note)
-
-
-def _generic_step(event: Event) -> Step:
-    scalars = {k: v for k, v in event.data.items() if isinstance(v, (str, int, float, bool)) or v is None}
-    rest = {k: v for k, v in event.data.items() if k not in scalars}
-    facts = [f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in scalars.items()]
-    return Step(agent=event.agent, title=event.kind.replace("_", " "),
-                facts=facts + _cost_facts(event), extra=rest or None)
-
-
-def timeline(record: RecordTrace, threshold: float | None) -> list[Step]:
-    """A record's events as steps, in the order they happened."""
-    steps, attempts = [], record.attempts
-    for event in record.events:
-        if event.agent == "aligner" and event.kind == "demonstrations":
-            demos = event.data.get("demonstrations") or []
-            sources = Counter(d.get("source", "?") for d in demos)
-            steps.append(Step(agent="aligner", title="demonstrations", demonstrations=demos,
-                              facts=[f"{n} {source}" for source, n in sources.items()] or ["none"]))
-        elif event.agent == "teacher" and event.kind == "answer":
-            i = attempts.index(event)
-            steps.append(_attempt_step(event, i, i + 1 < len(attempts), threshold))
-        elif event.agent == "teacher_checker" and event.kind == "final":
-            steps.append(_final_step(event, record.gold))
-        else:
-            steps.append(_generic_step(event))
-    return steps
 
 
 def _label_key(record: RecordTrace, spans_task: bool) -> str:
@@ -129,7 +41,7 @@ def _overview(report: RunReport) -> list[tuple[str, str]]:
                                 f"{sum(e.usage.output_tokens for e in calls)}")]
     summary = report.summary or {}
     if summary.get("seconds") is not None:
-        rows.append(("wall time", _seconds(summary["seconds"])))
+        rows.append(("wall time", format_seconds(summary["seconds"])))
     for name in ("f1", "accuracy"):
         if (summary.get("teacher") or {}).get(name) is not None:
             rows.append((f"teacher {name} vs gold", f"{summary['teacher'][name]:.3f}"))
@@ -176,7 +88,7 @@ def _borderline(report: RunReport) -> list[Event]:
 def _environment() -> Environment:
     env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=True, undefined=StrictUndefined,
                       trim_blocks=True, lstrip_blocks=True)
-    env.filters.update(seconds=_seconds, confidence=_confidence,
+    env.filters.update(seconds=format_seconds, confidence=format_confidence,
                        pretty=lambda v: json.dumps(v, indent=2, ensure_ascii=False, default=str),
                        when=lambda ts: time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts)))
     return env

@@ -102,7 +102,8 @@ def _draw(placed: Layout, runs: dict[str, int]) -> Markup:
         else:
             body.append(_forward(edge, placed, ports))
     body += [_node(n, runs.get(n.label)) for n in placed.nodes.values()]
-    return _canvas(placed, body, right + 34 + 30 * next(routes) + 110)
+    labels = [len(e.label or "") for e in placed.edges if e.back] or [0]
+    return _canvas(placed, body, right + 34 + 30 * next(routes) + CHAR_WIDTH * 0.9 * max(labels))
 
 
 def _canvas(placed: Layout, body: list[str], right: float) -> Markup:
@@ -113,7 +114,8 @@ def _canvas(placed: Layout, body: list[str], right: float) -> Markup:
     top = -NODE_HEIGHT / 2 - MARGIN
     defs = element("defs", "".join(
         element("marker", element("path", d="M0,0 L10,5 L0,10 z"), id=f"arrow-{kind}",
-                viewBox="0 0 10 10", refX=9, refY=5, markerWidth=7, markerHeight=7,
+                viewBox="0 0 10 10", refX=9, refY=5, markerWidth=9, markerHeight=9,
+                markerUnits="userSpaceOnUse",
                 orient="auto-start-reverse", class_=f"arrow {kind}")
         for kind in ("plain", "reprompt", "loop")))
     group = element("g", "".join(body), transform=f"translate({-left:.1f},{-top:.1f})")
