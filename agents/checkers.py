@@ -113,3 +113,23 @@ class StudentChecker(BaseModel):
 
 def _answer_key(task: Task, label: str | None, spans: list[Span]) -> object:
     return frozenset(s.key() for s in spans) if task.is_spans else label
+
+
+class UncertaintyChecker(BaseModel):
+    """EvoKD's selection: every case the student is unsure of (right or wrong), least sure first.
+
+    The reference is the teacher's answer: EvoKD uses no human labels.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    per_batch: int = Field(4, ge=0)
+    margin: float = Field(0.95, ge=0.0, le=1.0)
+
+    def borderline(self, task: Task, labelled: list[LabelledRecord],
+                   predictions: list[tuple[str | None, list[Span], float]]) -> list[Borderline]:
+        cases = [Borderline(record_id=item.id, reason="low margin", student_label=label,
+                            student_spans=spans, student_confidence=confidence,
+                            reference_label=item.label, reference_spans=item.spans)
+                 for item, (label, spans, confidence) in zip(labelled, predictions)
+                 if item.ok and confidence < self.margin]
+        return sorted(cases, key=lambda c: c.student_confidence)[:self.per_batch]

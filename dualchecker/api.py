@@ -45,6 +45,6 @@ def label(task: Task, pool: Any, texts: Any, *, llm: BaseChatModel | ChatBackend
                        run=RunSettings(dir=directory, batch_size=batch_size,
                                        max_concurrency=max_concurrency))
     runner = Run(config, llm=None if isinstance(llm, BackendConfig) else llm, embedder=embedder,
-                 inputs=inputs, pool=pool_records)
+                 inputs=inputs, pool=pool_records, with_student=False)
     runner.execute(progress=progress)
     return runner.store.all()

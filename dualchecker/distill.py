@@ -5,7 +5,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from dualchecker.agents.checkers import StudentChecker
+from dualchecker.agents.checkers import StudentChecker, UncertaintyChecker
+from dualchecker.agents.evokd import SampleWriter
 from dualchecker.agents.student import StudentAgent, gold_examples, teacher_examples
 from dualchecker.agents.template import TemplateRefiner
 from dualchecker.agents.types import LabelledRecord, Record, Task
@@ -50,15 +51,20 @@ def attach_student(ctx: RunContext, settings: StudentSettings, seed: int,
     """
     config = student_config(ctx.task, settings, seed)
     ctx.student = StudentAgent(ctx.task, make_trainer(config, settings))
-    ctx.student_checker = StudentChecker(per_batch=ctx.method.borderline_per_batch)
-    ctx.extra["refiner"] = TemplateRefiner(ctx.task, ctx.teacher.backend, ctx.teacher.prompts)
+    if ctx.method.evokd:
+        ctx.student_checker = UncertaintyChecker()
+        ctx.extra["sample_writer"] = SampleWriter(ctx.task, ctx.teacher.backend, ctx.teacher.prompts)
+    else:
+        ctx.student_checker = StudentChecker(per_batch=ctx.method.borderline_per_batch)
+        ctx.extra["refiner"] = TemplateRefiner(ctx.task, ctx.teacher.backend, ctx.teacher.prompts)
     ctx.extra["student_config"] = config
     if already_labelled:
-        ctx.student.train(already_labelled)
+        ctx.student.train(already_labelled + ctx.store.synthetic())
 
 
 def final_students(task: Task, settings: StudentSettings, seed: int, labelled: list[LabelledRecord],
-                   pool: list[Record], held_out: list[Record]) -> dict[str, Any]:
+                   pool: list[Record], held_out: list[Record],
+                   synthetic: list[LabelledRecord] = ()) -> dict[str, Any]:
     """Fresh students on (a) all teacher labels and (b) the pool's gold labels, scored on held-out.
 
     Both run in parallel Ray tasks when Ray is on; the gold one is the paper's "human labels"
@@ -68,7 +74,7 @@ def final_students(task: Task, settings: StudentSettings, seed: int, labelled: l
 
     config = student_config(task, settings, seed)
     test = gold_examples(task, held_out)
-    train, left_out = teacher_examples(task, labelled)
+    train, left_out = teacher_examples(task, [*labelled, *synthetic])
     positive = task.label_names.index(task.positive) if task.positive else 1
     jobs = {"teacher_labels": train}
     if settings.gold_reference:
@@ -82,7 +88,7 @@ def final_students(task: Task, settings: StudentSettings, seed: int, labelled: l
              for name, data in jobs.items()], timeout_s=settings.timeout_s)
     else:
         reports = [train_and_evaluate(config, data, test, positive=positive) for data in jobs.values()]
-    out: dict[str, Any] = {"left_out": left_out, "n_test": len(test)}
+    out: dict[str, Any] = {"left_out": left_out, "n_test": len(test), "synthetic": len(synthetic)}
     for name, report in zip(jobs, reports):
         out[name] = {"f1": report.f1, "n_train": report.n_train,
                      "train_samples_per_s": report.train_samples_per_s, **{

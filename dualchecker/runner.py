@@ -104,13 +104,14 @@ class Run:
         self._check_fingerprint()
         self.events = EventLog(self.dir / "events.jsonl", run_id=self.store.get_meta("run_id") or "")
         self.ctx = self._context(embedder)
+        self.with_student = with_student
         self.held_out: list[Record] = []
+        if with_student and config.student.eval is not None:
+            self.held_out = load_records(config.student.eval, config.task)
         if with_student and config.method.student:
             from dualchecker.distill import attach_student
 
             attach_student(self.ctx, config.student, config.run.seed, self.store.all())
-            if config.student.eval is not None:
-                self.held_out = load_records(config.student.eval, config.task)
 
     def _check_fingerprint(self) -> None:
         mark = fingerprint(self.config, self.inputs)
@@ -190,7 +191,7 @@ class Run:
 
     def _final_students(self, labelled: list[LabelledRecord]) -> dict[str, Any] | None:
         settings = self.config.student
-        if self.ctx.student is None or not settings.final:
+        if not (self.with_student and settings.final):
             return None
         if not self.held_out:
             log.warning("no student.eval data: skipping the final student evaluation")
@@ -198,7 +199,7 @@ class Run:
         from dualchecker.distill import final_students
 
         result = final_students(self.config.task, settings, self.config.run.seed, labelled,
-                                self.pool, self.held_out)
+                                self.pool, self.held_out, self.store.synthetic())
         self.events.emit("student", "final", **result)
         return result
 

@@ -60,12 +60,13 @@ def _add_student_side(graph: StateGraph, ctx: RunContext) -> None:
     nodes = StudentNodes(ctx)
     graph.add_node("train_student", nodes.train_student)
     graph.add_node("check_student", nodes.check_student)
-    graph.add_node("refine_template", nodes.refine_template)
+    feedback = "synthesise" if ctx.method.evokd else "refine_template"
+    graph.add_node(feedback, nodes.synthesise if ctx.method.evokd else nodes.refine_template)
     graph.add_edge("collect", "train_student")
     graph.add_edge("train_student", "check_student")
     graph.add_conditional_edges("check_student", routing.after_student_check(ctx),
-                                {"borderline": "refine_template", "next batch": "plan_batch", "done": END})
-    graph.add_conditional_edges("refine_template", routing.after_refine(ctx),
+                                {"borderline": feedback, "next batch": "plan_batch", "done": END})
+    graph.add_conditional_edges(feedback, routing.after_refine(ctx),
                                 {"next batch": "plan_batch", "done": END})
 
 

@@ -34,7 +34,8 @@ class MethodConfig(BaseModel):
     max_reprompts: int = Field(1, ge=0)
     reprompt_shots: int | None = Field(None, ge=0, description="Demonstrations in a re-prompt (default 2 × n_shot).")
     final_rule: FinalRule = "most_confident"
-    student: bool = Field(True, description="Train the student online, batch by batch.")
+    student: bool = Field(True, description="Train a student online, batch by batch, inside the loop "
+                                           "(needed by the student checker and EvoKD).")
     student_checker: bool = Field(True, description="Student's borderline cases refine the template.")
     borderline_per_batch: int = Field(1, ge=0)
     template_size: int = Field(2, ge=0, description="Latest template demonstrations shown in each prompt.")
@@ -45,17 +46,18 @@ class MethodConfig(BaseModel):
         return self.reprompt_shots if self.reprompt_shots is not None else 2 * self.n_shot
 
 
+_NO_STUDENT_LOOP = dict(student=False, student_checker=False)
 METHODS: dict[str, dict[str, Any]] = {
-    "zero-shot": dict(n_shot=0, teacher_checker=False, student_checker=False, explain_examples=False),
+    "zero-shot": dict(n_shot=0, teacher_checker=False, explain_examples=False, **_NO_STUDENT_LOOP),
     "few-shot": dict(demonstrations="static", explain_examples=False, teacher_checker=False,
-                     student_checker=False),
-    "cot": dict(demonstrations="static", style="cot", teacher_checker=False, student_checker=False),
+                     **_NO_STUDENT_LOOP),
+    "cot": dict(demonstrations="static", style="cot", teacher_checker=False, **_NO_STUDENT_LOOP),
     "dtot": dict(demonstrations="static", explain_examples=False, teacher_checker=True,
-                 threshold=0.8, student_checker=False),
+                 threshold=0.8, **_NO_STUDENT_LOOP),
     "evokd": dict(demonstrations="static", explain_examples=False, teacher_checker=False,
                   student_checker=False, evokd=True),
-    "aligner": dict(teacher_checker=False, student_checker=False),
-    "aligner+teacher-checker": dict(student_checker=False),
+    "aligner": dict(teacher_checker=False, **_NO_STUDENT_LOOP),
+    "aligner+teacher-checker": dict(**_NO_STUDENT_LOOP),
     "aligner+student-checker": dict(teacher_checker=False),
     "dualchecker": dict(),
 }

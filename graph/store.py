@@ -21,6 +21,7 @@ class ResultStore:
         with self._conn:
             self._conn.execute("CREATE TABLE IF NOT EXISTS results (id TEXT PRIMARY KEY, seq INTEGER, body TEXT)")
             self._conn.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
+            self._conn.execute("CREATE TABLE IF NOT EXISTS synthetic (id TEXT PRIMARY KEY, body TEXT)")
 
     def upsert(self, items: list[LabelledRecord], order: dict[str, int]) -> None:
         rows = [(item.id, order.get(item.id, -1), item.model_dump_json()) for item in items]
@@ -39,6 +40,17 @@ class ResultStore:
     def __len__(self) -> int:
         with self._lock:
             return self._conn.execute("SELECT COUNT(*) FROM results").fetchone()[0]
+
+    def add_synthetic(self, items: list[LabelledRecord]) -> None:
+        """LLM-written training samples (EvoKD); kept apart from the labelled records."""
+        with self._lock, self._conn:
+            self._conn.executemany("INSERT OR REPLACE INTO synthetic VALUES (?, ?)",
+                                   [(item.id, item.model_dump_json()) for item in items])
+
+    def synthetic(self) -> list[LabelledRecord]:
+        with self._lock:
+            rows = self._conn.execute("SELECT body FROM synthetic ORDER BY rowid").fetchall()
+        return [LabelledRecord.model_validate_json(body) for (body,) in rows]
 
     def get_meta(self, key: str) -> str | None:
         with self._lock:

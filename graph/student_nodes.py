@@ -35,7 +35,7 @@ class StudentNodes:
 
     def check_student(self, state: RunState) -> dict:
         ctx = self.ctx
-        if ctx.student_checker is None or not ctx.method.student_checker:
+        if ctx.student_checker is None or not (ctx.method.student_checker or ctx.method.evokd):
             return {"borderline": []}
         answers = [(a["label"], a["spans"], a["confidence"]) for a in state.get("student_answers", [])]
         cases = ctx.student_checker.borderline(ctx.task, state.get("batch_results", []), answers)
@@ -57,3 +57,20 @@ class StudentNodes:
                             demonstration=demo.model_dump(),
                             template_size=len(state.get("template", [])) + len(demos))
         return {"template": demos}
+
+    def synthesise(self, state: RunState) -> dict:
+        """EvoKD: the LLM writes labelled samples from the student's uncertain cases; the student
+        trains on them now and they join the final student's data."""
+        from dualchecker.agents.checkers import Borderline
+
+        ctx, batch = self.ctx, state["batch_index"] - 1
+        cases = [Borderline.model_validate(raw) for raw in state.get("borderline", [])]
+        samples, info = ctx.extra["sample_writer"].write(
+            cases, {rid: ctx.records[rid].text for rid in ctx.records}, prefix=f"synthetic-b{batch}")
+        ctx.store.add_synthetic(samples)
+        if samples:
+            ctx.student.train(samples)
+        ctx.events.emit("student_checker", "samples_written", batch=batch, usage=info["usage"],
+                        summary=info["summary"], rejected=info["rejected"],
+                        samples=[s.model_dump(exclude={"attempts"}) for s in samples])
+        return {}

@@ -109,3 +109,42 @@ def test_borderline_case_refines_the_next_batch_prompts(tmp_path, monkeypatch):
     assert r3_prompt[-1].content.index("We cut carbon") < r3_prompt[-1].content.index("Text: Our factories")
     kinds = [e.kind for e in events]
     assert kinds.count("template_changed") == 3 and kinds.count("batch_trained") == 3
+
+
+def test_evokd_writes_samples_from_uncertain_cases_and_trains_on_them(tmp_path, monkeypatch):
+    import json
+
+    import dualchecker.distill as distill
+    from tests.fakes import current_text
+
+    spy = SpyTrainer()
+    monkeypatch.setattr(distill, "make_trainer", lambda config, settings: spy)
+
+    def respond(messages):
+        content = messages[-1].content
+        if "Summarise" in content:
+            assert "Student's answer: \"no\" (confidence 0.55)" in content  # the real prediction
+            return json.dumps({"rationale": "It misses green claims about energy."})
+        if "Write two new texts" in content:
+            return json.dumps({"samples": [{"text": "We switched our fleet to electric vans.", "label": "yes"},
+                                           {"text": "Profit doubled.", "label": "maybe"}]})
+        label = "yes" if "carbon" in current_text(messages) else "no"
+        return json.dumps({"label": label, "confidence": 90, "rationale": "r"})
+
+    from dualchecker.agents.scripted import ScriptedChatModel
+
+    config = RunConfig(task=BINARY, inputs=DataSource(path=tmp_path / "x.jsonl"),
+                       method=method("evokd", n_shot=1),
+                       student=StudentSettings(use_ray=False, final=False),
+                       run=RunSettings(dir=tmp_path / "run", batch_size=3))
+    run = Run(config, llm=ScriptedChatModel(responder=respond), embedder=HashingEmbedder(),
+              inputs=ROWS, pool=ROWS)
+    run.execute(progress=False)
+    synthetic = run.store.synthetic()
+    assert [(s.text, s.label) for s in synthetic] == [("We switched our fleet to electric vans.", "yes")] * 2
+    trained_texts = [e.text for e in spy.seen]
+    assert trained_texts.count("We switched our fleet to electric vans.") == 2  # once per batch
+    from dualchecker.events import read_events
+
+    written = [e for e in read_events(tmp_path / "run" / "events.jsonl") if e.kind == "samples_written"]
+    assert len(written) == 2 and "not one of" in written[0].data["rejected"][0]
