@@ -129,10 +129,11 @@ class StudentTrainer:
         )
         epoch_losses, steps = [], 0
         self.model.train()
-        for _ in range(epochs if encoded else 0):
+        for epoch in range(epochs if encoded else 0):
             losses = [self._step(batch, optimizer, scheduler) for batch in self._batches(encoded)]
             steps += len(losses)
             epoch_losses.append(sum(losses) / len(losses))
+            logger.debug("epoch %d/%d: loss %.4f over %d examples", epoch + 1, epochs, epoch_losses[-1], len(encoded))
         seconds = time.perf_counter() - start
         samples = len(encoded) * len(epoch_losses)
         return FitReport(
