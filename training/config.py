@@ -56,6 +56,9 @@ class StudentConfig(BaseModel):
     final_epochs: int = Field(default=5, ge=1, description="Offline fit: default number of epochs.")
     max_length: int = Field(default=128, ge=8, description="Tokens per text; longer texts are truncated.")
     train_batch_size: int = Field(default=16, ge=1, description="Examples per optimiser step.")
+    group_by_length: bool = Field(
+        default=True, description="Batch texts of similar length together (less padding, faster on CPU)."
+    )
     eval_batch_size: int = Field(default=64, ge=1, description="Examples per forward pass in predict.")
     max_grad_norm: float = Field(default=1.0, gt=0, description="Gradient clipping norm.")
     seed: int = Field(default=0, description="Seeds model head init, shuffling and replay sampling.")

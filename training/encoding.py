@@ -66,3 +66,25 @@ def collate(batch: Sequence[Encoded], pad_id: int) -> dict[str, torch.Tensor]:
         tags = [torch.tensor(label, dtype=torch.long) for label in labels]
         out["labels"] = pad_sequence(tags, batch_first=True, padding_value=IGNORE_INDEX)
     return out
+
+
+def shuffled_batches(
+    lengths: Sequence[int], batch_size: int, generator: torch.Generator, group_by_length: bool
+) -> list[list[int]]:
+    """Index batches for one epoch, in random order.
+
+    With ``group_by_length``, indices are shuffled, cut into windows of 32 batches, and sorted
+    by length inside each window, so a batch pads to similar lengths (much less wasted compute
+    on CPU) while batch order and content stay random.
+    """
+    order = torch.randperm(len(lengths), generator=generator).tolist()
+    if group_by_length:
+        window = batch_size * 32
+        order = [
+            j for i in range(0, len(order), window)
+            for j in sorted(order[i : i + window], key=lambda k: lengths[k])
+        ]
+    batches = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+    if group_by_length:
+        batches = [batches[k] for k in torch.randperm(len(batches), generator=generator).tolist()]
+    return batches

@@ -18,7 +18,7 @@ from pydantic import BaseModel, Field
 
 from .config import StudentConfig
 from .data import StudentExample, bio_tag_names
-from .encoding import Encoded, collate, encode_examples, encode_texts
+from .encoding import Encoded, collate, encode_examples, encode_texts, shuffled_batches
 from .errors import StudentError
 from .modeling import load_model, load_tokenizer, resolve_device
 from .prediction import StudentPrediction, decode_classification, decode_spans
@@ -62,8 +62,6 @@ class StudentTrainer:
         self.replay = ReplayBuffer(seed=config.seed)
         self._shuffle = torch.Generator().manual_seed(config.seed)
         self._online: tuple[torch.optim.Optimizer, object] | None = None
-
-    # ---- training -------------------------------------------------------------------------
 
     def fit_batch(self, examples: Sequence[StudentExample]) -> FitReport:
         """Online step: train on the new examples plus up to ``config.replay`` earlier ones.
@@ -147,10 +145,9 @@ class StudentTrainer:
         )
 
     def _batches(self, encoded: list[Encoded]):
-        order = torch.randperm(len(encoded), generator=self._shuffle).tolist()
-        size = self.config.train_batch_size
-        for i in range(0, len(order), size):
-            yield [encoded[j] for j in order[i : i + size]]
+        lengths = [len(e.input_ids) for e in encoded]
+        for batch in shuffled_batches(lengths, self.config.train_batch_size, self._shuffle, self.config.group_by_length):
+            yield [encoded[j] for j in batch]
 
     def _step(self, batch: list[Encoded], optimizer, scheduler) -> float:
         inputs = {k: v.to(self.device) for k, v in collate(batch, self.tokenizer.pad_token_id).items()}
@@ -162,27 +159,30 @@ class StudentTrainer:
         optimizer.zero_grad(set_to_none=True)
         return float(loss.detach())
 
-    # ---- inference ------------------------------------------------------------------------
-
     @torch.no_grad()
     def predict(self, texts: Sequence[str]) -> list[StudentPrediction]:
-        """Label, probabilities and confidence per text (or spans and confidence for span tasks)."""
+        """Label, probabilities and confidence per text (or spans and confidence for span tasks).
+
+        Texts are batched by length (padding is masked, so this changes nothing but speed) and
+        answers come back in input order.
+        """
         self.model.eval()
         encoded = encode_texts(self.tokenizer, texts, self.config.max_length)
-        predictions: list[StudentPrediction] = []
+        order = sorted(range(len(encoded)), key=lambda i: len(encoded[i].input_ids))
+        predictions: list[StudentPrediction | None] = [None] * len(encoded)
         size = self.config.eval_batch_size
-        for i in range(0, len(encoded), size):
-            chunk = encoded[i : i + size]
-            inputs = collate(chunk, self.tokenizer.pad_token_id)
-            logits = self.model(**{k: v.to(self.device) for k, v in inputs.items()}).logits
-            if self.tag_names:
-                id2tag = dict(enumerate(self.tag_names))
-                predictions += decode_spans(logits, [e.offsets for e in chunk], id2tag)
-            else:
-                predictions += decode_classification(logits)
+        for start in range(0, len(order), size):
+            indices = order[start : start + size]
+            for i, prediction in zip(indices, self._predict_batch([encoded[i] for i in indices]), strict=True):
+                predictions[i] = prediction
         return predictions
 
-    # ---- persistence ----------------------------------------------------------------------
+    def _predict_batch(self, batch: list[Encoded]) -> list[StudentPrediction]:
+        inputs = collate(batch, self.tokenizer.pad_token_id)
+        logits = self.model(**{k: v.to(self.device) for k, v in inputs.items()}).logits
+        if self.tag_names:
+            return decode_spans(logits, [e.offsets for e in batch], dict(enumerate(self.tag_names)))
+        return decode_classification(logits)
 
     def save(self, path: str | os.PathLike) -> Path:
         """Write weights, tokenizer, config, replay buffer and online optimiser state."""
