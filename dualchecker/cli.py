@@ -92,5 +92,10 @@ def export(run_dir: Path = typer.Argument(..., exists=True),
         typer.echo(item.model_dump_json(exclude=None if attempts else {"attempts"}))
 
 
+from dualchecker.trace.cli import trace  # noqa: E402  (imports its work lazily)
+
+app.command()(trace)
+
+
 if __name__ == "__main__":
     app()
