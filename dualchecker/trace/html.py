@@ -14,7 +14,7 @@ from dualchecker.events import Event
 from dualchecker.trace.charts import histogram_svg, line_chart_svg
 from dualchecker.trace.machine import graph_svg, node_runs, run_graph
 from dualchecker.trace.redact import redact_text
-from dualchecker.trace.report import RecordTrace, RunReport, load_report
+from dualchecker.trace.report import RecordTrace, RunReport, answer_text, load_report, per_record
 from dualchecker.trace.stats import confidence_histograms, cost_rows, metric_series, student_metrics
 from dualchecker.trace.timeline import NO_ANSWER, format_confidence, format_seconds, timeline
 
@@ -62,27 +62,38 @@ def _student(report: RunReport) -> dict[str, Any] | None:
         charts.append(line_chart_svg(f1, "student F1 per batch", y_range=(0.0, 1.0)))
     if loss:
         charts.append(line_chart_svg(loss, "student loss per batch"))
-    names = sorted({name for _, metrics in rows for name in metrics})
+    names = sorted({name for _, metrics in rows for name in metrics}, key=lambda n: ("f1" not in n.lower(), n))
     return {"charts": charts, "names": names, "rows": rows}
 
 
 def _template_changes(report: RunReport) -> list[dict[str, Any]]:
-    """Each template change: its batch, the demonstrations it added, and what else it logged."""
+    """Each template change: its batch, why, the demonstration(s) it added, the template's size."""
     changes = []
     for event in report.select("student_checker", "template_changed"):
         data = dict(event.data)
-        added = data.pop("added", None) or data.pop("demonstrations", None) or []
+        added = data.pop("demonstration", None) or data.pop("added", None) or data.pop("demonstrations", None) or []
         added = [added] if isinstance(added, dict) else added
         template = data.pop("template", None)
-        size = len(template) if isinstance(template, list) else data.pop("size", None)
-        changes.append({"batch": event.batch, "added": [d for d in added if isinstance(d, dict)],
-                        "size": size, "template": template if isinstance(template, list) else [],
-                        "extra": data})
+        size = data.pop("template_size", None)
+        if size is None and isinstance(template, list):
+            size = len(template)
+        changes.append({"batch": event.batch, "reason": data.pop("reason", None), "size": size,
+                        "added": [{**d, "answer": answer_text(d.get("label"), d.get("spans"))}
+                                  for d in added if isinstance(d, dict)], "extra": data})
     return changes
 
 
-def _borderline(report: RunReport) -> list[Event]:
-    return [e for e in report.events if e.agent == "student_checker" and e.kind == "borderline"]
+def _borderline(report: RunReport) -> list[dict[str, Any]]:
+    """One row per borderline case the student checker sent back."""
+    rows = []
+    for event in report.select("student_checker", "borderline"):
+        for case in per_record(event):
+            data = case.data
+            rows.append({"batch": event.batch, "record_id": case.record_id, "reason": data.get("reason"),
+                         "student": answer_text(data.get("student_label"), data.get("student_spans")),
+                         "confidence": data.get("student_confidence"),
+                         "reference": answer_text(data.get("reference_label"), data.get("reference_spans"))})
+    return rows
 
 
 def _environment() -> Environment:

@@ -72,6 +72,8 @@ def node_runs(report: RunReport) -> dict[str, int]:
         "collect": len(report.select("runner", "batch_labelled")),
         "train_student": len(report.select("student", "batch_trained")),
         "refine_template": len(report.select("student_checker", "template_changed")),
+        # a student checker that is switched off runs without a word: count only what it said
+        **({"check_student": checks} if (checks := len(report.select("student_checker", "borderline"))) else {}),
     }
 
 

@@ -19,7 +19,8 @@ from dualchecker.events import Event, read_events
 from dualchecker.trace.redact import redact
 
 STUDENT_AGENTS = ("student", "student_checker")
-STUDENT_LABEL_KEYS = ("student_label", "prediction", "predicted")
+# (label key, spans key) holding the student's answer: a borderline case, then a prediction
+STUDENT_ANSWER_KEYS = {"student_checker": ("student_label", "student_spans"), "student": ("label", "spans")}
 
 
 class TraceError(DualCheckerError):
@@ -31,7 +32,8 @@ def answer_text(label: str | None, spans: list[dict[str, Any]] | None) -> str | 
     if label is not None:
         return str(label)
     if spans:
-        return " · ".join(f'{s.get("type")} "{s.get("text", "")}"' for s in spans)
+        ordered = sorted(spans, key=lambda s: (s.get("start", 0), s.get("end", 0), str(s.get("type"))))
+        return " · ".join(f'{s.get("type")} "{s.get("text", "")}"' for s in ordered)
     return None
 
 
@@ -45,9 +47,15 @@ class RecordTrace:
 
     id: str
     text: str = ""
-    gold: str | None = None
+    gold_label: str | None = None
+    gold_spans: list[dict[str, Any]] | None = None
     batch: int | None = None
     events: list[Event] = field(default_factory=list)
+
+    @property
+    def gold(self) -> str | None:
+        """The human answer as one line (None without one)."""
+        return answer_text(self.gold_label, self.gold_spans)
 
     @property
     def demonstrations(self) -> list[Event]:
@@ -90,15 +98,11 @@ class RecordTrace:
 
     @property
     def student_answer(self) -> str | None:
-        """The student's latest prediction for this record, when the student side logged one."""
+        """The student's latest answer for this record (after training on its batch), if logged."""
         for event in reversed(self.student_events):
-            keys = STUDENT_LABEL_KEYS + (("label",) if event.agent == "student" else ())
-            for key in keys:
-                value = event.data.get(key)
-                if isinstance(value, list):
-                    return answer_text(None, value)
-                if value is not None:
-                    return str(value)
+            label_key, spans_key = STUDENT_ANSWER_KEYS[event.agent]
+            if event.kind in ("prediction", "borderline") and (label_key in event.data or spans_key in event.data):
+                return answer_text(event.data.get(label_key), event.data.get(spans_key)) or "(nothing)"
         return None
 
     @property
@@ -191,11 +195,30 @@ def _group_records(events: list[Event], results: list[LabelledRecord]) -> dict[s
             for rid in event.data.get("record_ids", []):
                 records.setdefault(rid, RecordTrace(id=rid, batch=event.batch))
     for event in events:
-        if event.record_id is None or (event.agent == "aligner" and event.kind == "rationale"):
+        if event.agent == "aligner" and event.kind == "rationale":
             continue  # a rationale is written for a demonstration, not for the record being labelled
-        records.setdefault(event.record_id, RecordTrace(id=event.record_id)).events.append(event)
+        for item in per_record(event):
+            records.setdefault(item.record_id, RecordTrace(id=item.record_id)).events.append(item)
     for item in results:
         trace = records.setdefault(item.id, RecordTrace(id=item.id))
         trace.text = redact(item.text)
-        trace.gold = answer_text(item.gold_label, _spans(item.gold_spans) if item.gold_spans else None)
+        trace.gold_label = item.gold_label
+        trace.gold_spans = None if item.gold_spans is None else redact(_spans(item.gold_spans))
     return records
+
+
+def per_record(event: Event) -> list[Event]:
+    """The event as seen by each record it is about.
+
+    A student batch event lists every record's prediction, and a borderline event every case;
+    each becomes a 'prediction' or 'borderline' event of its own record (same seq and time).
+    """
+    if event.agent == "student" and event.kind == "batch_trained":
+        items, kind = event.data.get("predictions"), "prediction"
+    elif event.agent == "student_checker" and event.kind == "borderline" and event.record_id is None:
+        items, kind = event.data.get("cases"), "borderline"
+    else:
+        return [event] if event.record_id is not None else []
+    return [event.model_copy(update={"kind": kind, "record_id": str(item["record_id"]), "data": item,
+                                     "usage": None, "seconds": None})
+            for item in items or [] if isinstance(item, dict) and item.get("record_id") is not None]

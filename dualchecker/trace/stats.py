@@ -5,9 +5,13 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any, get_args
 
-from dualchecker.events import Event
+from dualchecker.events import Agent, Event
 from dualchecker.trace.report import RunReport
+
+AGENT_ORDER = list(get_args(Agent))
+Answer = tuple[str | None, list[dict[str, Any]] | None]  # (label, spans)
 
 
 def percentile(values: list[float], q: float) -> float | None:
@@ -48,8 +52,17 @@ class CostRow:
         if event.usage is not None:
             self.input_tokens += event.usage.input_tokens
             self.output_tokens += event.usage.output_tokens
-        if event.seconds is not None:
-            self.seconds.append(event.seconds)
+        seconds = event_seconds(event)
+        if seconds is not None:
+            self.seconds.append(seconds)
+
+
+def event_seconds(event: Event) -> float | None:
+    """How long the event's work took: its `seconds`, or a `seconds` number in its data."""
+    if event.seconds is not None:
+        return event.seconds
+    value = event.data.get("seconds")
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
 def _call_kind(event: Event) -> str:
@@ -63,12 +76,14 @@ def cost_rows(events: Iterable[Event]) -> list[CostRow]:
     rows: dict[tuple[str, str], CostRow] = {}
     total = CostRow(agent="all", kind="")
     for event in events:
-        if event.usage is None and event.seconds is None:
+        if event.usage is None and event_seconds(event) is None:
             continue
         key = (event.agent, _call_kind(event))
         rows.setdefault(key, CostRow(*key)).add(event)
         total.add(event)
-    return [*rows.values(), total] if rows else []
+    ordered = sorted(rows.values(), key=lambda r: (AGENT_ORDER.index(r.agent) if r.agent in AGENT_ORDER
+                                                   else len(AGENT_ORDER), r.kind))
+    return [*ordered, total] if ordered else []
 
 
 def histogram(values: Iterable[float | None], bins: int = 10) -> list[int]:
@@ -100,22 +115,71 @@ def _numbers(data: dict, prefix: str = "") -> dict[str, float]:
     return found
 
 
+ONLINE_F1 = "online F1 vs gold"  # predictions made before training on the batch
+FIT_F1 = "F1 vs teacher"  # predictions after training on it, against the teacher's labels
+
+
+def answer_f1(task: dict[str, Any], pairs: list[tuple[Answer, Answer]]) -> float | None:
+    """The task's F1 over (reference, prediction) pairs of (label, spans), as the run scores it.
+
+    Binary: positive-class F1; multiclass: macro-F1; spans: exact span F1. None without pairs.
+    """
+    from dualchecker.training.data import CharSpan
+    from dualchecker.training.metrics import classification_scores, span_exact_f1
+
+    if not pairs:
+        return None
+    if task.get("kind") == "spans":
+        def chars(spans: list[dict] | None) -> list[CharSpan]:
+            return [CharSpan(start=s["start"], end=s["end"], type=s["type"]) for s in spans or []]
+
+        return span_exact_f1([chars(ref[1]) for ref, _ in pairs], [chars(pred[1]) for _, pred in pairs])["f1"]
+    names = [label["name"] for label in task.get("labels", [])]
+    ids = {name: i for i, name in enumerate(names)}
+    scored = [(ids[ref[0]], ids.get(pred[0])) for ref, pred in pairs if ref[0] in ids]
+    if not scored:
+        return None
+    kind = "binary" if task.get("kind") == "binary" else "multiclass"
+    positive = ids.get(task.get("positive_label") or (names[1] if len(names) > 1 else ""), 1)
+    return classification_scores([g for g, _ in scored], [p for _, p in scored], kind, positive=positive)["f1"]
+
+
+def _batch_scores(report: RunReport, predictions: list[dict[str, Any]]) -> dict[str, float]:
+    """Online F1 against gold, and F1 against the teacher, of one batch's student predictions."""
+    against_gold, against_teacher = [], []
+    for prediction in predictions:
+        record = report.records.get(str(prediction.get("record_id")))
+        if record is None:
+            continue
+        if record.gold is not None:
+            against_gold.append(((record.gold_label, record.gold_spans),
+                                 (prediction.get("before_label"), prediction.get("before_spans"))))
+        final = record.final
+        if final is not None and final.data.get("error") is None:
+            against_teacher.append(((final.data.get("label"), final.data.get("spans")),
+                                    (prediction.get("label"), prediction.get("spans"))))
+    scores = {ONLINE_F1: answer_f1(report.task, against_gold), FIT_F1: answer_f1(report.task, against_teacher)}
+    return {name: value for name, value in scores.items() if value is not None}
+
+
 def student_metrics(report: RunReport) -> list[tuple[int, dict[str, float]]]:
-    """(batch, metrics) for every student 'batch_trained' event, in order; metrics may nest."""
+    """(batch, metrics) for every student 'batch_trained' event: what it logged, plus F1 scores."""
     rows = []
     for event in report.select("student", "batch_trained"):
         metrics = _numbers(event.data)
         metrics.pop("batch", None)
-        batch = event.batch if event.batch is not None else len(rows)
-        rows.append((batch, metrics))
+        predictions = event.data.get("predictions")
+        if isinstance(predictions, list):
+            metrics.update(_batch_scores(report, [p for p in predictions if isinstance(p, dict)]))
+        rows.append((event.batch if event.batch is not None else len(rows), metrics))
     return rows
 
 
 def metric_series(rows: list[tuple[int, dict[str, float]]], match: str) -> dict[str, list[tuple[float, float]]]:
-    """The metrics whose last name part contains `match` (e.g. 'f1'), each as (batch, value) points."""
+    """The metrics whose name contains `match` (e.g. 'f1', any case), each as (batch, value) points."""
     series: dict[str, list[tuple[float, float]]] = {}
     for batch, metrics in rows:
         for name, value in metrics.items():
-            if match in name.rsplit(".", 1)[-1].lower():
+            if match in name.lower():
                 series.setdefault(name, []).append((batch, value))
     return series

@@ -74,12 +74,47 @@ def _final_step(event: Event, gold: str | None) -> Step:
     return Step(agent="teacher_checker", title="checked", facts=facts, note=note)
 
 
+def _prediction_step(event: Event) -> Step:
+    data = event.data
+    after = answer_text(data.get("label"), data.get("spans")) or "(nothing)"
+    facts = [f"predicts {after}", f"confidence {format_confidence(data.get('confidence'))}"]
+    if "before_label" in data or "before_spans" in data:
+        before = answer_text(data.get("before_label"), data.get("before_spans")) or "(nothing)"
+        facts.insert(0, f"before training {before}")
+    return Step(agent=event.agent, title=f"trained on batch {event.batch}" if event.batch is not None
+                else "trained", facts=facts)
+
+
+def _borderline_step(event: Event) -> Step:
+    data = event.data
+    student = answer_text(data.get("student_label"), data.get("student_spans")) or "(nothing)"
+    reference = answer_text(data.get("reference_label"), data.get("reference_spans")) or "(nothing)"
+    return Step(agent=event.agent, title="borderline",
+                facts=[f"student {student}", f"confidence {format_confidence(data.get('student_confidence'))}",
+                       f"should be {reference}"],
+                note=data.get("reason"))
+
+
+def _template_step(event: Event) -> Step:
+    data = event.data
+    demo = data.get("demonstration") if isinstance(data.get("demonstration"), dict) else {}
+    facts = [f"now a template demonstration: {answer_text(demo.get('label'), demo.get('spans')) or '?'}"]
+    if data.get("template_size") is not None:
+        facts.append(f"template holds {data['template_size']}")
+    return Step(agent=event.agent, title="template changed", facts=facts + _cost_facts(event),
+                note=demo.get("rationale") or None)
+
+
 def _generic_step(event: Event) -> Step:
     scalars = {k: v for k, v in event.data.items() if isinstance(v, (str, int, float, bool)) or v is None}
     rest = {k: v for k, v in event.data.items() if k not in scalars}
     facts = [f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in scalars.items()]
     return Step(agent=event.agent, title=event.kind.replace("_", " "),
                 facts=facts + _cost_facts(event), extra=rest or None)
+
+
+SPECIAL = {("student", "prediction"): _prediction_step, ("student_checker", "borderline"): _borderline_step,
+           ("student_checker", "template_changed"): _template_step}
 
 
 def timeline(record: RecordTrace, threshold: float | None) -> list[Step]:
@@ -96,6 +131,8 @@ def timeline(record: RecordTrace, threshold: float | None) -> list[Step]:
             steps.append(_attempt_step(event, i, i + 1 < len(attempts), threshold))
         elif event.agent == "teacher_checker" and event.kind == "final":
             steps.append(_final_step(event, record.gold))
+        elif (event.agent, event.kind) in SPECIAL:
+            steps.append(SPECIAL[(event.agent, event.kind)](event))
         else:
             steps.append(_generic_step(event))
     return steps

@@ -1,0 +1,171 @@
+"""The HTML trace report of a real run (scripted teacher): content, escaping, no network, CLI."""
+
+from __future__ import annotations
+
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from dualchecker.agents.embedders import HashingEmbedder
+from dualchecker.cli import app
+from dualchecker.data import DataSource
+from dualchecker.graph.config import RunConfig, RunSettings, method
+from dualchecker.runner import Run
+from dualchecker.trace.html import render_html
+from dualchecker.trace.report import load_report
+from dualchecker.trace.stats import cost_rows
+from tests.fakes import BINARY, keyword_label, records, scripted_teacher
+
+FAKE_KEY = "sk-test1234567890abcdefXYZ"
+ROWS = records([
+    ("g1", "We cut our carbon emissions by 30 percent last year.", "yes"),
+    ("g2", "Revenue grew in the third quarter.", "no"),
+    ("g3", "unsure: our packaging may be greener <script>alert('x')</script> now.", "yes"),
+    ("g4", f"The board met; the key {FAKE_KEY} was pasted here by mistake.", "no"),
+    ("g5", 'We recycle all waste; see <img src="https://example.com/x.png">.', "yes"),
+    ("g6", "Sales were flat.", "no"),
+], detail=True)
+
+
+def answer(text: str, reprompt: bool) -> dict:
+    """'yes' for environmental words; unsure (40) on the first try of texts starting 'unsure'."""
+    label = keyword_label(text, {"yes": ["carbon", "recycle", "greener"]}, "no")
+    return {"label": label, "confidence": 40 if text.startswith("unsure") and not reprompt else 90,
+            "rationale": "keywords"}
+
+
+def teacher_run(tmp_path: Path) -> Path:
+    """A finished run of the teacher graph over ROWS (batches of 3); g3 is re-prompted."""
+    config = RunConfig(task=BINARY, inputs=DataSource(path=tmp_path / "unused.jsonl"),
+                       method=method("dualchecker", n_shot=2, max_reprompts=1, student=False,
+                                     student_checker=False),
+                       run=RunSettings(dir=tmp_path / "run", batch_size=3, max_concurrency=2))
+    Run(config, llm=scripted_teacher(answer), embedder=HashingEmbedder(), inputs=ROWS,
+        pool=ROWS).execute(progress=False)
+    return tmp_path / "run"
+
+
+class Elements(HTMLParser):
+    """Start tags with their attributes, in document order."""
+
+    def __init__(self, page: str):
+        super().__init__()
+        self.tags: list[tuple[str, dict[str, str]]] = []
+        self.feed(page)
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append((tag, {k: v or "" for k, v in attrs}))
+
+    def find(self, tag: str, **match: str) -> list[dict[str, str]]:
+        return [a for t, a in self.tags if t == tag and all(a.get(k.replace("_", "-")) == v
+                                                             for k, v in match.items())]
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory) -> Path:
+    return teacher_run(tmp_path_factory.mktemp("trace"))
+
+
+@pytest.fixture(scope="module")
+def page(run_dir) -> str:
+    return render_html(load_report(run_dir))
+
+
+def test_every_record_is_listed_and_only_the_reprompted_one_is_flagged(page):
+    rows = Elements(page).find("details", **{"class": "record"})
+    assert [r["id"] for r in rows] == [f"record-g{i}" for i in range(1, 7)]
+    assert {r["id"]: r["data-reprompted"] for r in rows if r["data-reprompted"] == "1"} == {"record-g3": "1"}
+    assert {r["data-label"] for r in rows} == {"yes", "no"}
+    assert all(r["data-wrong"] == "0" and r["data-failed"] == "0" for r in rows)
+
+
+def test_reprompted_record_shows_both_attempts_and_why(page):
+    record = page[page.index('id="record-g3"'):page.index('id="record-g4"')]
+    assert "first answer" in record and "re-prompt" in record
+    assert "confidence 0.40 &lt; threshold 0.75 → re-prompted" in record
+    assert "0.40 → 0.90" in record
+    assert record.count("prompt and reply") == 2 and "Detail about g3." in record  # the re-prompt's detail
+
+
+def test_graph_is_inline_svg_with_the_low_confidence_edge(page):
+    svg = re.search(r'<svg[^>]*class="graph".*?</svg>', page, flags=re.S).group(0)
+    edges = Elements(svg).find("g", data_label="low confidence")
+    assert {(e["data-source"], e["data-target"]) for e in edges} == {
+        ("label_record:teach", "label_record:reprompt"), ("label_record:reprompt", "label_record:reprompt")}
+    assert ">low confidence</text>" in svg
+    assert 'data-node="label_record:reprompt"' in svg and "ran 1×" in svg  # g3 only
+    assert "train_student" not in svg  # this run had no student
+
+
+def test_confidence_histograms_before_and_after_reprompting(page):
+    charts = re.findall(r'<svg[^>]*class="chart histogram".*?</svg>', page, flags=re.S)
+    assert len(charts) == 2
+    first, final = charts
+    assert "<title>0.4–0.5: 1</title>" in first and "<title>0.9–1.0: 5</title>" in first
+    assert "<title>0.4–0.5: 0</title>" in final and "<title>0.9–1.0: 6</title>" in final
+    assert "threshold 0.75" in first
+
+
+def test_report_needs_no_network(page):
+    for tag, attrs in Elements(page).tags:
+        for name in ("src", "href", "xlink:href", "action", "poster"):
+            value = attrs.get(name, "").strip().lower()
+            assert not value.startswith(("http:", "https:", "//")), (tag, name, value)
+    assert "<link" not in page and "@import" not in page and "url(" not in page.replace("url(#arrow", "")
+    assert "default-src 'none'" in page
+
+
+def test_prompt_text_is_escaped_and_secrets_are_redacted(page, run_dir):
+    assert FAKE_KEY in (run_dir / "results.sqlite").read_bytes().decode("utf-8", "replace")
+    assert FAKE_KEY not in page and "[REDACTED]" in page
+    assert "<script>alert" not in page and "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;" in page
+    assert '<img src="https://example.com' not in page
+    assert len(Elements(page).find("script")) == 1  # only the report's own filter script
+
+
+def test_cost_rows_add_up_to_the_run_summary(run_dir):
+    report = load_report(run_dir)
+    rows = {(r.agent, r.kind): r for r in cost_rows(report.events)}
+    total = rows[("all", "")]
+    usage = report.summary["usage"]
+    assert (total.input_tokens, total.output_tokens) == (usage["input_tokens"], usage["output_tokens"])
+    assert total.calls == report.summary["llm_calls"]
+    assert rows[("teacher", "answer (first)")].calls == 6 and rows[("teacher", "answer (re-prompt)")].calls == 1
+    teacher = rows[("teacher", "answer (first)")]
+    assert teacher.p50 is not None and teacher.p50 <= teacher.p95
+
+
+def test_cli_writes_the_report_next_to_the_run_or_where_asked(run_dir, tmp_path):
+    result = CliRunner().invoke(app, ["trace", str(run_dir)])
+    assert result.exit_code == 0, result.output
+    assert (run_dir / "report.html").read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+    out = tmp_path / "elsewhere" / "trace.html"
+    result = CliRunner().invoke(app, ["trace", str(run_dir), "--out", str(out), "--no-prompts"])
+    assert result.exit_code == 0, result.output
+    assert "prompt and reply" not in out.read_text(encoding="utf-8")
+
+
+def test_cli_prints_one_record_timeline(run_dir):
+    result = CliRunner().invoke(app, ["trace", str(run_dir), "--record", "g3"])
+    assert result.exit_code == 0, result.output
+    out = result.output
+    assert out.index("demonstrations") < out.index("first answer") < out.index("re-prompt") < out.index("final yes")
+    assert "confidence 0.40 < threshold 0.75 → re-prompted" in out
+    assert "gold yes" in out and "match" in out
+    assert "<script>alert('x')</script>" in out  # printed as text, not read as rich markup
+
+
+def test_cli_record_view_can_show_prompts_and_redacts_them(run_dir):
+    result = CliRunner().invoke(app, ["trace", str(run_dir), "--record", "g4", "--prompts"])
+    assert result.exit_code == 0, result.output
+    assert "Answer (JSON only)" in result.output and FAKE_KEY not in result.output
+
+
+def test_cli_fails_cleanly_on_unknown_record_or_missing_events(run_dir, tmp_path):
+    result = CliRunner().invoke(app, ["trace", str(run_dir), "--record", "nope"])
+    assert result.exit_code == 2 and "no record 'nope'" in result.output
+    result = CliRunner().invoke(app, ["trace", str(tmp_path)])
+    assert result.exit_code == 2 and "no events.jsonl" in result.output
