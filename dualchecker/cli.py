@@ -83,6 +83,21 @@ def prompt(config: Path = typer.Argument(..., exists=True),
 
 
 @app.command()
+def experiment(config: Path = typer.Argument(..., exists=True, help="Grid configuration (YAML)."),
+               progress: bool = typer.Option(True, help="Show a progress bar over the grid.")) -> None:
+    """Run a grid of methods × n-shot × seeds × datasets; writes results.csv/.md and plots."""
+    from dualchecker.experiment import Experiment, GridConfig
+
+    try:
+        grid = GridConfig.from_yaml(config)
+        Experiment(grid).run(progress=progress)
+    except DualCheckerError as exc:
+        _fail(exc)
+    typer.echo((Path(grid.out_dir) / "results.md").read_text())
+    typer.echo(f"results: {grid.out_dir}/results.csv, results.md, f1_by_method.png, f1_by_shots.png")
+
+
+@app.command()
 def export(run_dir: Path = typer.Argument(..., exists=True),
            attempts: bool = typer.Option(False, help="Include every attempt's prompt and reply.")) -> None:
     """Print a run's labelled records as JSONL (from its results table)."""
