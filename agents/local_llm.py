@@ -34,7 +34,8 @@ from langchain_core.runnables import Runnable, RunnableMap, RunnablePassthrough
 from langchain_core.utils.function_calling import convert_to_json_schema
 from pydantic import BaseModel, Field, PrivateAttr
 
-from .model_files import KNOWN_MODELS, resolve_gguf
+from dualchecker.agents.model_files import KNOWN_MODELS, resolve_gguf
+from dualchecker.errors import DualCheckerError
 
 logger = logging.getLogger(__name__)
 
@@ -44,7 +45,7 @@ PROVIDER = "llama-cpp"
 _PARAM_ALIASES = {"max_completion_tokens": "max_tokens"}
 
 
-class LlamaCppNotInstalledError(ImportError):
+class LlamaCppNotInstalledError(DualCheckerError, ImportError):
     """llama-cpp-python, the optional runtime of the local model, is missing."""
 
 

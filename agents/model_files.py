@@ -21,6 +21,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from dualchecker.errors import DualCheckerError
+
 logger = logging.getLogger(__name__)
 
 CACHE_ENV = "DUALCHECKER_CACHE"
@@ -28,7 +30,7 @@ _CHUNK_BYTES = 8 * 1024 * 1024
 _TRUTHY = {"1", "true", "yes", "on"}
 
 
-class ModelFileError(RuntimeError):
+class ModelFileError(DualCheckerError):
     """Base error for everything that can go wrong while locating a model file."""
 
 
