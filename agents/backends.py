@@ -12,18 +12,22 @@ Whatever comes back is validated by the caller with pydantic; this module never 
 
 from __future__ import annotations
 
+import copy
 import importlib
 import json
 import logging
 import os
-import threading
 import time
 from typing import Any, Callable, Literal
 
+from langchain_core.caches import BaseCache
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, convert_to_messages
+from langchain_core.rate_limiters import InMemoryRateLimiter
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
+from dualchecker.agents.faults import BackendUnavailable, is_transient
+from dualchecker.agents.llm_cache import CallLedger
 from dualchecker.agents.types import Usage
 from dualchecker.errors import BackendError, ConfigError
 
@@ -39,33 +43,64 @@ class Completion(BaseModel):
     text: str
     usage: Usage = Field(default_factory=Usage)
     seconds: float = 0.0
+    cached: bool = Field(False, description="Answered by the LLM cache, not by the model.")
 
 
 class ChatBackend:
-    """Wraps a LangChain chat model; agents receive this object, never a provider name."""
+    """Wraps a LangChain chat model; agents receive this object, never a provider name.
+
+    `for_agent(name)` gives a view on the same model whose calls the shared `ledger` books under
+    that agent; `calls` and `usage` are the real (uncached) calls of all views together.
+    """
 
     def __init__(self, model: BaseChatModel, *, structured: StructuredMethod = "prompt",
-                 name: str | None = None):
+                 name: str | None = None, agent: str = "teacher"):
         self.model = model
         self.structured = structured
         self.name = name or getattr(model, "model_name", None) or type(model).__name__
-        self._lock = threading.Lock()
-        self.calls = 0
-        self.usage = Usage()
+        self.agent = agent
+        self.ledger = CallLedger()
+
+    def for_agent(self, agent: str) -> "ChatBackend":
+        """The same model and ledger, booking calls under `agent`."""
+        view = copy.copy(self)
+        view.agent = agent
+        return view
+
+    def use_cache(self, cache: BaseCache | None) -> None:
+        """Look every call up in `cache` first (LangChain's own ``model.cache``)."""
+        self.model.cache = cache
+
+    @property
+    def calls(self) -> int:
+        return self.ledger.total().calls
+
+    @property
+    def cache_hits(self) -> int:
+        return self.ledger.total().cache_hits
+
+    @property
+    def usage(self) -> Usage:
+        return self.ledger.total().usage
 
     def complete(self, messages: Messages, schema: dict[str, Any] | None = None) -> Completion:
-        """Send `messages`; with a schema, ask for JSON by this backend's structured method."""
+        """Send `messages`; with a schema, ask for JSON by this backend's structured method.
+
+        Raises:
+            BackendUnavailable: timeouts, 429 and 5xx after the client's own retries.
+            BackendError: any other provider error (retrying would not help).
+        """
         runnable = self._bind(schema) if schema is not None else self.model
         started = time.perf_counter()
         try:
             reply = runnable.invoke(convert_to_messages(messages))
         except Exception as exc:  # any provider error becomes one typed error, with its cause
-            raise BackendError(f"{self.name}: {type(exc).__name__}: {exc}") from exc
-        completion = Completion(text=_reply_text(reply), usage=_usage(reply),
+            error = BackendUnavailable if is_transient(exc) else BackendError
+            raise error(f"{self.name}: {type(exc).__name__}: {exc}") from exc
+        cached = bool((getattr(reply, "response_metadata", None) or {}).get("cache_hit"))
+        completion = Completion(text=_reply_text(reply), usage=_usage(reply), cached=cached,
                                 seconds=time.perf_counter() - started)
-        with self._lock:
-            self.calls += 1
-            self.usage = self.usage + completion.usage
+        self.ledger.record(self.agent, completion.usage, cached=cached)
         return completion
 
     def _bind(self, schema: dict[str, Any]):
@@ -113,6 +148,8 @@ class BackendConfig(BaseModel):
     max_tokens: int = Field(256, gt=0, description="Upper bound on each reply's tokens.")
     timeout_s: float = Field(120.0, gt=0)
     max_retries: int = Field(4, ge=0, description="Client retries with backoff on 429/5xx/timeouts.")
+    requests_per_second: float | None = Field(
+        None, gt=0, description="Rate limit for this backend (LangChain's InMemoryRateLimiter); cache hits are free.")
     target: str | None = Field(None, description="kind=import: 'package.module:ChatClass'.")
     params: dict[str, Any] = Field(default_factory=dict, description="Extra constructor arguments.")
 
@@ -181,4 +218,9 @@ def make_backend(llm: BackendConfig | BaseChatModel | ChatBackend | None) -> Cha
         factory = BACKENDS[cfg.kind]
     except KeyError:
         raise ConfigError(f"unknown backend kind {cfg.kind!r}; known: {sorted(BACKENDS)}") from None
-    return factory(cfg)
+    backend = factory(cfg)
+    if cfg.requests_per_second:
+        backend.model.rate_limiter = InMemoryRateLimiter(
+            requests_per_second=cfg.requests_per_second,
+            check_every_n_seconds=min(0.05, 0.5 / cfg.requests_per_second), max_bucket_size=1)
+    return backend
