@@ -83,6 +83,25 @@ def prompt(config: Path = typer.Argument(..., exists=True),
 
 
 @app.command()
+def demo(dataset: str = typer.Option("green_binary", help="green_binary | green_paths | green_effects"),
+         model: str = typer.Option("qwen2.5-coder-0.5b", help="Local model name or a GGUF path."),
+         run_dir: Path = typer.Option(Path("runs/quickstart"), help="Where runs are written."),
+         fresh: bool = typer.Option(False, help="Start over instead of resuming."),
+         ray: bool = typer.Option(True, help="Train the student in a Ray actor.")) -> None:
+    """Run DualChecker end to end on packaged data with the embedded local LLM (no API key)."""
+    from dualchecker.demo import QUICKSTART, run_demo
+    from dualchecker.runner import format_summary
+
+    if dataset not in QUICKSTART:
+        _fail(DualCheckerError(f"unknown quickstart dataset {dataset!r}; choose from {QUICKSTART}"))
+    try:
+        summary = run_demo(dataset, run_dir, model, fresh=fresh, use_ray=ray)
+    except DualCheckerError as exc:
+        _fail(exc)
+    typer.echo(format_summary(summary))
+
+
+@app.command()
 def experiment(config: Path = typer.Argument(..., exists=True, help="Grid configuration (YAML)."),
                progress: bool = typer.Option(True, help="Show a progress bar over the grid.")) -> None:
     """Run a grid of methods × n-shot × seeds × datasets; writes results.csv/.md and plots."""
