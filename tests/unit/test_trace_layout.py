@@ -1,0 +1,73 @@
+"""Building blocks of the trace views: graph layout, redaction, percentiles, histograms."""
+
+from __future__ import annotations
+
+import pytest
+
+from dualchecker.trace.layout import Edge, Node, layout
+from dualchecker.trace.machine import compiled_graph, graph_svg
+from dualchecker.trace.redact import MASK, redact, redact_text
+from dualchecker.trace.stats import histogram, percentile
+
+
+def graph(edges: list[tuple[str, str]]) -> tuple[list[Node], list[Edge]]:
+    names = list(dict.fromkeys(n for pair in edges for n in pair))
+    return [Node(id=n, label=n, width=80) for n in names], [Edge(a, b) for a, b in edges]
+
+
+def test_loops_back_are_set_aside_and_forward_edges_go_down():
+    nodes, edges = graph([("start", "plan"), ("plan", "teach"), ("teach", "re"), ("re", "re"),
+                          ("teach", "final"), ("re", "final"), ("final", "collect"), ("collect", "plan"),
+                          ("collect", "end")])
+    placed = layout(nodes, edges, start="start")
+    back = [(e.source, e.target) for e in edges if e.back]
+    assert back == [("collect", "plan")]
+    assert placed.nodes["re"].loop and not placed.nodes["teach"].loop
+    for edge in edges:
+        if not edge.back and not edge.is_loop:
+            assert placed.nodes[edge.source].y < placed.nodes[edge.target].y, edge
+    # teach → final skips the rank of 're': it gets one waypoint, beside 're', not through it
+    skip = next(e for e in edges if (e.source, e.target) == ("teach", "final"))
+    assert len(skip.waypoints) == 1
+    assert abs(skip.waypoints[0][0] - placed.nodes["re"].x) > placed.nodes["re"].width / 2
+
+
+def test_nodes_of_a_rank_never_overlap():
+    nodes, edges = graph([("s", "a"), ("s", "b"), ("s", "c"), ("a", "d"), ("b", "d"), ("c", "d")])
+    placed = layout(nodes, edges, start="s")
+    rank = sorted((n for n in placed.nodes.values() if n.rank == 1), key=lambda n: n.x)
+    assert len(rank) == 3
+    for left, right in zip(rank, rank[1:]):
+        assert left.x + left.width / 2 < right.x - right.width / 2
+
+
+@pytest.mark.parametrize("student", [False, True])
+def test_the_real_graph_draws_every_node_and_named_edge(student):
+    drawn = compiled_graph({}, student=student)
+    svg = graph_svg(drawn)
+    for node in drawn.nodes:
+        assert f'data-node="{node}"' in svg
+    for edge in drawn.edges:
+        if isinstance(edge.data, str):
+            assert f'data-label="{edge.data}"' in svg
+    assert ('data-node="refine_template"' in svg) is student
+
+
+def test_redaction_masks_key_like_strings_only():
+    assert redact_text("key sk-proj-abcdefghijklmnop1234 end") == f"key {MASK} end"
+    assert redact_text("Authorization: Bearer abcdefghijklmnopqrstu") == f"Authorization: Bearer {MASK}"
+    assert redact_text("lsv2_pt_0123456789abcdef_0123") == MASK
+    assert redact_text("a task-list and sk-learn stay") == "a task-list and sk-learn stay"
+    assert redact({"backend": {"api_key": "anything", "model": "m"}, "n": [1, "sk-aaaaaaaaaaaaaaaa"]}) == {
+        "backend": {"api_key": MASK, "model": "m"}, "n": [1, MASK]}
+
+
+def test_percentile_interpolates_like_numpy():
+    values = [0.1, 0.2, 0.3, 0.4, 1.0]
+    assert percentile(values, 0.5) == 0.3
+    assert percentile(values, 0.95) == pytest.approx(0.88)
+    assert percentile([], 0.5) is None
+
+
+def test_histogram_bins_cover_zero_to_one_inclusive():
+    assert histogram([0.0, 0.05, 0.1, 0.95, 1.0, None]) == [2, 1, 0, 0, 0, 0, 0, 0, 0, 2]
