@@ -14,10 +14,10 @@ from collections.abc import Callable, Iterable
 import numpy as np
 
 from dualchecker.agents.answers import RATIONALE_SCHEMA, parse_rationale
-from dualchecker.agents.backends import ChatBackend
+from dualchecker.agents.backends import ChatBackend, Completion
 from dualchecker.agents.embedders import Embedder
 from dualchecker.agents.prompting import PromptBook
-from dualchecker.agents.types import Demonstration, Record, Task, Usage
+from dualchecker.agents.types import Demonstration, Record, Task
 from dualchecker.errors import BackendError
 
 log = logging.getLogger(__name__)
@@ -118,7 +118,7 @@ class ContextAligner:
 
     def __init__(self, task: Task, index: ExampleIndex | None, backend: ChatBackend, prompts: PromptBook,
                  *, explain: bool = True,
-                 on_call: Callable[[str, list[dict], str, Usage], None] | None = None):
+                 on_call: Callable[[str, list[dict], Completion], None] | None = None):
         self.task, self.index, self.backend, self.prompts = task, index, backend, prompts
         self.explain = explain
         self.cache = RationaleCache()
@@ -137,7 +137,7 @@ class ContextAligner:
             log.warning("rationale for example %s failed: %s", example.id, exc)
             return ""
         if self.on_call:
-            self.on_call(example.id, messages, reply.text, reply.usage)
+            self.on_call(example.id, messages, reply)
         return parse_rationale(reply.text)
 
     def demonstrations(self, record: Record, k: int) -> list[Demonstration]:

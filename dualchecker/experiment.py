@@ -35,6 +35,7 @@ COLUMNS = ["dataset", "kind", "method", "n_shot", "seed", "records", "teacher_f1
            "seconds", "reprompt_rate", "failed", "synthetic"]
 # With no demonstrations these methods are the same prompt as zero-shot: not run at 0-shot.
 NEEDS_SHOTS = {"few-shot", "aligner", "aligner+teacher-checker", "aligner+student-checker", "dualchecker"}
+ZERO_SHOT_ONLY = {"zero-shot"}
 
 
 class DatasetSpec(BaseModel):
@@ -81,7 +82,8 @@ class GridConfig(BaseModel):
 
 def cells(grid: GridConfig) -> list[tuple[DatasetSpec, str, int, int]]:
     return [(ds, m, n, seed) for ds in grid.datasets for seed in grid.seeds for n in grid.n_shots
-            for m in grid.methods if not (n == 0 and m in NEEDS_SHOTS)]
+            for m in grid.methods
+            if not (n == 0 and m in NEEDS_SHOTS) and not (n > 0 and m in ZERO_SHOT_ONLY)]
 
 
 def cell_id(ds: DatasetSpec, name: str, n_shot: int, seed: int) -> str:

@@ -43,7 +43,8 @@ def test_tiny_grid_writes_table_csv_and_plots(tmp_path, tiny):
     rows = experiment.run(progress=False)
     expected = {(m, n) for _, m, n, _ in cells(grid)}
     assert {(r["method"], int(r["n_shot"])) for r in rows} == expected
-    assert ("dualchecker", 0) not in expected and ("zero-shot", 0) in expected and ("cot", 0) in expected
+    assert ("dualchecker", 0) not in expected and ("zero-shot", 2) not in expected
+    assert ("zero-shot", 0) in expected and ("cot", 0) in expected and ("dualchecker", 2) in expected
     for row in rows:
         assert 0.0 <= float(row["teacher_f1"]) <= 1.0 and 0.0 <= float(row["student_f1"]) <= 1.0
         assert row["gold_student_f1"] == rows[0]["gold_student_f1"] != ""
