@@ -11,11 +11,11 @@ LEFT, RIGHT, TOP, BOTTOM = 36, 12, 26, 34
 COLOURS = ["#2563eb", "#dc2626", "#16a34a", "#9333ea", "#ea580c", "#0891b2"]
 
 
-def _frame(title: str) -> list[str]:
+def _frame(title: str, top: float = TOP) -> list[str]:
     plot_bottom = HEIGHT - BOTTOM
     return [text(LEFT, 16, title, class_="chart-title"),
             element("line", x1=LEFT, y1=plot_bottom, x2=WIDTH - RIGHT, y2=plot_bottom, class_="axis"),
-            element("line", x1=LEFT, y1=TOP, x2=LEFT, y2=plot_bottom, class_="axis")]
+            element("line", x1=LEFT, y1=top, x2=LEFT, y2=plot_bottom, class_="axis")]
 
 
 def histogram_svg(counts: list[int], title: str, *, threshold: float | None = None) -> Markup:
@@ -52,14 +52,15 @@ def line_chart_svg(series: dict[str, list[tuple[float, float]]], title: str, *,
     xs, ys = [p[0] for p in points], [p[1] for p in points]
     x0, x1 = min(xs), max(xs)
     y0, y1 = y_range or (min(0.0, min(ys)), max(ys) or 1.0)
-    plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
+    top = TOP + 13 * len(series)  # the legend sits under the title, above the plot
+    plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - top - BOTTOM
 
     def at(x: float, y: float) -> tuple[float, float]:
         fx = (x - x0) / (x1 - x0) if x1 > x0 else 0.5
         fy = (y - y0) / (y1 - y0) if y1 > y0 else 0.5
         return LEFT + fx * plot_w, HEIGHT - BOTTOM - fy * plot_h
 
-    body = _frame(title)
+    body = _frame(title, top)
     for value in (y0, (y0 + y1) / 2, y1):
         body.append(text(LEFT - 4, at(x0, value)[1] + 4, f"{value:.2g}", class_="tick", text_anchor="end"))
     for batch in sorted(set(xs)) if len(set(xs)) <= 12 else (x0, x1):
@@ -74,5 +75,7 @@ def line_chart_svg(series: dict[str, list[tuple[float, float]]], title: str, *,
         for (x, y), (bx, by) in zip(coords, sorted(values)):
             body.append(element("circle", element("title", f"{name} batch {bx:g}: {by:.4g}"),
                                 cx=x, cy=y, r=3, fill=colour))
-        body.append(text(WIDTH - RIGHT, 16 + 13 * i, name, class_="legend", fill=colour, text_anchor="end"))
+        body.append(element("line", x1=LEFT + 4, y1=26 + 13 * i, x2=LEFT + 20, y2=26 + 13 * i,
+                            stroke=colour, stroke_width=2))
+        body.append(text(LEFT + 24, 30 + 13 * i, name, class_="legend"))
     return svg(WIDTH, HEIGHT, body, label=title, class_="chart line-chart")

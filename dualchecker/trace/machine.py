@@ -25,7 +25,8 @@ MARGIN = 16
 CLUSTER_PAD = 14
 AGENT_OF_NODE = {"plan_batch": "runner", "collect": "runner", "align": "aligner", "teach": "teacher",
                  "reprompt": "teacher", "finalize": "teacher_checker", "train_student": "student",
-                 "check_student": "student_checker", "refine_template": "student_checker"}
+                 "check_student": "student_checker", "refine_template": "student_checker",
+                 "synthesise": "student_checker"}
 TERMINALS = {"__start__": "start", "__end__": "end"}
 
 
@@ -45,7 +46,32 @@ def compiled_graph(method: dict[str, Any], *, student: bool):
     ctx = RunContext(task=None, method=config, settings=RunSettings(), records={}, order=[],
                      teacher=None, checker=None, aligner=None, static=[], events=None, store=None,
                      student=object() if student else None)
-    return build_graph(ctx).get_graph(xray=True)
+    compiled = build_graph(ctx)
+    return _expand_subgraphs(compiled, compiled.get_graph(xray=True))
+
+
+def _expand_subgraphs(compiled: Any, drawn: Any) -> Any:
+    """Put compiled subgraphs that `xray` skipped into the drawing, as LangGraph does for the rest.
+
+    LangGraph's xray leaves out a subgraph compiled with ``checkpointer=False``; it is drawn
+    here the same way: its first and last nodes take over the edges of the node it replaces.
+    """
+    from langgraph.pregel import Pregel
+
+    for name, node in compiled.nodes.items():
+        if not isinstance(node.bound, Pregel) or name not in drawn.nodes:
+            continue
+        sub = _expand_subgraphs(node.bound, node.bound.get_graph(xray=True))
+        if len(sub.nodes) <= 1 or not sub.first_node() or not sub.last_node():
+            continue
+        sub.trim_first_node()
+        sub.trim_last_node()
+        drawn.nodes.pop(name)
+        first, last = drawn.extend(sub, prefix=name)
+        drawn.edges = [edge.copy(source=last.id if edge.source == name else edge.source,
+                                 target=first.id if edge.target == name else edge.target)
+                       for edge in drawn.edges]
+    return drawn
 
 
 def run_graph(report: RunReport) -> tuple[Any, str | None]:
@@ -72,6 +98,7 @@ def node_runs(report: RunReport) -> dict[str, int]:
         "collect": len(report.select("runner", "batch_labelled")),
         "train_student": len(report.select("student", "batch_trained")),
         "refine_template": len(report.select("student_checker", "template_changed")),
+        "synthesise": len(report.select("student_checker", "samples_written")),
         # a student checker that is switched off runs without a word: count only what it said
         **({"check_student": checks} if (checks := len(report.select("student_checker", "borderline"))) else {}),
     }

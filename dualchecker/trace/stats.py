@@ -34,6 +34,7 @@ class CostRow:
     input_tokens: int = 0
     output_tokens: int = 0
     seconds: list[float] = field(default_factory=list)
+    counted_tokens: bool = False
 
     @property
     def total_seconds(self) -> float | None:
@@ -50,6 +51,7 @@ class CostRow:
     def add(self, event: Event) -> None:
         self.calls += 1
         if event.usage is not None:
+            self.counted_tokens = True
             self.input_tokens += event.usage.input_tokens
             self.output_tokens += event.usage.output_tokens
         seconds = event_seconds(event)
@@ -72,15 +74,17 @@ def _call_kind(event: Event) -> str:
 
 
 def cost_rows(events: Iterable[Event]) -> list[CostRow]:
-    """One row per (agent, kind) of the events that cost something (tokens or time), then a total."""
+    """One row per (agent, kind) of the events that cost something (tokens or time), then the
+    total over LLM calls (the events that report token usage)."""
     rows: dict[tuple[str, str], CostRow] = {}
-    total = CostRow(agent="all", kind="")
+    total = CostRow(agent="all", kind="LLM calls")
     for event in events:
         if event.usage is None and event_seconds(event) is None:
             continue
         key = (event.agent, _call_kind(event))
         rows.setdefault(key, CostRow(*key)).add(event)
-        total.add(event)
+        if event.usage is not None:
+            total.add(event)
     ordered = sorted(rows.values(), key=lambda r: (AGENT_ORDER.index(r.agent) if r.agent in AGENT_ORDER
                                                    else len(AGENT_ORDER), r.kind))
     return [*ordered, total] if ordered else []

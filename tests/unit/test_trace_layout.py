@@ -51,6 +51,13 @@ def test_the_real_graph_draws_every_node_and_named_edge(student):
         if isinstance(edge.data, str):
             assert f'data-label="{edge.data}"' in svg
     assert ('data-node="refine_template"' in svg) is student
+    # the per-record subgraph is drawn inside, re-prompt loop included
+    assert 'data-source="label_record:teach" data-target="label_record:reprompt" data-label="low confidence"' in svg
+
+
+def test_an_evokd_graph_draws_its_feedback_node():
+    svg = graph_svg(compiled_graph({"name": "evokd", "evokd": True}, student=True))
+    assert 'data-node="synthesise"' in svg and 'data-node="refine_template"' not in svg
 
 
 def test_redaction_masks_key_like_strings_only():

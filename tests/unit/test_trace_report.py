@@ -129,7 +129,7 @@ def test_prompt_text_is_escaped_and_secrets_are_redacted(page, run_dir):
 def test_cost_rows_add_up_to_the_run_summary(run_dir):
     report = load_report(run_dir)
     rows = {(r.agent, r.kind): r for r in cost_rows(report.events)}
-    total = rows[("all", "")]
+    total = rows[("all", "LLM calls")]
     usage = report.summary["usage"]
     assert (total.input_tokens, total.output_tokens) == (usage["input_tokens"], usage["output_tokens"])
     assert total.calls == report.summary["llm_calls"]
@@ -169,3 +169,30 @@ def test_cli_fails_cleanly_on_unknown_record_or_missing_events(run_dir, tmp_path
     assert result.exit_code == 2 and "no record 'nope'" in result.output
     result = CliRunner().invoke(app, ["trace", str(tmp_path)])
     assert result.exit_code == 2 and "no events.jsonl" in result.output
+
+
+def test_span_run_with_a_failed_record(tmp_path):
+    from tests.fakes import SPANS, span_record
+
+    rows = [span_record("s1", "A heat pump that reuses waste heat cuts fuel use.", "A heat pump", "cuts fuel use"),
+            span_record("s2", "LED lighting lowers power demand in offices.", "LED lighting", "lowers power demand")]
+
+    def spans_answer(text, reprompt):
+        if text.startswith("LED"):  # an effect that is not in the text
+            return {"cause": "LED lighting", "effect": "saves the planet", "confidence": 90}
+        return {"cause": "A heat pump", "effect": "cuts fuel use", "confidence": 90}
+
+    config = RunConfig(task=SPANS, inputs=DataSource(path=tmp_path / "unused.jsonl"),
+                       method=method("dualchecker", n_shot=1, max_reprompts=1, student=False, student_checker=False),
+                       run=RunSettings(dir=tmp_path / "run", batch_size=2))
+    Run(config, llm=scripted_teacher(spans_answer), embedder=HashingEmbedder(), inputs=rows,
+        pool=rows).execute(progress=False)
+    report = load_report(tmp_path / "run")
+    assert report.records["s1"].teacher_answer == 'cause "A heat pump" · effect "cuts fuel use"'
+    assert report.records["s1"].gold == report.records["s1"].teacher_answer
+    assert report.records["s2"].failed and report.records["s2"].reprompted
+    page = render_html(report)
+    rows = {r["id"]: r for r in Elements(page).find("details", **{"class": "record"})}
+    assert rows["record-s1"]["data-label"] == "spans" and rows["record-s2"]["data-label"] == "(no answer)"
+    assert rows["record-s2"]["data-failed"] == "1" and rows["record-s2"]["data-wrong"] == "1"
+    assert "no valid answer → re-prompted" in page and "hallucinated span" in page

@@ -11,7 +11,7 @@ from dualchecker.agents.types import Usage
 from dualchecker.events import EventLog, read_events
 from dualchecker.trace.html import render_html
 from dualchecker.trace.report import load_report
-from dualchecker.trace.stats import FIT_F1, ONLINE_F1, student_metrics
+from dualchecker.trace.stats import FIT_F1, ONLINE_F1, cost_rows, student_metrics
 from tests.unit.test_trace_report import Elements, teacher_run
 
 
@@ -84,9 +84,13 @@ def test_disagreement_filter_and_record_timeline(page):
         assert text in record
 
 
-def test_student_nodes_are_counted_in_the_cost_table_and_graph(page):
+def test_student_nodes_are_counted_in_the_cost_table_and_graph(page, run_dir):
     cost = page[page.index('id="cost"'):page.index("</table>", page.index('id="cost"'))]
     assert "batch_trained" in cost and "template_changed" in cost
+    rows = {(r.agent, r.kind): r for r in cost_rows(load_report(run_dir).events)}
+    assert rows[("student", "batch_trained")].total_seconds == pytest.approx(1.2)
+    assert not rows[("student", "batch_trained")].counted_tokens
+    assert rows[("all", "LLM calls")].calls == rows[("aligner", "rationale")].calls + 7 + 1  # + teacher + refine
     svg = re.search(r'<svg[^>]*class="graph".*?</svg>', page, flags=re.S).group(0)
     assert 'data-node="train_student"' in svg and ">ran 2×</text>" in svg
     assert {(e["data-source"], e["data-target"]) for e in Elements(svg).find("g", data_label="borderline")} == {
