@@ -7,6 +7,7 @@ import json
 import logging
 import shutil
 import sqlite3
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -20,9 +21,10 @@ from langgraph.graph.state import CompiledStateGraph
 from pydantic import BaseModel, Field
 
 from dualchecker.agents.aligner import ContextAligner, ExampleIndex
-from dualchecker.agents.backends import ChatBackend, make_backend
+from dualchecker.agents.backends import ChatBackend, Completion, make_backend
 from dualchecker.agents.checkers import TeacherChecker
 from dualchecker.agents.embedders import Embedder, HashingEmbedder, SentenceTransformerEmbedder
+from dualchecker.agents.llm_cache import AgentUsage, SQLiteLLMCache
 from dualchecker.agents.prompting import PromptBook
 from dualchecker.agents.teacher import Teacher
 from dualchecker.agents.types import LabelledRecord, Record, Usage
@@ -54,9 +56,13 @@ class RunSummary(BaseModel):
     reprompted: int
     reprompt_rate: float
     changed_by_reprompt: int
-    llm_calls: int
+    llm_calls: int = Field(description="Real LLM calls made by this invocation (cache hits excluded).")
     usage: Usage
     seconds: float
+    cache_hits: int = 0
+    by_agent: dict[str, AgentUsage] = Field(default_factory=dict,
+                                            description="Calls, cache hits, tokens (and $) per agent.")
+    cost_usd: float | None = Field(None, description="From `prices` in the config, when the model is listed.")
     teacher: dict[str, float] | None = Field(None, description="Scores against gold, when present.")
     student: dict[str, Any] | None = None
     outputs: dict[str, str] = Field(default_factory=dict)
@@ -70,7 +76,9 @@ def make_embedder(cfg: RetrievalConfig) -> Embedder:
 
 def fingerprint(config: RunConfig, records: list[Record]) -> str:
     """Identifies a run's inputs and settings; a run dir refuses to resume a different run."""
-    body = config.model_dump_json(exclude={"run": {"max_concurrency"}, "backend": {"api_key"}})
+    body = config.model_dump_json(exclude={
+        "run": {"max_concurrency", "llm_cache", "llm_cache_path", "node_retries"}, "prices": True,
+        "backend": {"api_key", "max_retries", "timeout_s", "requests_per_second"}})
     ids = ",".join(r.id for r in records)
     return hashlib.sha256((body + ids).encode()).hexdigest()[:16]
 
@@ -78,6 +86,8 @@ def fingerprint(config: RunConfig, records: list[Record]) -> str:
 @contextmanager
 def open_checkpointer(path: Path) -> Iterator[SqliteSaver]:
     conn = sqlite3.connect(str(path), check_same_thread=False)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")  # a killed process loses nothing; no fsync per write
     try:
         yield SqliteSaver(conn, serde=JsonPlusSerializer(allowed_msgpack_modules=SERIALISED_TYPES))
     finally:
@@ -100,6 +110,7 @@ class Run:
             pool = load_records(config.pool, config.task) if config.pool else self.inputs
         self.pool = pool
         self.backend = make_backend(llm if llm is not None else config.backend)
+        self.cache = self._attach_cache(own_model=llm is not None)
         self.store = ResultStore(self.dir / "results.sqlite")
         self._check_fingerprint()
         self.events = EventLog(self.dir / "events.jsonl", run_id=self.store.get_meta("run_id") or "")
@@ -112,6 +123,15 @@ class Run:
             from dualchecker.distill import attach_student
 
             attach_student(self.ctx, config.student, config.run.seed, self.store.all())
+
+    def _attach_cache(self, *, own_model: bool) -> SQLiteLLMCache | None:
+        """The run's LLM cache: on for config-built backends unless `run.llm_cache` says otherwise."""
+        wanted = self.config.run.llm_cache
+        if wanted is False or (wanted is None and own_model):
+            return None
+        cache = SQLiteLLMCache(self.config.run.llm_cache_path or self.dir / "llm_cache.sqlite")
+        self.backend.use_cache(cache)
+        return cache
 
     def _check_fingerprint(self) -> None:
         mark = fingerprint(self.config, self.inputs)
@@ -131,16 +151,16 @@ class Run:
         needs_index = method.demonstrations == "aligned" and max(method.n_shot, method.reprompt_k) > 0
         index = ExampleIndex(self.pool, embedder or make_embedder(cfg.retrieval)) if needs_index else None
 
-        def on_rationale(example_id: str, messages: list[dict], raw: str, usage: Usage) -> None:
-            self.events.emit("aligner", "rationale", record_id=example_id, usage=usage,
-                             messages=messages, raw=raw)
+        def on_rationale(example_id: str, messages: list[dict], reply: Completion) -> None:
+            self.events.emit("aligner", "rationale", record_id=example_id, usage=reply.usage,
+                             seconds=reply.seconds, messages=messages, raw=reply.text)
 
-        aligner = ContextAligner(cfg.task, index, self.backend, prompts,
+        aligner = ContextAligner(cfg.task, index, self.backend.for_agent("aligner"), prompts,
                                  explain=method.explain_examples, on_call=on_rationale)
         return RunContext(
             task=cfg.task, method=method, settings=cfg.run,
             records={r.id: r for r in self.inputs}, order=[r.id for r in self.inputs],
-            teacher=Teacher(cfg.task, self.backend, prompts, style=method.style),
+            teacher=Teacher(cfg.task, self.backend.for_agent("teacher"), prompts, style=method.style),
             checker=TeacherChecker(threshold=method.threshold, max_reprompts=method.max_reprompts,
                                    final_rule=method.final_rule),
             aligner=aligner,
@@ -159,14 +179,16 @@ class Run:
             config = {**THREAD, "max_concurrency": self.config.run.max_concurrency,
                       "recursion_limit": 10 * self.ctx.n_batches + 20}
             snapshot = graph.get_state(config)
-            if snapshot.values and not snapshot.next:
+            # a task whose writes were saved before a kill is in `tasks` but not in `next`
+            pending = bool(snapshot.next or snapshot.tasks)
+            if snapshot.values and not pending:
                 log.info("%s is already complete", self.dir)
                 graph_input = None
                 finished = True
             else:
                 finished = False
-                graph_input = None if snapshot.next else {"batch_index": 0, "template": []}
-                self.events.emit("runner", "run_resumed" if snapshot.next else "run_started",
+                graph_input = None if pending else {"batch_index": 0, "template": []}
+                self.events.emit("runner", "run_resumed" if pending else "run_started",
                                  records=total, already_labelled=len(self.store),
                                  method=self.config.method.model_dump())
             if not finished and total:
@@ -209,12 +231,84 @@ def summarise(config: RunConfig, labelled: list[LabelledRecord], backend: ChatBa
     reprompted = [r for r in labelled if r.reprompted]
     changed = sum(1 for r in reprompted if r.before is not None and
                   (r.before.label, r.before.spans) != (r.label, r.spans))
+    price = config.prices.get(backend.name)
+    total = backend.ledger.total().priced(price)
     return RunSummary(
         run_dir=str(config.run.dir), method=config.method.name, records=len(labelled),
         labelled=sum(r.ok for r in labelled), failed=sum(not r.ok for r in labelled),
         reprompted=len(reprompted), reprompt_rate=len(reprompted) / len(labelled) if labelled else 0.0,
-        changed_by_reprompt=changed, llm_calls=backend.calls, usage=backend.usage, seconds=seconds,
+        changed_by_reprompt=changed, llm_calls=total.calls, usage=total.usage, seconds=seconds,
+        cache_hits=total.cache_hits, cost_usd=total.cost_usd,
+        by_agent={name: u.priced(price) for name, u in backend.ledger.by_agent().items()},
         teacher=teacher_scores(config.task, labelled), outputs=outputs)
+
+
+class RunEstimate(BaseModel):
+    """What a run would spend, from its real prompts, before any model is called."""
+
+    records: int
+    calls: int
+    calls_per_record: float
+    usage: Usage
+    by_agent: dict[str, AgentUsage]
+    cost_usd: float | None = None
+    assumptions: dict[str, Any] = Field(default_factory=dict)
+
+
+DRY_RATIONALE = ("The sentence states the property the standard asks about in plain words, so the "
+                 "answer follows directly from the text and the examples.")
+
+
+def _dry_reply(config: RunConfig, reprompt_rate: float) -> Callable[[list[Any]], str]:
+    """Instant, valid answers; an attempt is unsure with probability `reprompt_rate` (by prompt hash)."""
+    task = config.task
+    answer: dict[str, Any] = {name: "" for name in task.span_type_names} if task.is_spans else {
+        "label": task.label_names[0]}
+
+    def reply(messages: list[Any]) -> str:
+        prompt = "\n".join(str(m.content) for m in messages)
+        draw = int(hashlib.sha256(prompt.encode()).hexdigest()[:8], 16) / 0xFFFFFFFF
+        return json.dumps({**answer, "confidence": 0 if draw < reprompt_rate else 100,
+                           "rationale": DRY_RATIONALE})
+
+    return reply
+
+
+def estimate(config: RunConfig, *, reprompt_rate: float = 0.1,
+             embedder: Embedder | None = None) -> RunEstimate:
+    """Dry run: the real graph and prompts, answered instantly by a model that costs nothing.
+
+    Counts every call the method makes (rationales, first answers, re-prompts) and estimates
+    tokens as 1.3 per word of each rendered prompt and of a typical ~25-word reply. Each teacher
+    attempt is assumed to come back below the checker's threshold with probability
+    `reprompt_rate`. Student-side calls (template refinement, EvoKD samples) are not included.
+    """
+    from dualchecker.agents.scripted import ScriptedChatModel
+
+    model = ScriptedChatModel(responder=_dry_reply(config, reprompt_rate), tokens_per_word=1.3)
+    with tempfile.TemporaryDirectory(prefix="dualchecker-dry-") as tmp:
+        dry = config.model_copy(update={
+            "run": config.run.model_copy(update={"dir": Path(tmp), "llm_cache": False}),
+            "method": config.method.model_copy(update={"student": False, "student_checker": False})})
+        summary = Run(dry, llm=model, embedder=embedder, with_student=False).execute(progress=False)
+    price = config.prices.get(config.backend.model or "")
+    return RunEstimate(
+        records=summary.records, calls=summary.llm_calls, usage=summary.usage,
+        calls_per_record=summary.llm_calls / summary.records if summary.records else 0.0,
+        by_agent={name: u.priced(price) for name, u in summary.by_agent.items()},
+        cost_usd=price.cost(summary.usage) if price else None,
+        assumptions={"reprompt_rate": reprompt_rate, "tokens_per_word": 1.3,
+                     "max_reprompts": config.method.max_reprompts, "student_side_calls": "not included"})
+
+
+def format_estimate(est: RunEstimate) -> str:
+    lines = [f"dry run: {est.records} records  ~{est.calls} LLM calls ({est.calls_per_record:.2f}/record)  "
+             f"~{est.usage.input_tokens} tokens in, ~{est.usage.output_tokens} out"
+             + (f"  ~${est.cost_usd:.4f}" if est.cost_usd is not None else "")]
+    lines += [f"  {name}: {u.calls} calls, ~{u.usage.input_tokens}/{u.usage.output_tokens} tokens"
+              for name, u in est.by_agent.items()]
+    lines.append("assumptions: " + json.dumps(est.assumptions))
+    return "\n".join(lines)
 
 
 @contextmanager
@@ -236,8 +330,11 @@ def format_summary(summary: RunSummary) -> str:
     lines = [f"records {summary.records}  labelled {summary.labelled}  failed {summary.failed}  "
              f"re-prompted {summary.reprompted} ({summary.reprompt_rate:.0%}, "
              f"{summary.changed_by_reprompt} changed)",
-             f"LLM calls {summary.llm_calls}  tokens in/out {summary.usage.input_tokens}/"
-             f"{summary.usage.output_tokens}  {summary.seconds:.1f}s"]
+             f"LLM calls {summary.llm_calls}  cache hits {summary.cache_hits}  tokens in/out "
+             f"{summary.usage.input_tokens}/{summary.usage.output_tokens}  {summary.seconds:.1f}s"
+             + (f"  ${summary.cost_usd:.4f}" if summary.cost_usd is not None else "")]
+    lines += [f"  {name}: {u.calls} calls, {u.cache_hits} cache hits, tokens in/out "
+              f"{u.usage.input_tokens}/{u.usage.output_tokens}" for name, u in summary.by_agent.items()]
     if summary.teacher:
         t = summary.teacher
         lines.append(f"teacher F1 {t['f1']:.3f}  precision {t['precision']:.3f}  recall {t['recall']:.3f}")

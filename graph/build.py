@@ -11,7 +11,9 @@ from __future__ import annotations
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
+from langgraph.types import RetryPolicy
 
+from dualchecker.agents.faults import BackendUnavailable
 from dualchecker.graph import routing
 from dualchecker.graph.context import RunContext
 from dualchecker.graph.nodes import LoopNodes, TeacherNodes
@@ -19,13 +21,21 @@ from dualchecker.graph.state import RecordOutput, RecordState, RunState
 
 
 def build_teacher_graph(ctx: RunContext) -> CompiledStateGraph:
-    """One record: ContextAligner → Teacher → Teacher checker, with the re-prompt loop."""
+    """One record: ContextAligner → Teacher → Teacher checker, with the re-prompt loop.
+
+    Nodes that call the LLM are retried (with backoff) when the backend is unavailable. The
+    subgraph keeps no checkpoints of its own: a record interrupted half-way is redone from the
+    start on resume, its finished calls answered by the LLM cache, and one record costs one
+    checkpoint write instead of one per node.
+    """
     nodes = TeacherNodes(ctx)
     checker = ctx.checker if ctx.method.teacher_checker else None
+    retry = RetryPolicy(max_attempts=ctx.settings.node_retries, initial_interval=1.0,
+                        retry_on=BackendUnavailable)
     graph = StateGraph(RecordState, output_schema=RecordOutput)
-    graph.add_node("align", nodes.align)
-    graph.add_node("teach", nodes.teach)
-    graph.add_node("reprompt", nodes.reprompt)
+    graph.add_node("align", nodes.align, retry_policy=retry)
+    graph.add_node("teach", nodes.teach, retry_policy=retry)
+    graph.add_node("reprompt", nodes.reprompt, retry_policy=retry)
     graph.add_node("finalize", nodes.finalize)
     graph.add_edge(START, "align")
     graph.add_edge("align", "teach")
@@ -33,7 +43,7 @@ def build_teacher_graph(ctx: RunContext) -> CompiledStateGraph:
     graph.add_conditional_edges("teach", routing.after_teacher(checker), edges)
     graph.add_conditional_edges("reprompt", routing.after_teacher(checker), edges)
     graph.add_edge("finalize", END)
-    return graph.compile()
+    return graph.compile(checkpointer=False)
 
 
 def build_graph(ctx: RunContext, checkpointer: BaseCheckpointSaver | None = None) -> CompiledStateGraph:

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from dualchecker.agents.backends import BackendConfig
 from dualchecker.agents.checkers import FinalRule
+from dualchecker.agents.llm_cache import TokenPrice
 from dualchecker.agents.types import Task
 from dualchecker.data import DataSource
 from dualchecker.errors import ConfigError
@@ -101,6 +102,11 @@ class RunSettings(BaseModel):
     batch_size: int = Field(8, gt=0, description="Records per student batch (paper: 8).")
     max_concurrency: int = Field(4, gt=0, description="Teacher calls in flight at once.")
     seed: int = 0
+    llm_cache: bool | None = Field(
+        None, description="Cache LLM replies (default: yes when the backend comes from this config; "
+                          "a chat model passed in keeps its own `cache` setting).")
+    llm_cache_path: Path | None = Field(None, description="Shared cache file; default <dir>/llm_cache.sqlite.")
+    node_retries: int = Field(3, ge=1, description="Tries of a teacher/aligner node when the backend is unavailable.")
 
 
 class RunConfig(BaseModel):
@@ -116,6 +122,8 @@ class RunConfig(BaseModel):
     run: RunSettings = Field(default_factory=RunSettings)
     student: StudentSettings = Field(default_factory=StudentSettings)
     prompts_dir: Path | None = None
+    prices: dict[str, TokenPrice] = Field(default_factory=dict,
+                                          description="$ per 1M tokens by model name, for the run's cost.")
 
     @model_validator(mode="before")
     @classmethod
@@ -159,4 +167,6 @@ def _resolve_paths(raw: dict[str, Any], base: Path) -> dict[str, Any]:
         raw["prompts_dir"] = str(base / raw["prompts_dir"])
     if isinstance(raw.get("run"), dict) and "dir" in raw["run"]:
         raw["run"] = {**raw["run"], "dir": str(base / raw["run"]["dir"])}
+    if isinstance(raw.get("run"), dict) and raw["run"].get("llm_cache_path"):
+        raw["run"] = {**raw["run"], "llm_cache_path": str(base / raw["run"]["llm_cache_path"])}
     return raw
