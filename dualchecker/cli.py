@@ -31,10 +31,14 @@ def label(config: Path = typer.Argument(..., exists=True, help="Run configuratio
           fresh: bool = typer.Option(False, help="Discard the run dir's progress and start over."),
           run_dir: Optional[Path] = typer.Option(None, help="Override run.dir from the config."),
           limit: Optional[int] = typer.Option(None, help="Label only the first N input records."),
-          progress: bool = typer.Option(True, help="Show a progress bar.")) -> None:
+          progress: bool = typer.Option(True, help="Show a progress bar."),
+          dry_run: bool = typer.Option(False, "--dry-run",
+                                       help="Estimate LLM calls, tokens and cost; call no model."),
+          reprompt_rate: float = typer.Option(0.1, min=0.0, max=1.0,
+                                              help="Dry run: share of teacher answers assumed unsure.")) -> None:
     """Label a dataset with the DualChecker graph; re-running the same command resumes it."""
     from dualchecker.graph.config import RunConfig
-    from dualchecker.runner import Run, format_summary
+    from dualchecker.runner import Run, estimate, format_estimate, format_summary
 
     try:
         cfg = RunConfig.from_yaml(config)
@@ -42,6 +46,9 @@ def label(config: Path = typer.Argument(..., exists=True, help="Run configuratio
             cfg = cfg.model_copy(update={"run": cfg.run.model_copy(update={"dir": run_dir})})
         if limit is not None:
             cfg = cfg.model_copy(update={"inputs": cfg.inputs.model_copy(update={"limit": limit})})
+        if dry_run:
+            typer.echo(format_estimate(estimate(cfg, reprompt_rate=reprompt_rate)))
+            return
         summary = Run(cfg, fresh=fresh).execute(progress=progress)
     except DualCheckerError as exc:
         _fail(exc)
