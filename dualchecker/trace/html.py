@@ -10,12 +10,12 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from dualchecker.data import atomic_write_text
-from dualchecker.events import Event
 from dualchecker.trace.charts import histogram_svg, line_chart_svg
 from dualchecker.trace.machine import graph_svg, node_runs, run_graph
 from dualchecker.trace.redact import redact_text
 from dualchecker.trace.report import RecordTrace, RunReport, answer_text, load_report, per_record
-from dualchecker.trace.stats import confidence_histograms, cost_rows, metric_series, student_metrics
+from dualchecker.trace.stats import (confidence_histograms, cost_rows, metric_series, numbers_in,
+                                     student_metrics)
 from dualchecker.trace.timeline import NO_ANSWER, format_confidence, format_seconds, timeline
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -45,9 +45,9 @@ def _overview(report: RunReport) -> list[tuple[str, str]]:
     for name in ("f1", "accuracy"):
         if (summary.get("teacher") or {}).get(name) is not None:
             rows.append((f"teacher {name} vs gold", f"{summary['teacher'][name]:.3f}"))
-    for name, value in (summary.get("student") or {}).items():
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            rows.append((f"student {name}", f"{value:.4g}"))
+    for name, value in numbers_in(summary.get("student") or {}).items():
+        if "f1" in name:  # the final students' held-out scores, e.g. teacher_labels.f1
+            rows.append((f"final student {name.replace('.', ' ')}", f"{value:.3f}"))
     return rows
 
 

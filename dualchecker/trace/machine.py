@@ -21,6 +21,7 @@ log = logging.getLogger(__name__)
 
 NODE_HEIGHT = 38
 CHAR_WIDTH = 7.4
+LABEL_CHAR = 6.2  # width of a character of an edge label (11px)
 MARGIN = 16
 CLUSTER_PAD = 14
 AGENT_OF_NODE = {"plan_batch": "runner", "collect": "runner", "align": "aligner", "teach": "teacher",
@@ -121,18 +122,18 @@ def _draw(placed: Layout, runs: dict[str, int]) -> Markup:
     right = max(n.x - n.width / 2 + n.slot for n in placed.nodes.values())
     right = max([right] + [x + 8 for e in placed.edges for x, _ in e.waypoints] + [b[3] for b in boxes])
     body = [_clusters(boxes)]
-    routes = iter(range(10_000))
+    route_x = right + 34  # back edges run down the right, each with room for its label
     ports = _ports(placed)
     for edge in placed.edges:
         if edge.is_loop:
             body.append(_loop(edge, placed.nodes[edge.source]))
         elif edge.back:
-            body.append(_back(edge, placed, right + 34 + 30 * next(routes)))
+            body.append(_back(edge, placed, route_x))
+            route_x += LABEL_CHAR * len(edge.label or "") + 18
         else:
             body.append(_forward(edge, placed, ports))
     body += [_node(n, runs.get(n.label)) for n in placed.nodes.values()]
-    labels = [len(e.label or "") for e in placed.edges if e.back] or [0]
-    return _canvas(placed, body, right + 34 + 30 * next(routes) + CHAR_WIDTH * 0.9 * max(labels))
+    return _canvas(placed, body, route_x)
 
 
 def _canvas(placed: Layout, body: list[str], right: float) -> Markup:

@@ -106,7 +106,7 @@ def confidence_histograms(report: RunReport) -> dict[str, list[int]]:
             "final answer (after re-prompting)": histogram(r.final_confidence for r in records)}
 
 
-def _numbers(data: dict, prefix: str = "") -> dict[str, float]:
+def numbers_in(data: dict, prefix: str = "") -> dict[str, float]:
     """Numeric leaves of a dict, nested keys joined with dots (one level of nesting is plenty)."""
     found: dict[str, float] = {}
     for key, value in data.items():
@@ -115,7 +115,7 @@ def _numbers(data: dict, prefix: str = "") -> dict[str, float]:
         if isinstance(value, (int, float)) and math.isfinite(value):
             found[prefix + key] = float(value)
         elif isinstance(value, dict) and not prefix:
-            found.update(_numbers(value, f"{key}."))
+            found.update(numbers_in(value, f"{key}."))
     return found
 
 
@@ -170,7 +170,7 @@ def student_metrics(report: RunReport) -> list[tuple[int, dict[str, float]]]:
     """(batch, metrics) for every student 'batch_trained' event: what it logged, plus F1 scores."""
     rows = []
     for event in report.select("student", "batch_trained"):
-        metrics = _numbers(event.data)
+        metrics = numbers_in(event.data)
         metrics.pop("batch", None)
         predictions = event.data.get("predictions")
         if isinstance(predictions, list):

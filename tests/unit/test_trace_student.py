@@ -127,3 +127,16 @@ def test_a_real_student_loop_feeds_the_same_sections(tmp_path, monkeypatch):
     assert report.records["g1"].student_answer == "no" and report.records["g1"].disagrees
     page = render_html(report)
     assert "Borderline cases" in page and 'id="template"' in page and "student F1 per batch" in page
+
+
+def test_final_student_scores_are_in_the_overview(run_dir, tmp_path):
+    import json
+    import shutil
+
+    copy = shutil.copytree(run_dir, tmp_path / "run")
+    summary = json.loads((copy / "summary.json").read_text())
+    summary["student"] = {"left_out": 0, "n_test": 20, "teacher_labels": {"f1": 0.81, "n_train": 6},
+                          "gold_labels": {"f1": 0.85, "n_train": 6}}
+    (copy / "summary.json").write_text(json.dumps(summary))
+    page = render_html(load_report(copy))
+    assert "final student teacher_labels f1" in page and "0.810" in page and "0.850" in page
