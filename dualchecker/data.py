@@ -8,6 +8,7 @@ against the task; a bad row raises a DataError naming the file, the row and the 
 from __future__ import annotations
 
 import csv
+import io
 import json
 import logging
 import os
@@ -43,26 +44,35 @@ class DataSource(BaseModel):
 
 def _read_rows(path: Path, fmt: str) -> Iterator[tuple[int, dict[str, Any]]]:
     fmt = fmt if fmt != "auto" else ("csv" if path.suffix.lower() == ".csv" else "jsonl")
-    try:
-        with path.open(encoding="utf-8-sig", newline="") as handle:
-            if fmt == "csv":
-                for row_number, row in enumerate(csv.DictReader(handle), start=2):
-                    yield row_number, row
-                return
-            for row_number, line in enumerate(handle, start=1):
-                if not line.strip():
-                    continue
-                try:
-                    row = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    raise DataError(f"invalid JSON: {exc.msg}", source=str(path), row=row_number) from None
-                if not isinstance(row, dict):
-                    raise DataError("a row must be a JSON object", source=str(path), row=row_number)
+    with io.StringIO(_read_text(path), newline="") as handle:
+        if fmt == "csv":
+            for row_number, row in enumerate(csv.DictReader(handle), start=2):
                 yield row_number, row
-    except UnicodeDecodeError as exc:
-        raise DataError(f"not UTF-8 text ({exc.reason} at byte {exc.start})", source=str(path)) from None
+            return
+        for row_number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise DataError(f"invalid JSON: {exc.msg}", source=str(path), row=row_number) from None
+            if not isinstance(row, dict):
+                raise DataError("a row must be a JSON object", source=str(path), row=row_number)
+            yield row_number, row
+
+
+def _read_text(path: Path) -> str:
+    """The file as UTF-8 text; a decoding error names the line it is on."""
+    try:
+        data = path.read_bytes()
     except FileNotFoundError:
         raise DataError("no such file", source=str(path)) from None
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[:exc.start].count(b"\n") + 1
+        raise DataError(f"not UTF-8 text ({exc.reason} at byte {exc.start})", source=str(path),
+                        row=line) from None
 
 
 def row_to_record(row: dict[str, Any], task: Task, source: DataSource | None, *,
@@ -87,6 +97,8 @@ def row_to_record(row: dict[str, Any], task: Task, source: DataSource | None, *,
     raw_spans = row.get(src.spans_field)
     if task.is_spans and raw_spans not in (None, ""):
         spans = json.loads(raw_spans) if isinstance(raw_spans, str) else raw_spans
+        if not isinstance(spans, list) or not all(isinstance(s, dict) for s in spans):
+            raise DataError("must be a list of {type, start, end} objects", field=src.spans_field)
         unknown = {s.get("type") for s in spans} - set(task.span_type_names)
         if unknown:
             raise DataError(f"unknown span types {sorted(unknown)}", field=src.spans_field)
