@@ -32,7 +32,7 @@ def _overview(report: RunReport) -> list[tuple[str, str]]:
     records = list(report.records.values())
     done = [r for r in records if r.final is not None]
     reprompted = sum(r.reprompted for r in records)
-    calls = [e for e in report.events if e.usage is not None]
+    calls = [e for e in report.events if e.usage is not None and e.data.get("cached") is not True]
     rows = [("records", str(len(records))), ("labelled", str(sum(not r.failed for r in done))),
             ("failed", str(sum(r.failed for r in done))),
             ("re-prompted", f"{reprompted} ({reprompted / len(records):.0%})" if records else "0"),
@@ -42,6 +42,10 @@ def _overview(report: RunReport) -> list[tuple[str, str]]:
     summary = report.summary or {}
     if summary.get("seconds") is not None:
         rows.append(("wall time", format_seconds(summary["seconds"])))
+    if summary.get("cache_hits"):
+        rows.append(("LLM cache hits", str(summary["cache_hits"])))
+    if summary.get("cost_usd") is not None:
+        rows.append(("cost", f"${summary['cost_usd']:.4f}"))
     for name in ("f1", "accuracy"):
         if (summary.get("teacher") or {}).get(name) is not None:
             rows.append((f"teacher {name} vs gold", f"{summary['teacher'][name]:.3f}"))

@@ -35,6 +35,7 @@ class CostRow:
     output_tokens: int = 0
     seconds: list[float] = field(default_factory=list)
     counted_tokens: bool = False
+    cache_hits: int = 0
 
     @property
     def total_seconds(self) -> float | None:
@@ -49,6 +50,9 @@ class CostRow:
         return percentile(self.seconds, 0.95)
 
     def add(self, event: Event) -> None:
+        if event.data.get("cached") is True:  # answered by the LLM cache: free, and not a call
+            self.cache_hits += 1
+            return
         self.calls += 1
         if event.usage is not None:
             self.counted_tokens = True

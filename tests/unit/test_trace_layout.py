@@ -7,7 +7,9 @@ import pytest
 from dualchecker.trace.layout import Edge, Node, layout
 from dualchecker.trace.machine import compiled_graph, graph_svg
 from dualchecker.trace.redact import MASK, redact, redact_text
-from dualchecker.trace.stats import histogram, percentile
+from dualchecker.agents.types import Usage
+from dualchecker.events import Event
+from dualchecker.trace.stats import cost_rows, histogram, percentile
 
 
 def graph(edges: list[tuple[str, str]]) -> tuple[list[Node], list[Edge]]:
@@ -78,3 +80,24 @@ def test_percentile_interpolates_like_numpy():
 
 def test_histogram_bins_cover_zero_to_one_inclusive():
     assert histogram([0.0, 0.05, 0.1, 0.95, 1.0, None]) == [2, 1, 0, 0, 0, 0, 0, 0, 0, 2]
+
+
+def test_cost_rows_split_teacher_attempts_and_count_cache_hits_apart():
+    def event(seq, agent, kind, seconds=None, tokens=None, **data):
+        usage = Usage(input_tokens=tokens, output_tokens=1) if tokens is not None else None
+        return Event(run_id="r", seq=seq, ts=0.0, agent=agent, kind=kind, seconds=seconds, usage=usage, data=data)
+
+    rows = {(r.agent, r.kind): r for r in cost_rows([
+        event(0, "teacher", "answer", 0.2, 100, reprompt=False),
+        event(1, "teacher", "answer", 0.4, 150, reprompt=True),
+        event(2, "teacher", "answer", 0.0, 100, reprompt=False, cached=True),
+        event(3, "student", "batch_trained", 2.0),
+        event(4, "runner", "batch_planned"),
+    ])}
+    first = rows[("teacher", "answer (first)")]
+    assert (first.calls, first.cache_hits, first.input_tokens, first.seconds) == (1, 1, 100, [0.2])
+    assert rows[("teacher", "answer (re-prompt)")].input_tokens == 150
+    assert rows[("student", "batch_trained")].total_seconds == 2.0
+    assert ("runner", "batch_planned") not in rows
+    total = rows[("all", "LLM calls")]
+    assert (total.calls, total.input_tokens, total.cache_hits) == (2, 250, 1)
