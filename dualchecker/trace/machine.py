@@ -7,8 +7,8 @@ conditional edges are dashed and carry the router's edge name ('low confidence',
 from __future__ import annotations
 
 import logging
-from html import escape
 from collections import defaultdict
+from html import escape
 from typing import Any
 
 from markupsafe import Markup
@@ -90,6 +90,7 @@ def run_graph(report: RunReport) -> tuple[Any, str | None]:
 def node_runs(report: RunReport) -> dict[str, int]:
     """How many times each node ran, counted from the events it emits."""
     answers = report.select("teacher", "answer")
+    checks = len(report.select("student_checker", "borderline"))
     return {
         "plan_batch": len(report.select("runner", "batch_planned")),
         "align": len(report.select("aligner", "demonstrations")),
@@ -101,7 +102,7 @@ def node_runs(report: RunReport) -> dict[str, int]:
         "refine_template": len(report.select("student_checker", "template_changed")),
         "synthesise": len(report.select("student_checker", "samples_written")),
         # a student checker that is switched off runs without a word: count only what it said
-        **({"check_student": checks} if (checks := len(report.select("student_checker", "borderline"))) else {}),
+        **({"check_student": checks} if checks else {}),
     }
 
 
