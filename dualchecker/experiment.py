@@ -31,7 +31,7 @@ from dualchecker.runner import Run, make_embedder
 log = logging.getLogger(__name__)
 
 COLUMNS = ["dataset", "kind", "method", "n_shot", "seed", "records", "teacher_f1", "teacher_precision",
-           "teacher_recall", "student_f1", "gold_student_f1", "llm_calls", "input_tokens", "output_tokens",
+           "teacher_recall", "student_f1", "gold_student_f1", "llm_calls", "cache_hits", "input_tokens", "output_tokens",
            "seconds", "reprompt_rate", "failed", "synthetic"]
 # With no demonstrations these methods are the same prompt as zero-shot: not run at 0-shot.
 NEEDS_SHOTS = {"few-shot", "aligner", "aligner+teacher-checker", "aligner+student-checker", "dualchecker"}
@@ -59,6 +59,7 @@ class GridConfig(BaseModel):
     student: StudentSettings = Field(default_factory=StudentSettings)
     batch_size: int = 8
     max_concurrency: int = 1
+    llm_cache: bool = Field(True, description="Share one LLM call cache across the grid's cells.")
     method_overrides: dict[str, Any] = Field(default_factory=dict,
                                              description="Applied to every method, e.g. {threshold: 0.8}.")
 
@@ -153,7 +154,10 @@ class Experiment:
             retrieval=self.grid.retrieval,
             student=self.grid.student.model_copy(update={"eval": DataSource(path=held_path), "gold_reference": False}),
             run=RunSettings(dir=self.out / "cells" / cell_id(ds, name, n_shot, seed),
-                            batch_size=self.grid.batch_size, max_concurrency=self.grid.max_concurrency, seed=seed))
+                            batch_size=self.grid.batch_size, max_concurrency=self.grid.max_concurrency, seed=seed,
+                            # one cache for the grid: a prompt two cells share (the same rationale,
+                            # the same zero-shot question) is asked once; decoding is greedy anyway
+                            llm_cache=self.grid.llm_cache, llm_cache_path=self.out / "llm_cache.sqlite"))
         started = time.perf_counter()
         summary = Run(config, llm=self.llm, embedder=self.embedder, inputs=pool, pool=pool).execute(progress=False)
         teacher = summary.teacher or {}
@@ -162,6 +166,7 @@ class Experiment:
                 "records": summary.records, "teacher_f1": teacher.get("f1"),
                 "teacher_precision": teacher.get("precision"), "teacher_recall": teacher.get("recall"),
                 "student_f1": student.get("teacher_labels", {}).get("f1"), "llm_calls": summary.llm_calls,
+                "cache_hits": summary.cache_hits,
                 "input_tokens": summary.usage.input_tokens, "output_tokens": summary.usage.output_tokens,
                 "seconds": round(time.perf_counter() - started, 1), "reprompt_rate": summary.reprompt_rate,
                 "failed": summary.failed, "synthetic": student.get("synthetic", 0)}

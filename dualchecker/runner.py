@@ -216,7 +216,7 @@ class Run:
         if not (self.with_student and settings.final):
             return None
         if not self.held_out:
-            log.warning("no student.eval data: skipping the final student evaluation")
+            log.info("no student.eval data: no final student evaluation")
             return None
         from dualchecker.distill import final_students
 

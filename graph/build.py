@@ -20,7 +20,7 @@ from dualchecker.graph.nodes import LoopNodes, TeacherNodes
 from dualchecker.graph.state import RecordOutput, RecordState, RunState
 
 
-def build_teacher_graph(ctx: RunContext) -> CompiledStateGraph:
+def build_teacher_graph(ctx: RunContext, *, own_checkpoints: bool = False) -> CompiledStateGraph:
     """One record: ContextAligner → Teacher → Teacher checker, with the re-prompt loop.
 
     Nodes that call the LLM are retried (with backoff) when the backend is unavailable. The
@@ -43,15 +43,18 @@ def build_teacher_graph(ctx: RunContext) -> CompiledStateGraph:
     graph.add_conditional_edges("teach", routing.after_teacher(checker), edges)
     graph.add_conditional_edges("reprompt", routing.after_teacher(checker), edges)
     graph.add_edge("finalize", END)
-    return graph.compile(checkpointer=False)
+    # `None` inherits the parent's checkpointer: only for drawing, since LangGraph's xray view
+    # leaves out subgraphs compiled with checkpointer=False.
+    return graph.compile(checkpointer=None if own_checkpoints else False)
 
 
-def build_graph(ctx: RunContext, checkpointer: BaseCheckpointSaver | None = None) -> CompiledStateGraph:
+def build_graph(ctx: RunContext, checkpointer: BaseCheckpointSaver | None = None, *,
+                for_drawing: bool = False) -> CompiledStateGraph:
     """The whole run: batches of records fan out to the teacher subgraph, then the student side."""
     loop = LoopNodes(ctx)
     graph = StateGraph(RunState)
     graph.add_node("plan_batch", loop.plan_batch)
-    graph.add_node("label_record", build_teacher_graph(ctx))
+    graph.add_node("label_record", build_teacher_graph(ctx, own_checkpoints=for_drawing))
     graph.add_node("collect", loop.collect)
     graph.add_edge(START, "plan_batch")
     graph.add_conditional_edges("plan_batch", routing.fan_out(ctx), ["label_record"])
@@ -84,7 +87,8 @@ def draw_mermaid(method=None, *, student: bool = True) -> str:
     """The state machine as Mermaid text, subgraph included (no model or data is loaded)."""
     from dualchecker.graph.config import MethodConfig, RunSettings
 
-    ctx = RunContext(task=None, method=method or MethodConfig(), settings=RunSettings(), records={},
+    method = method or MethodConfig()
+    ctx = RunContext(task=None, method=method, settings=RunSettings(), records={},
                      order=[], teacher=None, checker=None, aligner=None, static=[], events=None,
-                     store=None, student=object() if student else None)
-    return build_graph(ctx).get_graph(xray=True).draw_mermaid()
+                     store=None, student=object() if student and method.student else None)
+    return build_graph(ctx, for_drawing=True).get_graph(xray=True).draw_mermaid()
