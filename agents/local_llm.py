@@ -108,7 +108,13 @@ class LocalLlamaChatModel(BaseChatModel):
     )
     n_ctx: int = Field(default=4096, gt=0, description="Context window in tokens.")
     n_threads: int | None = Field(
-        default=None, gt=0, description="CPU threads; defaults to os.cpu_count()."
+        default=None,
+        gt=0,
+        description=(
+            "CPU threads; defaults to os.cpu_count(). Use fewer when other work (a student "
+            "training) shares the CPU: llama.cpp's threads wait on each other, and on an "
+            "oversubscribed CPU all-core decoding was ~10x slower than one thread."
+        ),
     )
     n_gpu_layers: int = Field(default=0, description="Layers offloaded to a GPU; -1 = all.")
     chat_format: str | None = Field(
