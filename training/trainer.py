@@ -35,7 +35,7 @@ STATE_FILE = "online_state.pt"
 class FitReport(BaseModel):
     """What one training call did; ``loss`` is the mean loss over its last epoch."""
 
-    loss: float
+    loss: float | None = Field(description="Mean loss over the last epoch; None when nothing was trained.")
     epoch_losses: list[float] = Field(default_factory=list)
     steps: int
     examples: int = Field(description="Distinct examples trained on (new plus replayed).")
@@ -70,6 +70,10 @@ class StudentTrainer:
         the new examples join the replay buffer afterwards.
         """
         usable = self._usable(examples)
+        if not usable:  # replaying old data alone would only overfit it
+            logger.info("no usable examples in this batch of %d; nothing trained", len(examples))
+            return FitReport(loss=None, steps=0, examples=0, skipped=len(examples), seconds=0.0,
+                             samples_per_s=0.0, learning_rate=self.learning_rate)
         replayed = self.replay.sample(self.config.replay)
         optimizer, scheduler = self._online_state()
         report = self._train(usable + replayed, self.config.epochs_per_batch, optimizer, scheduler)
@@ -135,7 +139,7 @@ class StudentTrainer:
         seconds = time.perf_counter() - start
         samples = len(encoded) * len(epoch_losses)
         return FitReport(
-            loss=epoch_losses[-1] if epoch_losses else float("nan"),
+            loss=epoch_losses[-1] if epoch_losses else None,
             epoch_losses=epoch_losses,
             steps=steps,
             examples=len(encoded),

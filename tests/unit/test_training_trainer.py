@@ -111,6 +111,8 @@ def test_unlabelled_examples_are_skipped_never_filled(tiny):
     report = trainer.fit_batch(examples)
     assert (report.skipped, report.examples) == (1, 4)
     assert "nolabel" not in {ex.id for ex in trainer.replay.items}
+    nothing = trainer.fit_batch([StudentExample(id="n2", text="the sun report")])
+    assert (nothing.steps, nothing.skipped, nothing.loss) == (0, 1, None)
 
 
 def test_online_lr_never_collapses(tiny):
