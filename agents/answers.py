@@ -33,6 +33,8 @@ def extract_json_object(raw: str) -> dict[str, Any]:
             value, _ = decoder.raw_decode(text, match.start())
         except json.JSONDecodeError:
             continue
+        except RecursionError:  # a hostile reply nested thousands deep
+            raise AnswerParseError("JSON nested too deeply") from None
         if isinstance(value, dict):
             return value
     raise AnswerParseError("no JSON object in the reply")

@@ -43,6 +43,13 @@ class ScriptedChatModel(BaseChatModel):
         return "scripted"
 
     @property
+    def _identifying_params(self) -> dict[str, Any]:
+        """Part of LLM-cache keys: two different scripts must never share cached replies."""
+        responder = self.responder
+        who = f"{responder.__module__}.{responder.__qualname__}@{id(responder)}" if responder else None
+        return {"rules": [r.model_dump() for r in self.rules], "responder": who}
+
+    @property
     def prompts(self) -> list[list[BaseMessage]]:
         """Every prompt received, in order (for assertions)."""
         return list(self._prompts)

@@ -53,10 +53,12 @@ def attach_student(ctx: RunContext, settings: StudentSettings, seed: int,
     ctx.student = StudentAgent(ctx.task, make_trainer(config, settings))
     if ctx.method.evokd:
         ctx.student_checker = UncertaintyChecker()
-        ctx.extra["sample_writer"] = SampleWriter(ctx.task, ctx.teacher.backend, ctx.teacher.prompts)
+        ctx.extra["sample_writer"] = SampleWriter(ctx.task, ctx.teacher.backend.for_agent("student_checker"),
+                                                  ctx.teacher.prompts)
     else:
         ctx.student_checker = StudentChecker(per_batch=ctx.method.borderline_per_batch)
-        ctx.extra["refiner"] = TemplateRefiner(ctx.task, ctx.teacher.backend, ctx.teacher.prompts)
+        ctx.extra["refiner"] = TemplateRefiner(ctx.task, ctx.teacher.backend.for_agent("student_checker"),
+                                               ctx.teacher.prompts)
     ctx.extra["student_config"] = config
     if already_labelled:
         ctx.student.train(already_labelled + ctx.store.synthetic())

@@ -74,7 +74,10 @@ def _add_student_side(graph: StateGraph, ctx: RunContext) -> None:
     graph.add_node("train_student", nodes.train_student)
     graph.add_node("check_student", nodes.check_student)
     feedback = "synthesise" if ctx.method.evokd else "refine_template"
-    graph.add_node(feedback, nodes.synthesise if ctx.method.evokd else nodes.refine_template)
+    retry = RetryPolicy(max_attempts=ctx.settings.node_retries, initial_interval=1.0,
+                        retry_on=BackendUnavailable)
+    graph.add_node(feedback, nodes.synthesise if ctx.method.evokd else nodes.refine_template,
+                   retry_policy=retry)
     graph.add_edge("collect", "train_student")
     graph.add_edge("train_student", "check_student")
     graph.add_conditional_edges("check_student", routing.after_student_check(ctx),
