@@ -35,6 +35,6 @@ class Teacher:
             answer = parse_answer(reply.text, self.task, record.text)
         except AnswerParseError as exc:
             return Attempt(kind=kind, messages=messages, raw=reply.text, error=f"parse: {exc}",
-                           usage=reply.usage, seconds=reply.seconds)
+                           usage=reply.usage, seconds=reply.seconds, cached=reply.cached)
         return Attempt(kind=kind, messages=messages, raw=reply.text, answer=answer,
-                       usage=reply.usage, seconds=reply.seconds)
+                       usage=reply.usage, seconds=reply.seconds, cached=reply.cached)

@@ -157,6 +157,7 @@ class Attempt(BaseModel):
     error: str | None = None
     usage: Usage = Field(default_factory=Usage)
     seconds: float = 0.0
+    cached: bool = Field(False, description="Answered by the LLM cache.")
 
 
 class Demonstration(BaseModel):

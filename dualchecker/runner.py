@@ -153,7 +153,8 @@ class Run:
 
         def on_rationale(example_id: str, messages: list[dict], reply: Completion) -> None:
             self.events.emit("aligner", "rationale", record_id=example_id, usage=reply.usage,
-                             seconds=reply.seconds, messages=messages, raw=reply.text)
+                             seconds=reply.seconds, cached=reply.cached, messages=messages,
+                             raw=reply.text)
 
         aligner = ContextAligner(cfg.task, index, self.backend.for_agent("aligner"), prompts,
                                  explain=method.explain_examples, on_call=on_rationale)

@@ -42,7 +42,8 @@ class TeacherNodes:
         answer = attempt.answer
         self.ctx.events.emit(
             "teacher", "answer", record_id=record.id, seconds=attempt.seconds, usage=attempt.usage,
-            reprompt=reprompt, messages=attempt.messages, raw=attempt.raw, error=attempt.error,
+            reprompt=reprompt, cached=attempt.cached, messages=attempt.messages, raw=attempt.raw,
+            error=attempt.error,
             label=answer.label if answer else None, confidence=answer.confidence if answer else None,
             spans=[s.model_dump() for s in answer.spans] if answer else [])
         return {"attempts": [attempt]}
