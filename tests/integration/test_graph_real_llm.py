@@ -30,24 +30,24 @@ def encoder():
 
 
 def test_full_graph_through_chat_openai_against_llama_server(tmp_path, llama_server, encoder):
-    records = quickstart("green_binary")[:8]
+    records = quickstart("green_binary")[:4]
     config = RunConfig(
         task=GREEN_BINARY, inputs=DataSource(path=tmp_path / "unused"),
         backend=BackendConfig(kind="openai", base_url=llama_server.base_url, model=llama_server.alias,
                               max_tokens=160),
-        method=method("dualchecker", n_shot=2, threshold=0.8),
+        method=method("dualchecker", n_shot=1, threshold=0.5),
         student=StudentSettings(model=save_tiny_student(tmp_path / "tiny"), use_ray=False,
                                 epochs_per_batch=1, final=False),
-        run=RunSettings(dir=tmp_path / "run", batch_size=4, max_concurrency=2))
+        run=RunSettings(dir=tmp_path / "run", batch_size=2, max_concurrency=2))
     run = Run(config, embedder=encoder, inputs=records, pool=records)
     summary = run.execute(progress=False)
     labelled = run.store.all()
-    assert len(labelled) == 8
+    assert len(labelled) == 4
     answered = [r for r in labelled if r.ok]
-    assert len(answered) >= 6, [r.error for r in labelled]
+    assert len(answered) >= 3, [r.error for r in labelled]
     assert all(r.label in ("yes", "no") and 0.0 <= r.confidence <= 1.0 for r in answered)
-    assert summary.usage.input_tokens > 8 * 100 and summary.usage.output_tokens > 8 * 5
-    assert summary.llm_calls >= 8 and summary.teacher is not None
+    assert summary.usage.input_tokens > 4 * 100 and summary.usage.output_tokens > 4 * 5
+    assert summary.llm_calls >= 4 and summary.teacher is not None
     events = (tmp_path / "run" / "events.jsonl").read_text()
     assert '"batch_trained"' in events and '"borderline"' in events
 
@@ -57,7 +57,7 @@ def test_spans_in_process_reject_or_locate_every_quote(tmp_path, encoder):
     config = RunConfig(
         task=GREEN_EFFECTS, inputs=DataSource(path=tmp_path / "unused"),
         backend=BackendConfig(kind="local", model="qwen2.5-coder-0.5b", max_tokens=160),
-        method=method("aligner+teacher-checker", n_shot=1, explain_examples=False),
+        method=method("aligner+teacher-checker", n_shot=1, explain_examples=False, max_reprompts=0),
         run=RunSettings(dir=tmp_path / "run", batch_size=4, max_concurrency=1))
     run = Run(config, embedder=encoder, inputs=records, pool=records, with_student=False)
     run.execute(progress=False)
