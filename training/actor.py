@@ -42,10 +42,10 @@ def ensure_ray(address: str | None = None, num_cpus: int | None = None) -> None:
     logger.info("ray resources: %s", ray.cluster_resources())
 
 
-def student_actor_options(num_cpus: float = 1, gpu_share: float = 1.0) -> dict:
-    """Resources for one student: ``gpu_share`` of a GPU only if the cluster has any GPU."""
+def student_actor_options(num_cpus: float = 1, gpu_share: float = 1.0, use_gpu: bool = True) -> dict:
+    """Resources for one student: ``gpu_share`` of a GPU only if wanted and the cluster has one."""
     options: dict = {"num_cpus": num_cpus}
-    if ray.cluster_resources().get("GPU", 0) >= 1:
+    if use_gpu and ray.cluster_resources().get("GPU", 0) >= 1:
         options["num_gpus"] = gpu_share
     return options
 
@@ -91,7 +91,8 @@ class RemoteStudent:
     def __init__(self, config: StudentConfig, timeout_s: float = 900.0, num_cpus: float = 1) -> None:
         ensure_ray()
         self.timeout_s = timeout_s
-        self._actor = _StudentActor.options(**student_actor_options(num_cpus)).remote(config)
+        options = student_actor_options(num_cpus, use_gpu=config.device != "cpu")
+        self._actor = _StudentActor.options(**options).remote(config)
 
     def fit_batch(self, examples: Sequence[StudentExample]) -> FitReport:
         return self._get(self._actor.fit_batch.remote(list(examples)))
@@ -158,8 +159,13 @@ def run_finetunes_parallel(
         return []
     ensure_ray()
     gpus = ray.cluster_resources().get("GPU", 0)
-    options = student_actor_options(num_cpus_per_job, min(1.0, gpus / len(jobs)) if gpus else 1.0)
-    refs = [_run_job_remote.options(max_retries=0, **options).remote(job) for job in jobs]
+    share = min(1.0, gpus / len(jobs)) if gpus else 1.0
+    refs = [
+        _run_job_remote.options(
+            max_retries=0, **student_actor_options(num_cpus_per_job, share, job.config.device != "cpu")
+        ).remote(job)
+        for job in jobs
+    ]
     _, pending = ray.wait(refs, num_returns=len(refs), timeout=timeout_s)
     if pending:
         for ref in refs:

@@ -45,6 +45,7 @@ def claims(n: int) -> list[StudentExample]:
 def test_gpu_is_requested_only_when_the_cluster_has_one(ray_session):
     has_gpu = ray.cluster_resources().get("GPU", 0) >= 1
     assert student_actor_options() == ({"num_cpus": 1, "num_gpus": 1.0} if has_gpu else {"num_cpus": 1})
+    assert student_actor_options(use_gpu=False) == {"num_cpus": 1}
     ensure_ray()  # idempotent
 
 
