@@ -163,13 +163,14 @@ def answer_schema(task: Task) -> dict[str, Any]:
     else:
         props["label"] = {"type": "string", "enum": task.label_names}
     props["confidence"] = {"type": "integer", "minimum": 0, "maximum": 100}
-    props["rationale"] = {"type": "string", "maxLength": RATIONALE_CHARS}
+    props["rationale"] = {"type": "string", "maxLength": ANSWER_RATIONALE_CHARS}
     return {"type": "object", "properties": props, "required": list(props)}
 
 
 # Small models ramble; a grammar-constrained length keeps replies short and the JSON whole
-# (a reply cut at max_tokens is unparseable).
-RATIONALE_CHARS = 300
+# (a reply cut at max_tokens is unparseable). Output tokens dominate a local model's latency.
+RATIONALE_CHARS = 240
+ANSWER_RATIONALE_CHARS = 160
 RATIONALE_SCHEMA: dict[str, Any] = {
     "type": "object", "properties": {"rationale": {"type": "string", "maxLength": RATIONALE_CHARS}},
     "required": ["rationale"],
