@@ -211,7 +211,6 @@ class Run:
         self.events.close()
         return summary
 
-
     def _final_students(self, labelled: list[LabelledRecord]) -> dict[str, Any] | None:
         settings = self.config.student
         if not (self.with_student and settings.final):

@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import json
 
-import pytest
-import ray
 
 from dualchecker.agents.embedders import HashingEmbedder
 from dualchecker.data import DataSource
 from dualchecker.graph.config import RunConfig, RunSettings, StudentSettings, method
 from dualchecker.runner import Run, format_summary
-from dualchecker.training.actor import ensure_ray
 from dualchecker.training.testing import save_tiny_student
 from tests.fakes import BINARY, keyword_label, records, scripted_teacher
 
@@ -25,14 +22,6 @@ SENTENCES = [
     ("Emission targets were met early.", "yes"), ("Headcount grew by ten percent.", "no"),
 ]
 
-
-@pytest.fixture(scope="module")
-def ray_session():
-    started = not ray.is_initialized()
-    ensure_ray(num_cpus=2)
-    yield
-    if started:
-        ray.shutdown()
 
 
 def test_full_run_trains_the_student_in_ray_and_scores_final_students(tmp_path, ray_session):

@@ -5,31 +5,19 @@ from __future__ import annotations
 import os
 
 import pytest
+import ray
 
-ray = pytest.importorskip("ray")
-
-from dualchecker.training import CharSpan, StudentConfig, StudentExample, StudentTimeoutError  # noqa: E402
-from dualchecker.training.actor import (  # noqa: E402
+from dualchecker.training import CharSpan, StudentConfig, StudentExample, StudentTimeoutError
+from dualchecker.training.actor import (
     FinetuneJob,
     RemoteStudent,
     ensure_ray,
     run_finetunes_parallel,
     student_actor_options,
 )
-from dualchecker.training.testing import save_tiny_student  # noqa: E402
+from dualchecker.training.testing import save_tiny_student
 
 TIMEOUT_S = 120
-
-
-@pytest.fixture(scope="module")
-def ray_session():
-    """A local Ray for this module only, shut down afterwards."""
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    started = not ray.is_initialized()
-    ensure_ray(num_cpus=2)
-    yield
-    if started:
-        ray.shutdown()
 
 
 @pytest.fixture(scope="module")
