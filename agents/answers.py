@@ -37,7 +37,48 @@ def extract_json_object(raw: str) -> dict[str, Any]:
             raise AnswerParseError("JSON nested too deeply") from None
         if isinstance(value, dict):
             return value
+    repaired = close_truncated_json(text)
+    if repaired is not None:
+        return repaired
     raise AnswerParseError("no JSON object in the reply")
+
+
+def close_truncated_json(text: str) -> dict[str, Any] | None:
+    """A reply cut off mid-object (a token limit, a stop): close its open string and braces.
+
+    Labels and confidences come before the rationale in the answer format, so a cut usually
+    loses only the end of the rationale. Anything still unparseable after closing is rejected.
+    """
+    start = text.find("{")
+    if start < 0:
+        return None
+    closers, in_string, escaped = [], False, False
+    for ch in text[start:]:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+            continue
+        if ch == '"':
+            in_string = True
+        elif ch in "{[":
+            closers.append("}" if ch == "{" else "]")
+        elif ch in "}]" and closers:
+            closers.pop()
+    if not closers:
+        return None
+    tail = text[start:].rstrip()
+    if in_string:
+        tail += '"'
+    tail = tail.rstrip(",: ")
+    try:
+        value = json.loads(tail + "".join(reversed(closers)))
+    except (json.JSONDecodeError, RecursionError):
+        return None
+    return value if isinstance(value, dict) else None
 
 
 def normalise_confidence(value: Any) -> float:

@@ -67,3 +67,19 @@ def test_spans_answer_and_hallucination():
 def test_rationale_reply_plain_or_json():
     assert parse_rationale('{"rationale": "Because."}') == "Because."
     assert parse_rationale("Because it says so.") == "Because it says so."
+
+
+@pytest.mark.parametrize("raw, expected", [
+    ('{"label": "yes", "confidence": 95, "rationale": "cut here', {"label": "yes", "confidence": 95, "rationale": "cut here"}),
+    ('{"label": "yes", "confidence": 95, "rationale": "a \\"quoted\\" wo', {"label": "yes", "confidence": 95, "rationale": 'a "quoted" wo'}),
+    ('{"label": "no", "confidence": 75,', {"label": "no", "confidence": 75}),
+    ('{"cause": ["a", "b', {"cause": ["a", "b"]}),
+])
+def test_truncated_replies_are_closed(raw, expected):
+    assert extract_json_object(raw) == expected
+
+
+@pytest.mark.parametrize("raw", ['{"label": "yes", "confidence":', '{"label"', "no braces at all"])
+def test_truncation_that_loses_a_value_is_still_rejected(raw):
+    with pytest.raises(AnswerParseError):
+        extract_json_object(raw)
