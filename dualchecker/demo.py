@@ -23,8 +23,8 @@ def demo_config(dataset: str, run_dir: Path, model: str, *, use_ray: bool = True
         task=task, inputs=DataSource(path=Path("-")),
         backend=BackendConfig(kind="local", model=model, max_tokens=200),
         method=method("dualchecker", n_shot=3, threshold=0.8),
-        student=StudentSettings(use_ray=use_ray, epochs_per_batch=3, replay=16, final_epochs=8,
-                                learning_rate=5e-5, eval=DataSource(path=held_path)),
+        student=StudentSettings(use_ray=use_ray, epochs_per_batch=3, replay=16, final_epochs=20,
+                                learning_rate=1e-4, eval=DataSource(path=held_path)),
         run=RunSettings(dir=run_dir, batch_size=8, max_concurrency=1))
     return config, pool, held_out
 
