@@ -36,6 +36,8 @@ COLUMNS = ["dataset", "kind", "method", "n_shot", "seed", "records", "teacher_f1
 # With no demonstrations these methods are the same prompt as zero-shot: not run at 0-shot.
 NEEDS_SHOTS = {"few-shot", "aligner", "aligner+teacher-checker", "aligner+student-checker", "dualchecker"}
 ZERO_SHOT_ONLY = {"zero-shot"}
+PRIORITY = ["zero-shot", "dualchecker", "dtot", "cot", "evokd", "few-shot", "aligner",
+            "aligner+teacher-checker", "aligner+student-checker"]
 
 
 class DatasetSpec(BaseModel):
@@ -82,9 +84,14 @@ class GridConfig(BaseModel):
 
 
 def cells(grid: GridConfig) -> list[tuple[DatasetSpec, str, int, int]]:
-    return [(ds, m, n, seed) for ds in grid.datasets for seed in grid.seeds for n in grid.n_shots
+    """The grid's runs, the most informative first (so a grid cut short still compares the
+    main methods on every dataset): by n-shot from high to low, then method, then dataset."""
+    todo = [(ds, m, n, seed) for ds in grid.datasets for seed in grid.seeds for n in grid.n_shots
             for m in grid.methods
             if not (n == 0 and m in NEEDS_SHOTS) and not (n > 0 and m in ZERO_SHOT_ONLY)]
+    order = {name: i for i, name in enumerate(PRIORITY)}
+    return sorted(todo, key=lambda c: (c[3], c[1] not in ZERO_SHOT_ONLY, -c[2],
+                                       order.get(c[1], len(order)), grid.datasets.index(c[0])))
 
 
 def cell_id(ds: DatasetSpec, name: str, n_shot: int, seed: int) -> str:
