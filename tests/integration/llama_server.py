@@ -106,7 +106,9 @@ def start_llama_server(
     command = [
         sys.executable, "-m", "llama_cpp.server", "--model", str(path),
         "--model_alias", alias, "--host", "127.0.0.1", "--port", str(port),
-        "--n_ctx", str(n_ctx), "--n_threads", str(n_threads), *extra_args,
+        "--n_ctx", str(n_ctx), "--n_threads", str(n_threads),
+        "--n_threads_batch", str(n_threads),  # else the server uses every core for prompts
+        *extra_args,
     ]
     log = tempfile.NamedTemporaryFile(prefix="llama-server-", suffix=".log", delete=False)
     logger.info("Starting %s", " ".join(command))
