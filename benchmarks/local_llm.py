@@ -193,6 +193,15 @@ def ratios(rows: list[dict[str, Any]]) -> list[str]:
     return out
 
 
+def _cpu_name() -> str:
+    try:
+        lines = Path("/proc/cpuinfo").read_text().splitlines()
+    except OSError:
+        return platform.processor() or platform.machine()
+    names = [line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")]
+    return names[0] if names else platform.machine()
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", nargs="+", default=list(MODELS))
@@ -216,7 +225,7 @@ def main(argv: list[str] | None = None) -> None:
         rows += [run.summary(gold * args.rounds) for run in runs]
     report = {
         "date": date.today().isoformat(),
-        "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs",
+        "machine": f"{_cpu_name()}, {os.cpu_count()} CPUs",
         "threads": args.threads, "records": args.records, "rounds": args.rounds,
         "data": str(args.data), "max_tokens": MAX_TOKENS,
         "load_avg_1m": {"before": load_before, "after": os.getloadavg()[0]}, "results": rows,
