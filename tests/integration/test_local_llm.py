@@ -23,6 +23,8 @@ except ModuleNotFoundError:  # tests/ is not a package: pytest put this folder o
 pytestmark = pytest.mark.slow
 
 MODEL = "qwen2.5-coder-0.5b"
+# One thread: on a CPU shared with other tests, all-core llama.cpp slows down ~10x.
+THREADS = 1
 
 
 class Verdict(BaseModel):
@@ -39,12 +41,12 @@ QUESTION = [
     ),
 ]
 
-llama_server = llama_server_fixture(MODEL, scope="module")
+llama_server = llama_server_fixture(MODEL, scope="module", n_threads=THREADS)
 
 
 @pytest.fixture(scope="module")
 def local_model() -> Iterator[LocalLlamaChatModel]:
-    model = LocalLlamaChatModel.from_spec(MODEL, n_threads=2)
+    model = LocalLlamaChatModel.from_spec(MODEL, n_threads=THREADS)
     yield model
     model.close()
 
