@@ -45,9 +45,8 @@ class ScriptedChatModel(BaseChatModel):
     @property
     def _identifying_params(self) -> dict[str, Any]:
         """Part of LLM-cache keys: two different scripts must never share cached replies."""
-        responder = self.responder
-        who = f"{responder.__module__}.{responder.__qualname__}@{id(responder)}" if responder else None
-        return {"rules": [r.model_dump() for r in self.rules], "responder": who}
+        return {"rules": [r.model_dump() for r in self.rules],
+                "responder": _callable_key(self.responder) if self.responder else None}
 
     @property
     def prompts(self) -> list[list[BaseMessage]]:
@@ -85,6 +84,15 @@ class ScriptedChatModel(BaseChatModel):
 
     def bind_tools(self, tools: list[Any], *, tool_choice: Any = None, **kwargs: Any):
         return self.bind(tools=tools, tool_choice=tool_choice, **kwargs)
+
+
+def _callable_key(fn: Callable) -> str:
+    """A stable name for a responder: its own qualified name and those of the callables it closes
+    over (so `scripted_teacher(a)` and `scripted_teacher(b)` differ, two calls with `a` agree)."""
+    names = [fn] + [c.cell_contents for c in getattr(fn, "__closure__", None) or ()
+                    if callable(c.cell_contents)]
+    return "|".join(f"{getattr(f, '__module__', '')}.{getattr(f, '__qualname__', type(f).__name__)}"
+                    for f in names)
 
 
 def _as_args(text: str) -> dict[str, Any]:
