@@ -91,6 +91,10 @@ class Run:
             "correct": f"{sum(lab == g for lab, g in zip(labels, gold))}/{len(labels)}",
         }
 
+    @property
+    def labels(self) -> list[str | None]:
+        return [c.label for c in self.calls]
+
 
 def load_records(path: Path, n: int) -> list[dict[str, Any]]:
     """The first ``n`` rows of a ``{"text", "label": 0|1}`` JSONL file."""
@@ -219,19 +223,22 @@ def main(argv: list[str] | None = None) -> None:
     records = load_records(args.data, args.records)
     texts = [r["text"] for r in records]
     gold = ["yes" if r["label"] else "no" for r in records]
-    rows = []
+    rows, agreement = [], []
     for model in args.models:
         runs = bench_model(model, texts, args.rounds, args.threads)
         rows += [run.summary(gold * args.rounds) for run in runs]
+        same = sum(a == b for a, b in zip(runs[0].labels, runs[1].labels))
+        agreement.append(f"{model}: in-process and server labels agree on {same}/{len(texts) * args.rounds}")
     report = {
         "date": date.today().isoformat(),
         "machine": f"{_cpu_name()}, {os.cpu_count()} CPUs",
         "threads": args.threads, "records": args.records, "rounds": args.rounds,
         "data": str(args.data), "max_tokens": MAX_TOKENS,
         "load_avg_1m": {"before": load_before, "after": os.getloadavg()[0]}, "results": rows,
+        "agreement": agreement,
     }
     print(markdown_table(rows))  # the table is this script's output
-    print("\n".join(ratios(rows)))
+    print("\n".join(ratios(rows) + agreement))
     print(f"1-min load average: {load_before:.2f} before, {os.getloadavg()[0]:.2f} after")
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
