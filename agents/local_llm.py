@@ -258,7 +258,9 @@ class LocalLlamaChatModel(BaseChatModel):
                 "finish_reason": finish_reason,
             },
         )
-        generation = ChatGeneration(message=message, generation_info={"finish_reason": finish_reason})
+        generation = ChatGeneration(
+            message=message, generation_info={"finish_reason": finish_reason}
+        )
         return ChatResult(
             generations=[generation],
             llm_output={"token_usage": usage, "model_name": self.name_or_stem},

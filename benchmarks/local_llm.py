@@ -190,7 +190,9 @@ def ratios(rows: list[dict[str, Any]]) -> list[str]:
     """Server vs in-process per model, and each model vs the first, on the median."""
     by = {(r["model"], r["mode"]): r["median_s"] for r in rows}
     models = list(dict.fromkeys(r["model"] for r in rows))
-    out = [f"{m}: server / in-process = {by[m, 'server'] / by[m, 'in-process']:.2f}" for m in models]
+    out = [
+        f"{m}: server / in-process = {by[m, 'server'] / by[m, 'in-process']:.2f}" for m in models
+    ]
     for m in models[1:]:
         for mode in ("in-process", "server"):
             out.append(f"{mode}: {m} / {models[0]} = {by[m, mode] / by[models[0], mode]:.2f}")
@@ -228,7 +230,8 @@ def main(argv: list[str] | None = None) -> None:
         runs = bench_model(model, texts, args.rounds, args.threads)
         rows += [run.summary(gold * args.rounds) for run in runs]
         same = sum(a == b for a, b in zip(runs[0].labels, runs[1].labels))
-        agreement.append(f"{model}: in-process and server labels agree on {same}/{len(texts) * args.rounds}")
+        total = len(texts) * args.rounds
+        agreement.append(f"{model}: in-process and server labels agree on {same}/{total}")
     report = {
         "date": date.today().isoformat(),
         "machine": f"{_cpu_name()}, {os.cpu_count()} CPUs",

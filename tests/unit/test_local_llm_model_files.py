@@ -78,7 +78,8 @@ def test_joins_parts_in_numeric_order_and_writes_sidecar(install_parts, tmp_path
     assert path == tmp_path / "cache" / "fake-model.gguf"
     assert path.read_bytes() == CONTENT
     assert Path(f"{path}.sha256").is_file()
-    assert sorted(p.name for p in path.parent.iterdir()) == ["fake-model.gguf", "fake-model.gguf.sha256"]
+    files = sorted(p.name for p in path.parent.iterdir())
+    assert files == ["fake-model.gguf", "fake-model.gguf.sha256"]
 
 
 def test_hash_mismatch_raises_and_leaves_no_file(install_parts, tmp_path):
