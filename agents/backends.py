@@ -67,6 +67,10 @@ class ChatBackend:
         view.agent = agent
         return view
 
+    def fresh(self) -> "ChatBackend":
+        """The same model and structured method with an empty ledger (one per run of a grid)."""
+        return ChatBackend(self.model, structured=self.structured, name=self.name, agent=self.agent)
+
     def use_cache(self, cache: BaseCache | None) -> None:
         """Look every call up in `cache` first (LangChain's own ``model.cache``)."""
         self.model.cache = cache

@@ -6,7 +6,6 @@ prompt a plain list of role/content dicts that traces and caches can store as th
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Literal
 
@@ -18,18 +17,19 @@ PromptStyle = Literal["plain", "cot"]
 
 
 def demo_answer(demo: Demonstration) -> str:
-    """A demonstration's answer in the same JSON shape the teacher must write."""
-    answer: dict[str, object] = {}
+    """A demonstration's answer and reason as plain lines, like the paper's "Answer: … Reason: …".
+
+    Not JSON: a small model copies the shape of its examples, and the examples carry no
+    confidence (humans gave none), so JSON examples teach it to leave the confidence out.
+    """
     if demo.spans or demo.label is None:
-        by_type: dict[str, str] = {}
-        for span in demo.spans:
-            by_type.setdefault(span.type, span.text)
-        answer.update(by_type)
+        answer = "; ".join(f'{s.type} = "{s.text}"' for s in demo.spans) or "(nothing to extract)"
     else:
-        answer["label"] = demo.label
+        answer = demo.label
+    lines = [f"Answer: {answer}"]
     if demo.rationale:
-        answer["rationale"] = demo.rationale
-    return json.dumps(answer, ensure_ascii=False)
+        lines.append(f"Reason: {demo.rationale}")
+    return "\n".join(lines)
 
 
 class PromptBook:

@@ -81,6 +81,8 @@ def final_students(task: Task, settings: StudentSettings, seed: int, labelled: l
     jobs = {"teacher_labels": train}
     if settings.gold_reference:
         jobs["gold_labels"] = gold_examples(task, pool)
+    empty = [name for name, data in jobs.items() if not data]  # e.g. the teacher labelled nothing
+    jobs = {name: data for name, data in jobs.items() if data}
     if settings.use_ray:
         from dualchecker.training.actor import FinetuneJob, ensure_ray, run_finetunes_parallel
 
@@ -91,6 +93,7 @@ def final_students(task: Task, settings: StudentSettings, seed: int, labelled: l
     else:
         reports = [train_and_evaluate(config, data, test, positive=positive) for data in jobs.values()]
     out: dict[str, Any] = {"left_out": left_out, "n_test": len(test), "synthetic": len(synthetic)}
+    out.update({name: {"f1": None, "n_train": 0} for name in empty})
     for name, report in zip(jobs, reports):
         out[name] = {"f1": report.f1, "n_train": report.n_train,
                      "train_samples_per_s": report.train_samples_per_s, **{

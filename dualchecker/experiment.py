@@ -119,10 +119,10 @@ class Experiment:
     """Runs the cells of a grid that are not in results.csv yet, then writes table and plots."""
 
     def __init__(self, grid: GridConfig, *, llm: BaseChatModel | None = None, embedder: Embedder | None = None):
-        # One chat model for the whole grid (a local model loads once); each cell wraps it in
-        # its own ChatBackend, so calls and tokens are counted per cell.
+        # One chat model for the whole grid (a local model loads once); each cell gets a fresh
+        # ChatBackend on it, with the backend's structured-output method, counting its own calls.
         self.grid = grid
-        self.llm = llm if llm is not None else make_backend(grid.backend).model
+        self.backend = make_backend(llm if llm is not None else grid.backend)
         self.out = Path(grid.out_dir)
         self.out.mkdir(parents=True, exist_ok=True)
         self.csv = self.out / "results.csv"
@@ -166,7 +166,8 @@ class Experiment:
                             # the same zero-shot question) is asked once; decoding is greedy anyway
                             llm_cache=self.grid.llm_cache, llm_cache_path=self.out / "llm_cache.sqlite"))
         started = time.perf_counter()
-        summary = Run(config, llm=self.llm, embedder=self.embedder, inputs=pool, pool=pool).execute(progress=False)
+        summary = Run(config, llm=self.backend.fresh(), embedder=self.embedder, inputs=pool,
+                      pool=pool).execute(progress=False)
         teacher = summary.teacher or {}
         student = summary.student or {}
         return {"dataset": ds.name, "kind": task.kind.value, "method": name, "n_shot": n_shot, "seed": seed,

@@ -340,9 +340,10 @@ def format_summary(summary: RunSummary) -> str:
         lines.append(f"teacher F1 {t['f1']:.3f}  precision {t['precision']:.3f}  recall {t['recall']:.3f}")
     if summary.student:
         st = summary.student
-        line = f"student F1 on {st['n_test']} held-out: teacher labels {st['teacher_labels']['f1']:.3f}"
+        f1 = lambda name: "–" if st[name]["f1"] is None else f"{st[name]['f1']:.3f}"
+        line = f"student F1 on {st['n_test']} held-out: teacher labels {f1('teacher_labels')}"
         if "gold_labels" in st:
-            line += f"  gold labels {st['gold_labels']['f1']:.3f}"
+            line += f"  gold labels {f1('gold_labels')}"
         lines.append(line + f"  ({st['left_out']} unlabelled records left out)")
     lines += [f"{name}: {path}" for name, path in summary.outputs.items()]
     return "\n".join(lines)

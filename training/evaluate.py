@@ -12,6 +12,7 @@ from .config import StudentConfig
 from .data import StudentExample
 from .metrics import classification_scores, span_exact_f1, token_f1
 from .prediction import StudentPrediction
+from .errors import StudentError
 from .trainer import FitReport, StudentTrainer
 
 logger = logging.getLogger(__name__)
@@ -61,6 +62,8 @@ def train_and_evaluate(
     Test items must carry gold labels/spans; a classification test item without a label is
     an error because it cannot be scored.
     """
+    if not train:
+        raise StudentError("no training examples: nothing to fine-tune on")
     if config.task == "classification" and any(ex.label is None for ex in test):
         raise ValueError("every classification test example needs a gold label")
     trainer = StudentTrainer(config)
