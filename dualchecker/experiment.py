@@ -244,47 +244,52 @@ def write_reports(rows: list[dict[str, str]], out: Path, grid: GridConfig) -> No
         plot_f1_by_shots(rows, out / "f1_by_shots.png")
 
 
-def plot_f1_by_method(rows: list[dict[str, str]], path: Path) -> None:
-    """Teacher and student F1 per method at the largest n-shot, one panel per dataset."""
+def _panels(rows: list[dict[str, str]], height: float):
+    """One matplotlib panel per dataset: (figure, [(axis, dataset, its rows)])."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     datasets = sorted({r["dataset"] for r in rows})
-    fig, axes = plt.subplots(1, len(datasets), figsize=(5.5 * len(datasets), 4.2), squeeze=False)
-    for ax, dataset in zip(axes[0], datasets):
-        subset = [r for r in rows if r["dataset"] == dataset]
-        shots = max(int(r["n_shot"]) for r in subset)
-        names = [m for m in METHODS if any(r["method"] == m and int(r["n_shot"]) == shots for r in subset)]
-        pick = lambda m, col: _mean([_f(r[col]) for r in subset if r["method"] == m and int(r["n_shot"]) == shots]) or 0
+    fig, axes = plt.subplots(1, len(datasets), figsize=(5.5 * len(datasets), height), squeeze=False)
+    return fig, [(ax, d, [r for r in rows if r["dataset"] == d]) for ax, d in zip(axes[0], datasets)]
+
+
+def _save(fig, path: Path) -> None:
+    import matplotlib.pyplot as plt
+
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def plot_f1_by_method(rows: list[dict[str, str]], path: Path) -> None:
+    """Teacher and student F1 per method (each at its largest n-shot), one panel per dataset."""
+    fig, panels = _panels(rows, 4.2)
+    for ax, dataset, subset in panels:
+        names = [m for m in METHODS if any(r["method"] == m for r in subset)]
+        shots = {m: max(int(r["n_shot"]) for r in subset if r["method"] == m) for m in names}
+        pick = lambda m, col: _mean([_f(r[col]) for r in subset
+                                     if r["method"] == m and int(r["n_shot"]) == shots[m]]) or 0
         xs = range(len(names))
         ax.bar([x - 0.2 for x in xs], [pick(m, "teacher_f1") for m in names], 0.4, label="teacher")
         ax.bar([x + 0.2 for x in xs], [pick(m, "student_f1") for m in names], 0.4, label="student")
         gold = _mean([_f(r["gold_student_f1"]) for r in subset])
         if gold is not None:
             ax.axhline(gold, color="black", linestyle="--", linewidth=1, label="student on gold labels")
-        ax.set_xticks(list(xs), names, rotation=35, ha="right", fontsize=8)
+        ax.set_xticks(list(xs), [f"{m} ({shots[m]})" for m in names], rotation=35, ha="right", fontsize=8)
         ax.set_ylim(0, 1)
-        ax.set_title(f"{dataset} ({shots}-shot)")
+        ax.set_title(f"{dataset} (method (n-shot))")
         ax.set_ylabel("F1")
-    axes[0][0].legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    panels[0][0].legend(fontsize=8)
+    _save(fig, path)
 
 
 def plot_f1_by_shots(rows: list[dict[str, str]], path: Path) -> None:
     """Teacher F1 against n-shot for each method that ran at several n-shot settings."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    datasets = sorted({r["dataset"] for r in rows})
-    fig, axes = plt.subplots(1, len(datasets), figsize=(5.5 * len(datasets), 4.0), squeeze=False)
-    for ax, dataset in zip(axes[0], datasets):
-        subset = [r for r in rows if r["dataset"] == dataset]
+    fig, panels = _panels(rows, 4.0)
+    for ax, dataset, subset in panels:
         for name in METHODS:
             points = sorted({int(r["n_shot"]) for r in subset if r["method"] == name})
             if len(points) < 2:
@@ -298,6 +303,4 @@ def plot_f1_by_shots(rows: list[dict[str, str]], path: Path) -> None:
         ax.set_ylim(0, 1)
         if ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    _save(fig, path)
