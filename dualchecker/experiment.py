@@ -36,8 +36,8 @@ COLUMNS = ["dataset", "kind", "method", "n_shot", "seed", "records", "teacher_f1
 # With no demonstrations these methods are the same prompt as zero-shot: not run at 0-shot.
 NEEDS_SHOTS = {"few-shot", "aligner", "aligner+teacher-checker", "aligner+student-checker", "dualchecker"}
 ZERO_SHOT_ONLY = {"zero-shot"}
-PRIORITY = ["zero-shot", "dualchecker", "dtot", "cot", "evokd", "few-shot", "aligner",
-            "aligner+teacher-checker", "aligner+student-checker"]
+PRIORITY = ["zero-shot", "dualchecker", "dtot", "cot", "aligner", "aligner+teacher-checker",
+            "evokd", "aligner+student-checker", "few-shot"]
 
 
 class DatasetSpec(BaseModel):
