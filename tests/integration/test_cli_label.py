@@ -58,12 +58,6 @@ def stored(run_dir) -> int:
         return 0
 
 
-def teacher_answers(run_dir) -> list[str]:
-    lines = (run_dir / "events.jsonl").read_text().splitlines()
-    events = [json.loads(line) for line in lines if line.strip().endswith("}")]
-    return [e["record_id"] for e in events if e["agent"] == "teacher" and e["kind"] == "answer"]
-
-
 def test_label_writes_valid_jsonl(tmp_path):
     config = write_config(tmp_path, n=24, delay_s=0.0)
     done = subprocess.run(cli("label", config, "--no-progress"), capture_output=True, text=True, timeout=300)
