@@ -41,7 +41,9 @@ class ExampleIndex:
                 self.examples.append(record)
         self.embedder = embedder
         self._keys = [normalise_text(r.text) for r in self.examples]
-        self._row = {r.id: i for i, r in enumerate(self.examples)}
+        # Keyed by text, never by id: ids restarting at 0 in two files must not retrieve the
+        # neighbours of another text.
+        self._row = {key: i for i, key in enumerate(self._keys)}
         self.matrix = (embedder.encode([r.text for r in self.examples]) if self.examples
                        else np.zeros((0, 1), dtype=np.float32))
         self._query_cache: dict[str, np.ndarray] = {}
@@ -52,21 +54,25 @@ class ExampleIndex:
 
     def prefetch(self, records: list[Record]) -> None:
         """Embed a batch of queries in one call instead of one call per record."""
-        todo = [r for r in records if r.id not in self._row and r.id not in self._query_cache]
+        keys = {normalise_text(r.text): r.text for r in records}
+        todo = [key for key in keys if key not in self._row and key not in self._query_cache]
         if todo:
-            vectors = self.embedder.encode([r.text for r in todo])
+            vectors = self.embedder.encode([keys[key] for key in todo])
             with self._lock:
-                self._query_cache.update({r.id: v for r, v in zip(todo, vectors)})
+                self._query_cache.update(dict(zip(todo, vectors)))
 
     def _vector(self, record: Record) -> np.ndarray:
-        if record.id in self._row:
-            return self.matrix[self._row[record.id]]
-        if record.id not in self._query_cache:
+        key = normalise_text(record.text)
+        if key in self._row:
+            return self.matrix[self._row[key]]
+        if key not in self._query_cache:
             self.prefetch([record])
-        return self._query_cache[record.id]
+        return self._query_cache[key]
 
-    def neighbours(self, record: Record, k: int) -> list[tuple[Record, float]]:
-        """The k most similar examples, never the record itself nor a duplicate of its text."""
+    def neighbours(self, record: Record, k: int, *, label: str | None = None,
+                   ) -> list[tuple[Record, float]]:
+        """The k most similar examples (of `label`, when given), never the record itself nor a
+        duplicate of its text."""
         if k <= 0 or not self.examples:
             return []
         scores = self.matrix @ self._vector(record)
@@ -74,12 +80,36 @@ class ExampleIndex:
         found: list[tuple[Record, float]] = []
         for i in np.argsort(-scores, kind="stable"):
             example = self.examples[i]
-            if example.id == record.id or self._keys[i] == own_key:
+            if self._keys[i] == own_key or (label is not None and example.label != label):
                 continue
             found.append((example, float(scores[i])))
             if len(found) == k:
                 break
         return found
+
+    def balanced(self, record: Record, k: int, labels: list[str]) -> list[tuple[Record, float]]:
+        """k examples drawn from every label in turn (nearest first within a label), shown least
+        similar first so the closest example sits next to the text. A small teacher votes with
+        the majority of its demonstrations; balance makes them teach the boundary instead."""
+        per_label = {label: self.neighbours(record, k, label=label) for label in labels}
+        chosen: list[tuple[Record, float]] = []
+        depth = 0
+        while len(chosen) < k and any(depth < len(v) for v in per_label.values()):
+            for label in labels:
+                if depth < len(per_label[label]) and len(chosen) < k:
+                    chosen.append(per_label[label][depth])
+            depth += 1
+        return sorted(chosen, key=lambda pair: pair[1])
+
+    def vote(self, record: Record, k: int, labels: list[str]) -> dict[str, float]:
+        """The k nearest examples' labels, weighted by similarity (kNN-prompting's neighbour
+        distribution), with add-one smoothing so no label is impossible."""
+        weights = dict.fromkeys(labels, 1.0 / len(labels))
+        for example, similarity in self.neighbours(record, k):
+            if example.label in weights:
+                weights[example.label] += max(similarity, 0.0)
+        total = sum(weights.values())
+        return {label: w / total for label, w in weights.items()}
 
 
 class RationaleCache:
@@ -140,11 +170,18 @@ class ContextAligner:
             self.on_call(example.id, messages, reply)
         return parse_rationale(reply.text)
 
-    def demonstrations(self, record: Record, k: int) -> list[Demonstration]:
+    def demonstrations(self, record: Record, k: int, *, balanced: bool = False,
+                       labels: list[str] | None = None) -> list[Demonstration]:
+        """Aligned demonstrations: the k nearest examples, or k label-balanced ones (`labels`
+        restricts the balance to those labels, e.g. a re-prompt's two most likely)."""
         if self.index is None:
             return []
+        if balanced and not self.task.is_spans:
+            found = self.index.balanced(record, k, labels or self.task.label_names)
+        else:
+            found = self.index.neighbours(record, k)
         demos = []
-        for example, similarity in self.index.neighbours(record, k):
+        for example, similarity in found:
             demos.append(Demonstration(
                 source="aligned", record_id=example.id, text=example.text, label=example.label,
                 spans=example.spans or [], similarity=similarity,

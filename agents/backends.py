@@ -27,6 +27,13 @@ from langchain_core.rate_limiters import InMemoryRateLimiter
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from dualchecker.agents.faults import BackendUnavailable, is_transient
+from dualchecker.agents.label_probs import (
+    LabelReading,
+    first_token_top_logprobs,
+    from_label_logprobs,
+    from_top_logprobs,
+    parse_stated_number,
+)
 from dualchecker.agents.llm_cache import CallLedger
 from dualchecker.agents.types import Usage
 from dualchecker.errors import BackendError, ConfigError
@@ -60,11 +67,18 @@ class ChatBackend:
         self.name = name or getattr(model, "model_name", None) or type(model).__name__
         self.agent = agent
         self.ledger = CallLedger()
+        self.logprobs: bool | None = None  # None until a reply shows whether it has log-probs
 
     def for_agent(self, agent: str) -> "ChatBackend":
         """The same model and ledger, booking calls under `agent`."""
         view = copy.copy(self)
         view.agent = agent
+        return view
+
+    def sampling(self, seed: int, temperature: float = 0.7) -> "ChatBackend":
+        """A view that samples (seeded, so the LLM cache keeps the k samples apart)."""
+        view = copy.copy(self)
+        view.model = self.model.bind(temperature=temperature, seed=seed)
         return view
 
     def fresh(self) -> "ChatBackend":
@@ -106,6 +120,53 @@ class ChatBackend:
                                 seconds=time.perf_counter() - started)
         self.ledger.record(self.agent, completion.usage, cached=cached)
         return completion
+
+    def read_labels(self, messages: Messages, labels: list[str], *, prefix: str = "Answer:",
+                    codes: dict[str, str] | None = None, verbalise: bool = False,
+                    ) -> tuple[LabelReading | None, Completion]:
+        """The model's probability for every label, or None when this backend has none.
+
+        The embedded model scores each label after ``prefix`` itself; other models are asked for
+        the label with ``logprobs``/``top_logprobs`` and their first answer token is read (the
+        prompt then asks for the label, or its code, alone). A reply without log-probabilities
+        marks the backend so callers fall back to sampling from then on.
+        """
+        if getattr(self.model, "scores_labels", False):
+            options: dict[str, Any] = {"label_scoring": {
+                "prefix": prefix, "labels": labels,
+                "verbalise": "\nConfidence (0-100):" if verbalise else None}}
+        else:
+            options = {"logprobs": True, "top_logprobs": 20, "max_tokens": 4,
+                       "extra_body": {"max_tokens": 4}} if self._speaks_openai() else {
+                "logprobs": True, "top_logprobs": 20}
+        started = time.perf_counter()
+        try:
+            reply = self.model.bind(**options).invoke(convert_to_messages(messages))
+        except Exception as exc:  # same typing of provider errors as `complete`
+            error = BackendUnavailable if is_transient(exc) else BackendError
+            raise error(f"{self.name}: {type(exc).__name__}: {exc}") from exc
+        meta = getattr(reply, "response_metadata", None) or {}
+        completion = Completion(text=_reply_text(reply), usage=_usage(reply),
+                                cached=bool(meta.get("cache_hit")),
+                                seconds=time.perf_counter() - started)
+        self.ledger.record(self.agent, completion.usage, cached=completion.cached)
+        probabilities = None
+        if meta.get("label_logprobs"):
+            probabilities = from_label_logprobs(meta["label_logprobs"], labels)
+        elif (top := first_token_top_logprobs(meta)) is not None:
+            probabilities = from_top_logprobs(top, labels, codes)
+        if probabilities is None:
+            if self.logprobs is None:
+                log.warning("%s returned no log-probabilities; confidence falls back to "
+                            "agreement over samples", self.name)
+            self.logprobs = False
+            return None, completion
+        self.logprobs = True
+        return LabelReading(probabilities=probabilities, source="token_probability",
+                            verbalised=parse_stated_number(meta.get("verbalised"))), completion
+
+    def _speaks_openai(self) -> bool:
+        return type(self.model).__name__ in ("ChatOpenAI", "AzureChatOpenAI")
 
     def _bind(self, schema: dict[str, Any]):
         if self.structured == "json_schema":

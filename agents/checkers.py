@@ -6,10 +6,10 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from dualchecker.agents.types import Attempt, LabelledRecord, Record, Span, Task
+from dualchecker.agents.types import Attempt, LabelledRecord, Record, Span, Task, TeacherAnswer
 
 TeacherVerdict = Literal["accept", "reprompt"]
-FinalRule = Literal["most_confident", "latest"]
+FinalRule = Literal["most_confident", "latest", "average"]
 
 
 class TeacherChecker(BaseModel):
@@ -26,12 +26,14 @@ class TeacherChecker(BaseModel):
     max_reprompts: int = Field(1, ge=0)
     final_rule: FinalRule = "most_confident"
 
-    def verdict(self, attempts: list[Attempt]) -> TeacherVerdict:
+    def verdict(self, attempts: list[Attempt], threshold: float | None = None) -> TeacherVerdict:
+        """Re-prompt below `threshold` (default: this checker's; a calibration may pick another)."""
         reprompts = sum(a.kind == "reprompt" for a in attempts)
         if reprompts >= self.max_reprompts:
             return "accept"
         last = attempts[-1]
-        if last.answer is None or last.answer.confidence < self.threshold:
+        limit = self.threshold if threshold is None else threshold
+        if last.answer is None or last.answer.confidence < limit:
             return "reprompt"
         return "accept"
 
@@ -45,6 +47,8 @@ class TeacherChecker(BaseModel):
             return LabelledRecord(**base, error=attempts[-1].error or "no answer")
         if self.final_rule == "latest":
             chosen = valid[-1][1]
+        elif self.final_rule == "average" and all(a.answer.probabilities for _, a in valid):
+            chosen = valid[-1][1].model_copy(update={"answer": average_answer([a for _, a in valid])})
         else:
             chosen = max(valid, key=lambda pair: (pair[1].answer.confidence, pair[0]))[1]
         answer = chosen.answer
@@ -52,6 +56,18 @@ class TeacherChecker(BaseModel):
         return LabelledRecord(**base, label=answer.label, spans=list(answer.spans),
                               confidence=answer.confidence, rationale=answer.rationale,
                               before=first if len(attempts) > 1 else None)
+
+
+def average_answer(attempts: list[Attempt]) -> TeacherAnswer:
+    """The mean of the attempts' label distributions: a re-prompt adds evidence, it does not
+    simply overwrite (nor get overwritten by) the first answer."""
+    answers = [a.answer for a in attempts if a.answer is not None]
+    labels = list(answers[0].probabilities)
+    mean = {label: sum(a.probabilities.get(label, 0.0) for a in answers) / len(answers)
+            for label in labels}
+    best = max(mean, key=mean.__getitem__)
+    return answers[-1].model_copy(update={"label": best, "confidence": mean[best],
+                                          "probabilities": mean})
 
 
 class Borderline(BaseModel):

@@ -12,10 +12,13 @@ import importlib.util
 import logging
 import os
 import threading
+import time
 from collections.abc import Sequence
 from operator import itemgetter
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
+
+import numpy as np
 
 from langchain_core.callbacks import CallbackManagerForLLMRun
 from langchain_core.language_models.chat_models import BaseChatModel, LangSmithParams
@@ -128,6 +131,8 @@ class LocalLlamaChatModel(BaseChatModel):
     )
     verbose: bool = Field(default=False, description="Let llama.cpp log to stderr.")
 
+    scores_labels: bool = Field(default=True, description="Answers ``label_scoring`` calls.")
+
     _llama: Any = PrivateAttr(default=None)
     _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
 
@@ -182,11 +187,66 @@ class LocalLlamaChatModel(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
+        scoring = kwargs.pop("label_scoring", None)
+        if scoring is not None:
+            return self._score_labels(messages, **scoring)
         params = self._call_params(stop, kwargs)
         payload = to_llama_messages(messages)
         with self._lock:
             response = self._loaded().create_chat_completion(messages=payload, **params)
         return self._to_result(response)
+
+    def _score_labels(self, messages: list[BaseMessage], *, prefix: str, labels: list[str],
+                      verbalise: str | None = None) -> ChatResult:
+        """Read each label's log-probability after the prompt and ``prefix`` (no sampling).
+
+        Called as ``model.invoke(messages, label_scoring={"prefix": "Answer:", "labels": [...]})``
+        so that LangChain's cache and callbacks see it like any other call. The reply's content is
+        the most likely label and ``response_metadata["label_logprobs"]`` holds every label's
+        log-probability of its whole continuation (so labels sharing a first token are still told
+        apart). With ``verbalise`` (e.g. ``"\nConfidence:"``) the model also writes a number
+        after its most likely label, for comparing verbalised with token-probability confidence.
+        """
+        started = time.perf_counter()
+        with self._lock:
+            llama = self._loaded()
+            prompt = self._format_prompt(llama, messages) + prefix
+            scored = score_continuations(llama, prompt, [" " + label for label in labels])
+            best = labels[int(np.argmax(scored.logprobs))]
+            stated = None
+            if verbalise is not None:
+                out = llama.create_completion(prompt + " " + best + verbalise, max_tokens=4,
+                                              temperature=0.0, stop=["\n"])
+                stated = out["choices"][0]["text"].strip()
+        message = AIMessage(
+            content=best,
+            usage_metadata=UsageMetadata(input_tokens=scored.prompt_tokens, output_tokens=0,
+                                         total_tokens=scored.prompt_tokens),
+            response_metadata={
+                "model_name": self.name_or_stem, "model_provider": PROVIDER,
+                "label_logprobs": dict(zip(labels, scored.logprobs)),
+                "evaluated_tokens": scored.evaluated_tokens,
+                "verbalised": stated, "seconds": time.perf_counter() - started,
+            },
+        )
+        return ChatResult(generations=[ChatGeneration(message=message)])
+
+    @staticmethod
+    def _format_prompt(llama: Any, messages: list[BaseMessage]) -> str:
+        """The chat prompt exactly as ``create_chat_completion`` would build it, open for the
+        assistant's reply."""
+        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+        template = llama.metadata.get("tokenizer.chat_template")
+        if not template:
+            raise DualCheckerError("the GGUF file has no chat template; label scoring needs one")
+        vocab = llama._model  # noqa: SLF001 - token texts for the template's bos/eos
+        formatter = Jinja2ChatFormatter(
+            template=template,
+            eos_token=vocab.token_get_text(vocab.token_eos()),
+            bos_token=vocab.token_get_text(vocab.token_bos()),
+        )
+        return formatter(messages=to_llama_messages(messages)).prompt
 
     def _call_params(self, stop: list[str] | None, kwargs: dict[str, Any]) -> dict[str, Any]:
         """Defaults, overridden by call options; ``extra_body`` wins like in OpenAI clients."""
@@ -297,6 +357,80 @@ class LocalLlamaChatModel(BaseChatModel):
             [RunnablePassthrough.assign(parsed=lambda _: None)], exception_key="parsing_error"
         )
         return RunnableMap(raw=llm) | parsed
+
+
+class ScoredContinuations(NamedTuple):
+    logprobs: list[float]
+    prompt_tokens: int
+    evaluated_tokens: int
+
+
+def log_softmax(row: np.ndarray) -> np.ndarray:
+    """Log-probabilities from one row of logits (float64, numerically stable)."""
+    row = row.astype(np.float64)
+    shifted = row - row.max()
+    return shifted - np.log(np.exp(shifted).sum())
+
+
+def common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
+    """Length of the longest common prefix of two token sequences."""
+    n = 0
+    for x, y in zip(a, b):
+        if x != y:
+            break
+        n += 1
+    return n
+
+
+def score_continuations(llama: Any, prompt: str, continuations: list[str]) -> ScoredContinuations:
+    """Log-probability of each continuation of ``prompt``, from last-position logits only.
+
+    The prompt is evaluated once, reusing llama.cpp's KV cache for the part it shares with the
+    previous call (a fixed system prompt and fixed demonstrations cost nothing after the first
+    record). Each continuation token after the first costs one single-token pass. ``logits_all``
+    stays off: only the row that is read is ever computed.
+    """
+    prompt_tokens = llama.tokenize(prompt.encode("utf-8"), add_bos=False, special=True)
+    if not prompt_tokens:
+        raise ValueError("empty prompt")
+    paths = [_continuation_tokens(llama, prompt, prompt_tokens, c) for c in continuations]
+    evaluated = _eval_from_cache(llama, prompt_tokens)
+    first = log_softmax(_last_logits(llama))
+    logprobs = []
+    for path in paths:
+        total = float(first[path[0]])
+        for depth in range(1, len(path)):
+            llama.n_tokens = len(prompt_tokens) + depth - 1
+            llama.eval([path[depth - 1]])
+            evaluated += 1
+            total += float(log_softmax(_last_logits(llama))[path[depth]])
+        logprobs.append(total)
+    llama.n_tokens = len(prompt_tokens)
+    return ScoredContinuations(logprobs, len(prompt_tokens), evaluated)
+
+
+def _last_logits(llama: Any) -> np.ndarray:
+    """The logits row of the last evaluated token (the only row llama.cpp computed)."""
+    pointer = llama._ctx.get_logits()  # noqa: SLF001 - llama-cpp-python keeps no copy without logits_all
+    return np.ctypeslib.as_array(pointer, shape=(llama.n_vocab(),)).copy()
+
+
+def _eval_from_cache(llama: Any, tokens: list[int]) -> int:
+    """Evaluate ``tokens``, keeping the KV cache of the prefix already evaluated; returns how many
+    tokens were computed. The last token is always recomputed so its logits row is fresh."""
+    cached = common_prefix(llama.input_ids[:llama.n_tokens].tolist(), tokens)
+    cached = min(cached, len(tokens) - 1)
+    llama.n_tokens = cached
+    llama.eval(tokens[cached:])
+    return len(tokens) - cached
+
+
+def _continuation_tokens(llama: Any, prompt: str, prompt_tokens: list[int], text: str) -> list[int]:
+    """The tokens ``text`` adds after ``prompt``, as the model would see them in one string."""
+    joined = llama.tokenize((prompt + text).encode("utf-8"), add_bos=False, special=True)
+    if joined[:len(prompt_tokens)] == prompt_tokens and len(joined) > len(prompt_tokens):
+        return joined[len(prompt_tokens):]
+    return llama.tokenize(text.encode("utf-8"), add_bos=False, special=False)
 
 
 def _llama_response_format(fmt: dict[str, Any] | None) -> dict[str, Any] | None:

@@ -14,6 +14,7 @@ import jinja2
 from dualchecker.agents.types import Demonstration, Record, Span, Task
 
 PromptStyle = Literal["plain", "cot"]
+AnswerStyle = Literal["json", "label"]
 
 
 def demo_answer(demo: Demonstration) -> str:
@@ -49,20 +50,33 @@ class PromptBook:
         return self.env.get_template(name).render(**variables).strip()
 
     def teacher_messages(self, task: Task, record: Record, demonstrations: list[Demonstration],
-                         *, reprompt: bool, style: PromptStyle = "plain") -> list[dict[str, str]]:
-        """The teacher's prompt: standard and format (system), examples and the text (user)."""
+                         *, reprompt: bool, style: PromptStyle = "plain",
+                         answer_style: AnswerStyle = "json", codes: dict[str, str] | None = None,
+                         contrastive: bool = False) -> list[dict[str, str]]:
+        """The teacher's prompt: standard and format (system), examples and the text (user).
+
+        ``answer_style="label"`` asks for the label alone, whose probability is read from the
+        model; ``"json"`` asks for label, stated confidence and rationale as one JSON object.
+        """
         return [
-            {"role": "system", "content": self.render("teacher/system.jinja", task=task, style=style)},
+            {"role": "system", "content": self.render("teacher/system.jinja", task=task, style=style,
+                                                      answer_style=answer_style, codes=codes)},
             {"role": "user", "content": self.render("teacher/user.jinja", record=record,
-                                                    demonstrations=demonstrations, reprompt=reprompt)},
+                                                    demonstrations=demonstrations, reprompt=reprompt,
+                                                    answer_style=answer_style,
+                                                    contrastive=contrastive)},
         ]
 
     def rationale_messages(self, task: Task, text: str, *, label: str | None = None,
                            spans: list[Span] | None = None,
-                           student_answer: str | None = None) -> list[dict[str, str]]:
-        """Ask the teacher why a *known* answer is right (aligner), or what a student missed."""
+                           student_answer: str | None = None,
+                           source: Literal["annotators", "teacher"] = "annotators",
+                           ) -> list[dict[str, str]]:
+        """Ask the teacher why a known answer is right (aligner), what a student missed, or why
+        it chose its own label; ``source`` says truthfully whose answer it is."""
         return [
             {"role": "system", "content": self.render("rationale/system.jinja", task=task)},
             {"role": "user", "content": self.render("rationale/user.jinja", text=text, label=label,
-                                                    spans=spans or [], student_answer=student_answer)},
+                                                    spans=spans or [], student_answer=student_answer,
+                                                    source=source)},
         ]

@@ -1,34 +1,82 @@
-"""Teacher: an LLM labels a record given demonstrations, with a confidence and a rationale."""
+"""Teacher: an LLM labels a record given demonstrations, with a confidence and a rationale.
+
+Two ways to get the confidence, chosen per method:
+- ``token_probability`` (classification): the prompt asks for the label alone and the model's
+  probability of every label is read (see `label_probs`); one prompt pass, no sampling, no
+  rationale. Backends without log-probabilities fall back to agreement over `samples` JSON
+  answers, and with one sample to the stated number; the answer records which.
+- ``verbalised``: one JSON answer with label (or spans), a stated confidence and a rationale, as
+  in the paper. Span tasks always answer this way.
+"""
 
 from __future__ import annotations
 
-from dualchecker.agents.answers import answer_schema, parse_answer
+from typing import Literal
+
+from dualchecker.agents.answers import RATIONALE_SCHEMA, answer_schema, parse_answer, parse_rationale
 from dualchecker.agents.backends import ChatBackend
+from dualchecker.agents.label_probs import LabelReading, from_samples, label_codes
 from dualchecker.agents.prompting import PromptBook, PromptStyle
-from dualchecker.agents.types import Attempt, Demonstration, Record, Task
+from dualchecker.agents.types import Attempt, Demonstration, Record, Task, TeacherAnswer, Usage
 from dualchecker.errors import AnswerParseError, BackendError
+
+ConfidenceMode = Literal["token_probability", "verbalised"]
 
 
 class Teacher:
     """Builds the prompt, asks the backend, validates the reply; never raises on a bad reply."""
 
     def __init__(self, task: Task, backend: ChatBackend, prompts: PromptBook,
-                 *, style: PromptStyle = "plain"):
+                 *, style: PromptStyle = "plain", confidence: ConfidenceMode = "verbalised",
+                 samples: int = 5, verbalise: bool = False):
         self.task, self.backend, self.prompts, self.style = task, backend, prompts, style
         self.schema = answer_schema(task)
+        self.confidence = "verbalised" if task.is_spans else confidence
+        self.samples = samples
+        self.verbalise = verbalise
+        self.codes = None if task.is_spans or backend_scores_labels(backend) else label_codes(
+            task.label_names)
+
+    @property
+    def reads_probabilities(self) -> bool:
+        """True while label probabilities come from the model (until a backend shows it has none)."""
+        return self.confidence == "token_probability" and self.backend.logprobs is not False
 
     def messages(self, record: Record, demonstrations: list[Demonstration], *,
-                 reprompt: bool) -> list[dict[str, str]]:
+                 reprompt: bool, contrastive: bool = False) -> list[dict[str, str]]:
+        style = "label" if self.reads_probabilities else "json"
         return self.prompts.teacher_messages(self.task, record, demonstrations, reprompt=reprompt,
-                                             style=self.style)
+                                             style=self.style, answer_style=style,
+                                             codes=self.codes if style == "label" else None,
+                                             contrastive=contrastive)
 
     def answer(self, record: Record, demonstrations: list[Demonstration], *,
-               reprompt: bool = False) -> Attempt:
-        """One call. A dead backend or a malformed reply becomes an Attempt with an error."""
-        messages = self.messages(record, demonstrations, reprompt=reprompt)
+               reprompt: bool = False, contrastive: bool = False) -> Attempt:
+        """One teacher answer. A dead backend or a malformed reply becomes an Attempt with an error."""
         kind = "reprompt" if reprompt else "initial"
+        if self.reads_probabilities:
+            messages = self.messages(record, demonstrations, reprompt=reprompt,
+                                     contrastive=contrastive)
+            try:
+                reading, reply = self.backend.read_labels(
+                    messages, self.task.label_names, codes=self.codes, verbalise=self.verbalise)
+            except BackendError as exc:
+                return Attempt(kind=kind, messages=messages, error=f"backend: {exc}")
+            if reading is not None:
+                return Attempt(kind=kind, messages=messages, raw=reply.text,
+                               answer=answer_from_reading(reading), usage=reply.usage,
+                               seconds=reply.seconds, cached=reply.cached)
+        if self.confidence == "token_probability" and self.samples > 1:
+            return self._sample(record, demonstrations, kind, contrastive)
+        return self._ask_json(record, demonstrations, kind, contrastive)
+
+    def _ask_json(self, record: Record, demonstrations: list[Demonstration], kind: str,
+                  contrastive: bool, seed: int | None = None) -> Attempt:
+        messages = self.messages(record, demonstrations, reprompt=kind == "reprompt",
+                                 contrastive=contrastive)
+        backend = self.backend if seed is None else self.backend.sampling(seed)
         try:
-            reply = self.backend.complete(messages, self.schema)
+            reply = backend.complete(messages, self.schema)
         except BackendError as exc:
             return Attempt(kind=kind, messages=messages, error=f"backend: {exc}")
         try:
@@ -38,3 +86,47 @@ class Teacher:
                            usage=reply.usage, seconds=reply.seconds, cached=reply.cached)
         return Attempt(kind=kind, messages=messages, raw=reply.text, answer=answer,
                        usage=reply.usage, seconds=reply.seconds, cached=reply.cached)
+
+    def _sample(self, record: Record, demonstrations: list[Demonstration], kind: str,
+                contrastive: bool) -> Attempt:
+        """No log-probabilities: the share of `samples` sampled answers that agree."""
+        attempts = [self._ask_json(record, demonstrations, kind, contrastive, seed=i)
+                    for i in range(self.samples)]
+        said = [a.answer.label if a.answer else None for a in attempts]
+        distribution = from_samples(said, self.task.label_names)
+        usage = sum((a.usage for a in attempts), Usage())
+        base = attempts[0]
+        if distribution is None:
+            return base.model_copy(update={"usage": usage})
+        stated = [a.answer.confidence for a in attempts if a.answer is not None]
+        reading = LabelReading(probabilities=distribution, source="sample_agreement",
+                               verbalised=sum(stated) / len(stated))
+        rationale = next((a.answer.rationale for a in attempts if a.answer), "")
+        answer = answer_from_reading(reading).model_copy(update={"rationale": rationale})
+        return Attempt(kind=kind, messages=base.messages, raw="\n".join(a.raw for a in attempts),
+                       answer=answer, usage=usage, seconds=sum(a.seconds for a in attempts),
+                       cached=all(a.cached for a in attempts))
+
+    def explain(self, record: Record, label: str) -> tuple[str, Usage]:
+        """The teacher's own reason for its label, written only when something needs it."""
+        messages = self.prompts.rationale_messages(self.task, record.text, label=label,
+                                                   source="teacher")
+        try:
+            reply = self.backend.complete(messages, RATIONALE_SCHEMA)
+        except BackendError:
+            return "", Usage()
+        return parse_rationale(reply.text), reply.usage
+
+
+def backend_scores_labels(backend: ChatBackend) -> bool:
+    """The embedded model scores whole label continuations: no codes needed."""
+    return bool(getattr(backend.model, "scores_labels", False))
+
+
+def answer_from_reading(reading: LabelReading) -> TeacherAnswer:
+    """A teacher answer whose label is the most likely one and whose confidence is its probability."""
+    label = reading.label
+    return TeacherAnswer(label=label, confidence=reading.probabilities[label],
+                         confidence_source=reading.source, probabilities=reading.probabilities,
+                         raw_probabilities=reading.probabilities,
+                         verbalised_confidence=reading.verbalised)

@@ -134,6 +134,17 @@ class TeacherAnswer(BaseModel):
     spans: list[Span] = Field(default_factory=list)
     confidence: float = Field(ge=0.0, le=1.0)
     rationale: str = ""
+    confidence_source: Literal["token_probability", "sample_agreement", "verbalised"] = Field(
+        "verbalised", description="What produced `confidence`: the model's label probability, "
+                                  "agreement over samples, or the number the model wrote.")
+    probabilities: dict[str, float] | None = Field(
+        None, description="Classification: the (calibrated, when a calibration is fitted) "
+                          "probability of every label; `label` is the most likely one.")
+    raw_probabilities: dict[str, float] | None = Field(
+        None, description="The model's own label distribution, before calibration.")
+    verbalised_confidence: float | None = Field(
+        None, description="The number the model stated, kept beside a token probability.")
+    dropped_spans: int = Field(0, ge=0, description="Quotes not found in the text, dropped one by one.")
 
 
 class Usage(BaseModel):

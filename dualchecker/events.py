@@ -16,7 +16,8 @@ from pydantic import BaseModel, Field
 
 from dualchecker.agents.types import Usage
 
-Agent = Literal["runner", "aligner", "teacher", "teacher_checker", "student", "student_checker"]
+Agent = Literal["runner", "calibration", "aligner", "teacher", "teacher_checker", "student",
+                "student_checker"]
 
 
 class Event(BaseModel):

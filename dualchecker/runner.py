@@ -42,7 +42,8 @@ log = logging.getLogger(__name__)
 THREAD = {"configurable": {"thread_id": "run"}}
 SERIALISED_TYPES = [("dualchecker.agents.types", name) for name in (
     "Record", "Span", "TeacherAnswer", "Usage", "Attempt", "Demonstration", "LabelledRecord",
-    "TaskKind")]
+    "TaskKind")] + [("dualchecker.agents.calibration", name) for name in (
+    "Calibration", "Reliability", "ReliabilityBin")]
 
 
 class RunSummary(BaseModel):
@@ -148,7 +149,8 @@ class Run:
     def _context(self, embedder: Embedder | None) -> RunContext:
         cfg, method = self.config, self.config.method
         prompts = PromptBook(cfg.prompts_dir)
-        needs_index = method.demonstrations == "aligned" and max(method.n_shot, method.reprompt_k) > 0
+        needs_index = (method.demonstrations == "aligned" and max(method.n_shot, method.reprompt_k) > 0
+                       or method.neighbour_vote)
         index = ExampleIndex(self.pool, embedder or make_embedder(cfg.retrieval)) if needs_index else None
 
         def on_rationale(example_id: str, messages: list[dict], reply: Completion) -> None:
@@ -161,7 +163,10 @@ class Run:
         return RunContext(
             task=cfg.task, method=method, settings=cfg.run,
             records={r.id: r for r in self.inputs}, order=[r.id for r in self.inputs],
-            teacher=Teacher(cfg.task, self.backend.for_agent("teacher"), prompts, style=method.style),
+            teacher=Teacher(cfg.task, self.backend.for_agent("teacher"), prompts, style=method.style,
+                            confidence=method.confidence, samples=method.samples,
+                            verbalise=method.verbalise),
+            pool=self.pool,
             checker=TeacherChecker(threshold=method.threshold, max_reprompts=method.max_reprompts,
                                    final_rule=method.final_rule),
             aligner=aligner,

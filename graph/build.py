@@ -1,6 +1,6 @@
 """The DualChecker state machine, shaped like the paper's figure.
 
-    plan_batch ─Send×B─▶ label_record[ align → teach ─(low confidence)▶ reprompt … → finalize ]
+    (calibrate ─▶) plan_batch ─Send×B─▶ label_record[ align → teach ─(low confidence)▶ reprompt … → finalize ]
         ▲                                   │
         │                                collect ─▶ train_student ─▶ check_student ─(borderline)▶ refine_template
         └───────────────────────────────────┴──────────────────────────────┴───────────────────────┘
@@ -56,7 +56,14 @@ def build_graph(ctx: RunContext, checkpointer: BaseCheckpointSaver | None = None
     graph.add_node("plan_batch", loop.plan_batch)
     graph.add_node("label_record", build_teacher_graph(ctx, own_checkpoints=for_drawing))
     graph.add_node("collect", loop.collect)
-    graph.add_edge(START, "plan_batch")
+    if ctx.method.calibrate and (ctx.task is None or not ctx.task.is_spans):
+        retry = RetryPolicy(max_attempts=ctx.settings.node_retries, initial_interval=1.0,
+                            retry_on=BackendUnavailable)
+        graph.add_node("calibrate", TeacherNodes(ctx).calibrate, retry_policy=retry)
+        graph.add_edge(START, "calibrate")
+        graph.add_edge("calibrate", "plan_batch")
+    else:
+        graph.add_edge(START, "plan_batch")
     graph.add_conditional_edges("plan_batch", routing.fan_out(ctx), ["label_record"])
     graph.add_edge("label_record", "collect")
     if ctx.student is None:
@@ -93,5 +100,6 @@ def draw_mermaid(method=None, *, student: bool = True) -> str:
     method = method or MethodConfig()
     ctx = RunContext(task=None, method=method, settings=RunSettings(), records={},
                      order=[], teacher=None, checker=None, aligner=None, static=[], events=None,
+                     pool=[],
                      store=None, student=object() if student and method.student else None)
     return build_graph(ctx, for_drawing=True).get_graph(xray=True).draw_mermaid()

@@ -41,6 +41,31 @@ class MethodConfig(BaseModel):
     borderline_per_batch: int = Field(1, ge=0)
     template_size: int = Field(2, ge=0, description="Latest template demonstrations shown in each prompt.")
     evokd: bool = Field(False, description="Student errors → LLM writes new labelled training samples.")
+    # A teacher whose confidence means something (classification tasks; spans keep verbalised).
+    confidence: Literal["token_probability", "verbalised"] = Field(
+        "verbalised", description="token_probability: read every label's probability from the "
+                                  "model (falls back to sample agreement); verbalised: ask for a number.")
+    samples: int = Field(5, ge=1, description="Answers sampled for agreement when the backend has "
+                                              "no log-probabilities (1 = use the stated number).")
+    verbalise: bool = Field(False, description="Also record the number the model states beside its "
+                                               "token probability (costs a few output tokens).")
+    balanced: bool = Field(False, description="Aligned demonstrations: the nearest examples of each "
+                                              "label in turn, instead of the nearest overall.")
+    calibrate: bool = Field(False, description="Fit a calibration on a sample of the human pool "
+                                               "before labelling (token_probability only).")
+    calibration_size: int = Field(120, ge=10, description="Pool examples the teacher answers for it.")
+    neighbour_vote: bool = Field(False, description="Combine the teacher with its nearest pool "
+                                                    "examples' labels, weight fitted by the calibration.")
+    vote_k: int = Field(16, ge=1, description="Pool neighbours whose labels vote.")
+    target_accuracy: float = Field(0.75, gt=0.0, le=1.0, description="Calibrated threshold rule: "
+                                   "re-prompt where the pool shows accuracy below this.")
+    max_reprompt_rate: float = Field(0.3, ge=0.0, le=1.0)
+    reprompt_style: Literal["more", "contrastive"] = Field(
+        "more", description="more: twice the demonstrations (paper); contrastive: the closest "
+                            "examples of the two most likely labels, side by side.")
+    rationales: Literal["all", "reprompted", "none"] = Field(
+        "all", description="Which records get the teacher's own rationale (token_probability "
+                           "answers have none unless asked: it costs output tokens).")
 
     @property
     def reprompt_k(self) -> int:
@@ -60,7 +85,12 @@ METHODS: dict[str, dict[str, Any]] = {
     "aligner": dict(teacher_checker=False, **_NO_STUDENT_LOOP),
     "aligner+teacher-checker": dict(**_NO_STUDENT_LOOP),
     "aligner+student-checker": dict(teacher_checker=False),
-    "dualchecker": dict(),
+    # DualChecker as first built after the paper: verbalised confidence, the nearest neighbours
+    # explained by the teacher, twice the demonstrations on a re-prompt, most confident answer.
+    "dualchecker-verbalised": dict(),
+    "dualchecker": dict(confidence="token_probability", calibrate=True, neighbour_vote=True,
+                        balanced=True, explain_examples=False, reprompt_style="contrastive",
+                        final_rule="average", rationales="reprompted"),
 }
 
 

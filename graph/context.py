@@ -48,6 +48,7 @@ class RunContext:
     aligner: ContextAligner
     static: list[Record]
     events: EventLog
+    pool: list[Record]
     store: ResultStore
     student: Any = None
     student_checker: Any = None

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import random
+
 from langgraph.types import Overwrite
 
-from dualchecker.agents.types import Demonstration, Record
+from dualchecker.agents.aligner import normalise_text
+from dualchecker.agents.calibration import Calibration, PoolSample, fit_calibration
+from dualchecker.agents.types import Attempt, Demonstration, LabelledRecord, Record
 from dualchecker.graph.context import RunContext
 from dualchecker.graph.state import RecordState, RunState
 
@@ -15,7 +19,8 @@ class TeacherNodes:
     def __init__(self, ctx: RunContext):
         self.ctx = ctx
 
-    def _demonstrations(self, record: Record, template: list[Demonstration], k: int) -> list[Demonstration]:
+    def _demonstrations(self, record: Record, template: list[Demonstration], k: int,
+                        labels: list[str] | None = None) -> list[Demonstration]:
         """Refined-template demonstrations first, then aligned (or static) ones, k of those."""
         method, ctx = self.ctx.method, self.ctx
         shown_template = template[-method.template_size:] if method.template_size else []
@@ -26,8 +31,16 @@ class TeacherNodes:
                                    rationale=ctx.aligner.rationale(r) if method.explain_examples else "")
                      for r in examples]
         else:
-            demos = ctx.aligner.demonstrations(record, k)
+            demos = ctx.aligner.demonstrations(record, k, balanced=method.balanced or bool(labels),
+                                               labels=labels)
         return shown_template + demos
+
+    def _vote(self, record: Record) -> dict[str, float] | None:
+        """The nearest pool examples' label distribution, when the method combines it."""
+        index, method = self.ctx.aligner.index, self.ctx.method
+        if not method.neighbour_vote or index is None or self.ctx.task.is_spans:
+            return None
+        return index.vote(record, method.vote_k, self.ctx.task.label_names)
 
     def align(self, state: RecordState) -> dict:
         record = state["record"]
@@ -35,36 +48,111 @@ class TeacherNodes:
         neighbours = [d.record_id for d in demos if d.source == "aligned"]
         self.ctx.events.emit("aligner", "demonstrations", record_id=record.id,
                              demonstrations=[d.model_dump(exclude={"spans"}) for d in demos])
-        return {"demonstrations": demos, "neighbours": neighbours}
+        return {"demonstrations": demos, "neighbours": neighbours, "vote": self._vote(record)}
 
-    def _ask(self, record: Record, demos: list[Demonstration], reprompt: bool) -> dict:
-        attempt = self.ctx.teacher.answer(record, demos, reprompt=reprompt)
+    def _ask(self, record: Record, demos: list[Demonstration], reprompt: bool,
+             state: RecordState, contrastive: bool = False) -> dict:
+        attempt = self.ctx.teacher.answer(record, demos, reprompt=reprompt, contrastive=contrastive)
+        attempt = calibrated(attempt, state.get("calibration"), state.get("vote"))
         answer = attempt.answer
         self.ctx.events.emit(
             "teacher", "answer", record_id=record.id, seconds=attempt.seconds, usage=attempt.usage,
             reprompt=reprompt, cached=attempt.cached, messages=attempt.messages, raw=attempt.raw,
             error=attempt.error,
             label=answer.label if answer else None, confidence=answer.confidence if answer else None,
+            confidence_source=answer.confidence_source if answer else None,
+            probabilities=answer.probabilities if answer else None,
             spans=[s.model_dump() for s in answer.spans] if answer else [])
         return {"attempts": [attempt]}
 
     def teach(self, state: RecordState) -> dict:
-        return self._ask(state["record"], state["demonstrations"], reprompt=False)
+        return self._ask(state["record"], state["demonstrations"], reprompt=False, state=state)
 
     def reprompt(self, state: RecordState) -> dict:
-        """Ask again with more: the record's detail text and more (closer) demonstrations."""
-        record = state["record"]
-        demos = self._demonstrations(record, state.get("template", []), self.ctx.method.reprompt_k)
-        return {**self._ask(record, demos, reprompt=True), "demonstrations": demos}
+        """Ask again with more information: the record's detail text, and either more
+        demonstrations (paper) or contrastive ones, the closest examples of the two labels the
+        teacher hesitates between."""
+        record, method = state["record"], self.ctx.method
+        last = state["attempts"][-1].answer
+        labels = None
+        if method.reprompt_style == "contrastive" and last is not None and last.probabilities:
+            ranked = sorted(last.probabilities, key=last.probabilities.__getitem__, reverse=True)
+            labels = ranked[:2]
+        demos = self._demonstrations(record, state.get("template", []), method.reprompt_k, labels)
+        return {**self._ask(record, demos, reprompt=True, state=state, contrastive=bool(labels)),
+                "demonstrations": demos}
 
     def finalize(self, state: RecordState) -> dict:
         record = state["record"]
         labelled = self.ctx.checker.final(record, state["attempts"], state.get("neighbours", []))
+        labelled = self._explained(record, labelled)
         self.ctx.events.emit("teacher_checker", "final", record_id=record.id,
                              label=labelled.label, confidence=labelled.confidence,
                              reprompted=labelled.reprompted, error=labelled.error,
                              spans=[s.model_dump() for s in labelled.spans])
         return {"batch_results": [labelled]}
+
+    def _explained(self, record: Record, labelled: LabelledRecord) -> LabelledRecord:
+        """Write the teacher's own rationale where the method wants one and none exists yet."""
+        wanted = self.ctx.method.rationales
+        if self.ctx.method.confidence == "verbalised":  # the JSON answer carried its own
+            return labelled
+        if (labelled.rationale or not labelled.ok or labelled.label is None or wanted == "none"
+                or (wanted == "reprompted" and not labelled.reprompted)):
+            return labelled
+        rationale, usage = self.ctx.teacher.explain(record, labelled.label)
+        self.ctx.events.emit("teacher", "rationale", record_id=record.id, usage=usage)
+        return labelled.model_copy(update={"rationale": rationale})
+
+    def calibrate(self, state: RunState) -> dict:
+        """Before labelling: the teacher answers a sample of the human pool with the run's own
+        prompt (leave-one-out demonstrations), and a calibration is fitted to the human labels."""
+        ctx, method = self.ctx, self.ctx.method
+        if state.get("calibration") is not None:
+            return {}
+        sample = calibration_sample(ctx.pool, ctx.records.values(), method.calibration_size,
+                                    ctx.settings.seed)
+        answered: list[PoolSample] = []
+        for example in sample:
+            demos = self._demonstrations(example, [], method.n_shot)
+            attempt = ctx.teacher.answer(example, demos)
+            if attempt.answer is None or attempt.answer.probabilities is None:
+                continue
+            answered.append(PoolSample(
+                record_id=example.id, gold=example.label, teacher=attempt.answer.probabilities,
+                neighbours=self._vote(example),
+                verbalised=attempt.answer.verbalised_confidence))
+        try:
+            calibration = fit_calibration(ctx.task.label_names, answered,
+                                          use_neighbours=method.neighbour_vote,
+                                          target_accuracy=method.target_accuracy,
+                                          max_rate=method.max_reprompt_rate, seed=ctx.settings.seed)
+        except ValueError as exc:
+            ctx.events.emit("calibration", "skipped", reason=str(exc), answered=len(answered))
+            return {"calibration": None}
+        ctx.events.emit("calibration", "fitted", answered=len(answered),
+                        calibration=calibration.model_dump())
+        return {"calibration": calibration}
+
+
+def calibration_sample(pool: list[Record], inputs, size: int, seed: int) -> list[Record]:
+    """A seeded sample of gold-labelled pool examples whose texts are not among the inputs."""
+    taken = {normalise_text(r.text) for r in inputs}
+    candidates = [r for r in pool if r.label is not None and normalise_text(r.text) not in taken]
+    return random.Random(seed).sample(candidates, min(size, len(candidates)))
+
+
+def calibrated(attempt: Attempt, calibration: Calibration | None,
+               vote: dict[str, float] | None) -> Attempt:
+    """The attempt with its label distribution calibrated (label = most likely, confidence = its
+    probability); the model's own distribution stays in `raw_probabilities`."""
+    answer = attempt.answer
+    if calibration is None or answer is None or answer.raw_probabilities is None:
+        return attempt
+    probabilities = calibration.apply(answer.raw_probabilities, vote)
+    label = max(probabilities, key=probabilities.__getitem__)
+    return attempt.model_copy(update={"answer": answer.model_copy(update={
+        "label": label, "confidence": probabilities[label], "probabilities": probabilities})})
 
 
 class LoopNodes:

@@ -25,7 +25,10 @@ def after_teacher(checker: TeacherChecker | None) -> Callable[[RecordState], Tea
     def route(state: RecordState) -> TeacherEdge:
         if checker is None:
             return "accept"
-        return "low confidence" if checker.verdict(state["attempts"]) == "reprompt" else "accept"
+        calibration = state.get("calibration")
+        threshold = calibration.threshold if calibration is not None else None
+        verdict = checker.verdict(state["attempts"], threshold)
+        return "low confidence" if verdict == "reprompt" else "accept"
 
     return route
 
@@ -35,7 +38,9 @@ def fan_out(ctx: RunContext) -> Callable[[RunState], list[Send]]:
 
     def route(state: RunState) -> list[Send]:
         template = state.get("template", [])
-        return [Send("label_record", {"record": ctx.records[rid], "template": template, "attempts": []})
+        calibration = state.get("calibration")
+        return [Send("label_record", {"record": ctx.records[rid], "template": template,
+                                      "calibration": calibration, "attempts": []})
                 for rid in state["batch_ids"]]
 
     return route

@@ -9,6 +9,7 @@ from __future__ import annotations
 import operator
 from typing import Annotated, Any, TypedDict
 
+from dualchecker.agents.calibration import Calibration
 from dualchecker.agents.types import Attempt, Demonstration, LabelledRecord, Record
 
 
@@ -17,6 +18,8 @@ class RecordState(TypedDict, total=False):
 
     record: Record
     template: list[Demonstration]
+    calibration: Calibration | None
+    vote: dict[str, float] | None
     demonstrations: list[Demonstration]
     neighbours: list[str]
     attempts: Annotated[list[Attempt], operator.add]
@@ -34,6 +37,7 @@ class RunState(TypedDict, total=False):
 
     batch_index: int
     batch_ids: list[str]
+    calibration: Calibration | None
     template: Annotated[list[Demonstration], operator.add]
     batch_results: Annotated[list[LabelledRecord], operator.add]
     student_report: dict[str, Any]

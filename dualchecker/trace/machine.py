@@ -44,7 +44,7 @@ def compiled_graph(method: dict[str, Any], *, student: bool):
         config = MethodConfig.model_validate(method)
     except ValueError:
         config = MethodConfig()
-    ctx = RunContext(task=None, method=config, settings=RunSettings(), records={}, order=[],
+    ctx = RunContext(task=None, method=config, settings=RunSettings(), records={}, order=[], pool=[],
                      teacher=None, checker=None, aligner=None, static=[], events=None, store=None,
                      student=object() if student else None)
     compiled = build_graph(ctx)

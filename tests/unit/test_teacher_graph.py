@@ -26,7 +26,7 @@ CLAIMS = records([
 ], detail=True)
 
 
-def make_run(tmp_path, task, inputs, llm, *, name="dualchecker", batch_size=4, **overrides) -> Run:
+def make_run(tmp_path, task, inputs, llm, *, name="dualchecker-verbalised", batch_size=4, **overrides) -> Run:
     config = RunConfig(task=task, inputs=DataSource(path=tmp_path / "unused.jsonl"),
                        method=method(name, student=False, student_checker=False, **overrides),
                        run=RunSettings(dir=tmp_path / "run", batch_size=batch_size, max_concurrency=4))

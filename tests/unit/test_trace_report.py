@@ -40,7 +40,7 @@ def answer(text: str, reprompt: bool) -> dict:
 def teacher_run(tmp_path: Path) -> Path:
     """A finished run of the teacher graph over ROWS (batches of 3); g3 is re-prompted."""
     config = RunConfig(task=BINARY, inputs=DataSource(path=tmp_path / "unused.jsonl"),
-                       method=method("dualchecker", n_shot=2, max_reprompts=1, student=False,
+                       method=method("dualchecker-verbalised", n_shot=2, max_reprompts=1, student=False,
                                      student_checker=False),
                        run=RunSettings(dir=tmp_path / "run", batch_size=3, max_concurrency=2))
     Run(config, llm=scripted_teacher(answer), embedder=HashingEmbedder(), inputs=ROWS,
@@ -183,7 +183,7 @@ def test_span_run_with_a_failed_record(tmp_path):
         return {"cause": "A heat pump", "effect": "cuts fuel use", "confidence": 90}
 
     config = RunConfig(task=SPANS, inputs=DataSource(path=tmp_path / "unused.jsonl"),
-                       method=method("dualchecker", n_shot=1, max_reprompts=1, student=False, student_checker=False),
+                       method=method("dualchecker-verbalised", n_shot=1, max_reprompts=1, student=False, student_checker=False),
                        run=RunSettings(dir=tmp_path / "run", batch_size=2))
     Run(config, llm=scripted_teacher(spans_answer), embedder=HashingEmbedder(), inputs=rows,
         pool=rows).execute(progress=False)

@@ -119,7 +119,7 @@ def test_a_real_student_loop_feeds_the_same_sections(tmp_path, monkeypatch):
 
     monkeypatch.setattr(distill, "make_trainer", lambda config, settings: SaysNo())
     config = RunConfig(task=BINARY, inputs=DataSource(path=tmp_path / "x.jsonl"),
-                       method=method("dualchecker", n_shot=1), run=RunSettings(dir=tmp_path / "run", batch_size=3),
+                       method=method("dualchecker-verbalised", n_shot=1), run=RunSettings(dir=tmp_path / "run", batch_size=3),
                        student=StudentSettings(use_ray=False, final=False))
     Run(config, llm=scripted_teacher(answer), embedder=HashingEmbedder(), inputs=ROWS, pool=ROWS).execute(progress=False)
     report = load_report(tmp_path / "run")

@@ -1,0 +1,196 @@
+"""Calibrate the teacher against the human pool, and measure whether its confidence means anything.
+
+Before labelling, the teacher answers a sample of the human-labelled pool with the run's own
+prompt (leave-one-out demonstrations). A multinomial logistic regression on the teacher's
+log-probabilities is fitted to the human labels: per-label biases remove the majority-label and
+domain-word bias that contextual and batch calibration target, and the scale acts as a
+temperature. Optionally the neighbours' label distribution (kNN-prompting style) is a second
+feature group, so its weight against the teacher is fitted too. The teacher checker's threshold is
+then chosen from cross-validated predictions on the pool by a documented rule (`pick_threshold`).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import roc_auc_score
+from sklearn.model_selection import StratifiedKFold, cross_val_predict
+
+EPS = 1e-6
+
+
+class ReliabilityBin(BaseModel):
+    lower: float
+    upper: float
+    count: int
+    confidence: float
+    accuracy: float
+
+
+class Reliability(BaseModel):
+    """How well confidence tracks correctness: ECE, AUROC and the reliability diagram's bins."""
+
+    n: int
+    accuracy: float
+    ece: float = Field(description="Expected calibration error, 10 equal-width bins.")
+    auroc: float | None = Field(None, description="AUROC of confidence against correctness "
+                                                  "(None when all answers are right or all wrong).")
+    bins: list[ReliabilityBin] = Field(default_factory=list)
+
+
+def reliability(confidence: list[float] | np.ndarray, correct: list[bool] | np.ndarray,
+                n_bins: int = 10) -> Reliability:
+    """ECE and AUROC of `confidence` as a predictor of `correct`."""
+    conf = np.asarray(confidence, dtype=float)
+    right = np.asarray(correct, dtype=bool)
+    if conf.size == 0:
+        return Reliability(n=0, accuracy=0.0, ece=0.0)
+    edges = np.linspace(0.0, 1.0, n_bins + 1)
+    which = np.clip(np.digitize(conf, edges[1:-1], right=True), 0, n_bins - 1)
+    bins, ece = [], 0.0
+    for b in range(n_bins):
+        mask = which == b
+        if not mask.any():
+            continue
+        acc, mean_conf = float(right[mask].mean()), float(conf[mask].mean())
+        ece += mask.mean() * abs(acc - mean_conf)
+        bins.append(ReliabilityBin(lower=float(edges[b]), upper=float(edges[b + 1]),
+                                   count=int(mask.sum()), confidence=mean_conf, accuracy=acc))
+    auroc = float(roc_auc_score(right, conf)) if 0 < right.sum() < right.size else None
+    return Reliability(n=int(conf.size), accuracy=float(right.mean()), ece=float(ece),
+                       auroc=auroc, bins=bins)
+
+
+def features(labels: list[str], teacher: dict[str, float],
+             neighbours: dict[str, float] | None) -> np.ndarray:
+    """Centred log-probabilities of the teacher (and of the neighbours' labels, when used)."""
+    groups = [teacher] + ([neighbours] if neighbours is not None else [])
+    parts = []
+    for dist in groups:
+        logs = np.log(np.array([max(dist.get(label, 0.0), EPS) for label in labels]))
+        parts.append(logs - logs.mean())
+    return np.concatenate(parts)
+
+
+def pick_threshold(confidence: np.ndarray, correct: np.ndarray, *, target_accuracy: float,
+                   max_rate: float) -> float:
+    """The teacher checker's threshold: re-prompt the least confident answers for as long as the
+    pool shows those answers below `target_accuracy`, and never more than `max_rate` of them.
+
+    Sorted by confidence, the threshold is the confidence of the first answer past the largest
+    prefix whose accuracy is still under target (0 = never re-prompt).
+    """
+    order = np.argsort(confidence, kind="stable")
+    conf, right = confidence[order], correct[order].astype(float)
+    running = np.cumsum(right) / np.arange(1, len(right) + 1)
+    limit = int(math.floor(max_rate * len(conf)))
+    best = 0
+    for n in range(1, limit + 1):
+        if running[n - 1] < target_accuracy:
+            best = n
+    if best == 0 or best >= len(conf):
+        return 0.0
+    return float((conf[best - 1] + conf[best]) / 2)
+
+
+class Calibration(BaseModel):
+    """A fitted map from the teacher's (and neighbours') label distribution to calibrated ones."""
+
+    model_config = ConfigDict(frozen=True)
+    labels: list[str]
+    use_neighbours: bool
+    coef: list[list[float]]
+    intercept: list[float]
+    threshold: float = Field(description="Teacher checker: re-prompt below this calibrated confidence.")
+    pool_raw: Reliability = Field(description="The teacher's own probabilities on the pool sample.")
+    pool_calibrated: Reliability = Field(description="Calibrated, cross-validated on the pool sample.")
+    pool_verbalised: Reliability | None = None
+    neighbour_weight: float | None = Field(
+        None, description="Share of the fitted weight on the neighbours' labels (0 = teacher only).")
+
+    def apply(self, teacher: dict[str, float], neighbours: dict[str, float] | None) -> dict[str, float]:
+        x = features(self.labels, teacher, neighbours if self.use_neighbours else None)
+        logits = np.asarray(self.coef) @ x + np.asarray(self.intercept)
+        if len(self.labels) == 2 and logits.shape[0] == 1:
+            logits = np.array([0.0, logits[0]])
+        logits = logits - logits.max()
+        p = np.exp(logits) / np.exp(logits).sum()
+        return {label: float(v) for label, v in zip(self.labels, p)}
+
+
+class PoolSample(BaseModel):
+    """One pool example as the teacher answered it, with its human label."""
+
+    record_id: str
+    gold: str
+    teacher: dict[str, float]
+    neighbours: dict[str, float] | None = None
+    verbalised: float | None = None
+
+
+def fit_calibration(labels: list[str], sample: list[PoolSample], *, use_neighbours: bool,
+                    target_accuracy: float = 0.75, max_rate: float = 0.3, seed: int = 0,
+                    regularisation: float = 1.0) -> Calibration:
+    """Fit on the pool sample; report reliability before and after (cross-validated).
+
+    Raises:
+        ValueError: the sample holds fewer than two of the labels (nothing to fit).
+    """
+    y = np.array([labels.index(s.gold) for s in sample])
+    if len(set(y.tolist())) < 2:
+        raise ValueError("the calibration sample needs examples of at least two labels")
+    x = np.stack([features(labels, s.teacher, s.neighbours if use_neighbours else None)
+                  for s in sample])
+    model = LogisticRegression(C=regularisation, max_iter=2000)
+    folds = min(5, int(np.bincount(y).min()))
+    if folds >= 2:
+        cv = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+        held = cross_val_predict(model, x, y, cv=cv, method="predict_proba")
+        present = sorted(set(y.tolist()))
+        proba = np.full((len(y), len(labels)), EPS)
+        proba[:, present] = held
+    else:
+        proba = model.fit(x, y).predict_proba(x)
+    model.fit(x, y)
+    raw = np.array([[s.teacher.get(label, 0.0) for label in labels] for s in sample])
+    raw_pick = raw.argmax(axis=1)
+    cal_pick = proba.argmax(axis=1)
+    cal_conf = proba.max(axis=1)
+    stated = [(s.verbalised, raw_pick[i] == y[i]) for i, s in enumerate(sample)
+              if s.verbalised is not None]
+    coef = np.asarray(model.coef_)
+    weight = None
+    if use_neighbours:
+        half = coef.shape[1] // 2
+        teacher_w, knn_w = np.abs(coef[:, :half]).sum(), np.abs(coef[:, half:]).sum()
+        weight = float(knn_w / (teacher_w + knn_w)) if teacher_w + knn_w > 0 else 0.0
+    coef_full, intercept = _expand(model, len(labels))
+    return Calibration(
+        labels=labels, use_neighbours=use_neighbours, coef=coef_full, intercept=intercept,
+        threshold=pick_threshold(cal_conf, cal_pick == y, target_accuracy=target_accuracy,
+                                 max_rate=max_rate),
+        pool_raw=reliability(raw.max(axis=1), raw_pick == y),
+        pool_calibrated=reliability(cal_conf, cal_pick == y),
+        pool_verbalised=reliability([v for v, _ in stated], [r for _, r in stated]) if stated else None,
+        neighbour_weight=weight)
+
+
+def _expand(model: LogisticRegression, n_labels: int) -> tuple[list[list[float]], list[float]]:
+    """Coefficients as one row per label (a binary fit has one row; labels never seen get -inf-ish)."""
+    coef, intercept = np.asarray(model.coef_), np.asarray(model.intercept_)
+    classes = list(model.classes_)
+    if coef.shape[0] == 1:
+        if n_labels == 2 and classes == [0, 1]:
+            return coef.tolist(), intercept.tolist()
+        full = np.zeros((n_labels, coef.shape[1]))
+        bias = np.full(n_labels, -20.0)
+        full[classes[1]], bias[classes[1]], bias[classes[0]] = coef[0], intercept[0], 0.0
+        return full.tolist(), bias.tolist()
+    full = np.zeros((n_labels, coef.shape[1]))
+    bias = np.full(n_labels, -20.0)
+    for row, cls in enumerate(classes):
+        full[cls], bias[cls] = coef[row], intercept[row]
+    return full.tolist(), bias.tolist()
