@@ -64,7 +64,7 @@ class MethodConfig(BaseModel):
         "more", description="more: twice the demonstrations (paper); contrastive: the closest "
                             "examples of the two most likely labels, side by side.")
     rationales: Literal["all", "reprompted", "none"] = Field(
-        "all", description="Which records get the teacher's own rationale (token_probability "
+        "reprompted", description="Which records get the teacher's own rationale (token_probability "
                            "answers have none unless asked: it costs output tokens).")
 
     @property

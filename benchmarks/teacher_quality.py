@@ -1,0 +1,255 @@
+"""Teacher quality on the shared data: does DualChecker's teacher beat plain prompting?
+
+Every row runs through the real graph (student off) with the same embedded model, on the same
+records, one after the other in one process, with the LLM cache off so seconds are real:
+- zero-shot and static 5-shot: the label with the model's highest probability (no calibration);
+- DualChecker at 0 and 5 shots: calibrated on a sample of the pool, neighbour vote, label-balanced
+  demonstrations, contrastive re-prompts;
+- DualChecker as first built (verbalised JSON confidence, explained nearest neighbours), on a
+  subsample: the "before" of the speed comparison;
+- a no-LLM reference: logistic regression on frozen MiniLM embeddings of the whole pool.
+
+Columns: F1 with a 95% bootstrap interval over records, the paired difference with zero-shot,
+AUROC and ECE of the token-probability and the stated (verbalised) confidence side by side,
+re-prompt rate, re-prompt flips against gold, LLM calls and seconds per record, and the speed
+limit: prompt tokens actually computed / the model's measured prefill speed.
+
+    python benchmarks/teacher_quality.py --dataset claims --model qwen2.5-coder-0.5b --n 300
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+from dualchecker.adapters import ENV_CLAIMS, environmental_claims  # noqa: E402
+from dualchecker.agents.backends import ChatBackend  # noqa: E402
+from dualchecker.agents.calibration import reliability  # noqa: E402
+from dualchecker.agents.embedders import SentenceTransformerEmbedder  # noqa: E402
+from dualchecker.agents.local_llm import LocalLlamaChatModel, score_continuations  # noqa: E402
+from dualchecker.agents.types import LabelledRecord, Record, Task  # noqa: E402
+from dualchecker.data import DataSource  # noqa: E402
+from dualchecker.evaluation import teacher_scores  # noqa: E402
+from dualchecker.graph.config import RunConfig, RunSettings, method  # noqa: E402
+from dualchecker.runner import Run  # noqa: E402
+
+DATA = Path(os.environ.get("DUALCHECKER_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
+
+
+def claims(n: int, seed: int) -> tuple[Task, list[Record], list[Record]]:
+    """All of dev.jsonl (265) topped up from test.jsonl to n; train.jsonl is the human pool."""
+    dev = environmental_claims(DATA, "dev")
+    test = environmental_claims(DATA, "test")
+    extra = random.Random(seed).sample(test, max(0, n - len(dev)))
+    return ENV_CLAIMS, (dev + extra)[:n], environmental_claims(DATA, "train")
+
+
+def bootstrap(task: Task, records: list[LabelledRecord], *, reps: int = 1000, seed: int = 0,
+              against: list[LabelledRecord] | None = None) -> tuple[float, float, float]:
+    """F1 (or its paired difference with `against`) and its 95% percentile interval."""
+    rng = np.random.default_rng(seed)
+    score = lambda rs: teacher_scores(task, rs)["f1"]
+    point = score(records) - (score(against) if against else 0.0)
+    draws = []
+    for _ in range(reps):
+        idx = rng.integers(0, len(records), len(records))
+        sample = [records[i] for i in idx]
+        other = [against[i] for i in idx] if against else None
+        draws.append(score(sample) - (score(other) if other else 0.0))
+    low, high = np.percentile(draws, [2.5, 97.5])
+    return point, float(low), float(high)
+
+
+def prefill_speed(model: LocalLlamaChatModel, prompt: str, reps: int = 3) -> float:
+    """Prompt tokens per second with nothing cached (the limit on a label read)."""
+    llama = model._loaded()  # noqa: SLF001
+    rates = []
+    for _ in range(reps):
+        llama.n_tokens = 0
+        started = time.perf_counter()
+        scored = score_continuations(llama, prompt, [" yes"])
+        rates.append(scored.evaluated_tokens / (time.perf_counter() - started))
+    return float(np.median(rates))
+
+
+def reliability_columns(labelled: list[LabelledRecord]) -> dict[str, float | None]:
+    """AUROC/ECE of the final (token-probability) confidence and of the first stated number."""
+    ok = [r for r in labelled if r.ok and r.gold_label is not None]
+    right = [r.label == r.gold_label for r in ok]
+    token = reliability([r.confidence for r in ok], right)
+    stated = [(r.attempts[0].answer.verbalised_confidence, r.attempts[0].answer.label == r.gold_label)
+              for r in ok if r.attempts and r.attempts[0].answer
+              and r.attempts[0].answer.verbalised_confidence is not None]
+    verbal = reliability([s for s, _ in stated], [c for _, c in stated]) if stated else None
+    return {"auroc_token": token.auroc, "ece_token": token.ece,
+            "auroc_verbal": verbal.auroc if verbal else None, "ece_verbal": verbal.ece if verbal else None}
+
+
+def flips(labelled: list[LabelledRecord]) -> tuple[int, int]:
+    """Re-prompts that changed the label: wrong→right and right→wrong against gold."""
+    good = bad = 0
+    for r in labelled:
+        if r.before is None or r.before.label == r.label or r.gold_label is None:
+            continue
+        good += r.before.label != r.gold_label and r.label == r.gold_label
+        bad += r.before.label == r.gold_label and r.label != r.gold_label
+    return good, bad
+
+
+def run_row(name: str, preset: str, task: Task, inputs: list[Record], pool: list[Record],
+            backend: ChatBackend, embedder, workdir: Path, **overrides) -> dict:
+    config = RunConfig(task=task, inputs=DataSource(path=workdir / "unused.jsonl"),
+                       method=method(preset, student=False, student_checker=False, **overrides),
+                       run=RunSettings(dir=workdir / name, batch_size=8, max_concurrency=1,
+                                       llm_cache=False))
+    fresh = backend.fresh()
+    started = time.perf_counter()
+    run = Run(config, llm=fresh, embedder=embedder, inputs=inputs, pool=pool, with_student=False)
+    run.execute(progress=True)
+    seconds = time.perf_counter() - started
+    labelled = run.store.all()
+    by_id = {r.id: r for r in labelled}
+    labelled = [by_id[r.id] for r in inputs]
+    events = [json.loads(line) for line in (workdir / name / "events.jsonl").read_text().splitlines()]
+    calibration = next((e["data"]["calibration"] for e in events
+                        if e["agent"] == "calibration" and e["kind"] == "fitted"), None)
+    return {"name": name, "labelled": labelled, "seconds": seconds, "calls": fresh.calls,
+            "usage": fresh.usage, "calibration": calibration}
+
+
+def no_llm_reference(task: Task, inputs: list[Record], pool: list[Record], embedder) -> list[LabelledRecord]:
+    """Logistic regression on frozen MiniLM embeddings of the whole human pool."""
+    from sklearn.linear_model import LogisticRegression
+
+    clf = LogisticRegression(max_iter=2000).fit(embedder.encode([r.text for r in pool]),
+                                                [r.label for r in pool])
+    proba = clf.predict_proba(embedder.encode([r.text for r in inputs]))
+    out = []
+    for record, p in zip(inputs, proba):
+        best = int(np.argmax(p))
+        out.append(LabelledRecord(id=record.id, text=record.text, label=str(clf.classes_[best]),
+                                  confidence=float(p[best]), gold_label=record.label))
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dataset", default="claims", choices=["claims"])
+    parser.add_argument("--model", default="qwen2.5-coder-0.5b")
+    parser.add_argument("--n", type=int, default=300)
+    parser.add_argument("--before-n", type=int, default=30, help="records for the 'before' row")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--rows", default="zero,few,dc0,dc5,before")
+    parser.add_argument("--out", default="benchmarks/results")
+    args = parser.parse_args()
+
+    task, inputs, pool = claims(args.n, args.seed)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    tag = f"teacher_quality-{args.dataset}-{args.model}"
+    model = LocalLlamaChatModel.from_spec(args.model, n_threads=args.threads)
+    backend = ChatBackend(model, structured="response_format", name=args.model)
+    embedder = SentenceTransformerEmbedder()
+    rows = {
+        "zero": ("zero-shot", "zero-shot", inputs, dict(confidence="token_probability", verbalise=True)),
+        "few": ("few-shot (5, static)", "few-shot", inputs,
+                dict(n_shot=5, confidence="token_probability", verbalise=True)),
+        "dc0": ("DualChecker 0-shot", "dualchecker", inputs, dict(n_shot=0, verbalise=True)),
+        "dc5": ("DualChecker 5-shot", "dualchecker", inputs, dict(n_shot=5, verbalise=True)),
+        "before": ("DualChecker 5-shot as first built (verbalised)", "dualchecker-verbalised",
+                   inputs[:args.before_n], dict(n_shot=5)),
+    }
+    results, per_record = [], {}
+    with tempfile.TemporaryDirectory(prefix="tq-") as tmp:
+        for key in args.rows.split(","):
+            name, preset, rows_inputs, overrides = rows[key]
+            print(f"== {name} ({len(rows_inputs)} records)", file=sys.stderr, flush=True)
+            result = run_row(key, preset, task, rows_inputs, pool, backend, embedder, Path(tmp),
+                             **overrides)
+            results.append((name, result))
+            per_record[key] = result["labelled"]
+            _write_partial(out / f"{tag}.partial.jsonl", name, result)
+        ref = no_llm_reference(task, inputs, pool, embedder)
+        system = ChatBackend(model).model  # for the speed limit: the zero-shot prompt, uncached
+        first = per_record.get("dc5") or per_record.get("zero")
+        rate = prefill_speed(system, _prompt_text(model, first[0].attempts[0].messages)) if first else None
+    table = _table(task, results, ref, per_record.get("zero"), rate, args, len(pool))
+    (out / f"{tag}.md").write_text(table)
+    print(table)
+
+
+def _prompt_text(model: LocalLlamaChatModel, messages: list[dict]) -> str:
+    from langchain_core.messages import convert_to_messages
+
+    return model._format_prompt(model._loaded(), convert_to_messages(messages)) + "Answer:"  # noqa: SLF001
+
+
+def _write_partial(path: Path, name: str, result: dict) -> None:
+    with path.open("a", encoding="utf-8") as handle:
+        for r in result["labelled"]:
+            handle.write(json.dumps({"row": name, "id": r.id, "gold": r.gold_label, "label": r.label,
+                                     "confidence": r.confidence, "reprompted": r.reprompted,
+                                     "before": r.before.label if r.before else None,
+                                     "probabilities": r.attempts[-1].answer.probabilities
+                                     if r.attempts and r.attempts[-1].answer else None}) + "\n")
+
+
+def _table(task: Task, results: list, ref: list[LabelledRecord], zero: list[LabelledRecord] | None,
+           rate: float | None, args, pool_size: int) -> str:
+    lines = [f"Teacher quality, {args.dataset}, {args.model}, {args.n} records (seed {args.seed}), "
+             f"pool {pool_size}; {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+             f"{time.strftime('%Y-%m-%d')}.",
+             f"Prefill speed of the model on these prompts, nothing cached: {rate:.0f} tokens/s." if rate else "",
+             "",
+             "| row | n | teacher F1 [95% CI] | vs zero-shot [95% CI] | AUROC token | ECE token | "
+             "AUROC stated | ECE stated | re-prompted | flips ✓/✗ | calls/rec | s/rec | prefill limit s/rec |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for name, result in results:
+        labelled = result["labelled"]
+        f1, low, high = bootstrap(task, labelled)
+        paired = ""
+        if zero is not None and len(labelled) == len(zero) and name != "zero-shot":
+            d, dl, dh = bootstrap(task, labelled, against=zero)
+            paired = f"{d:+.3f} [{dl:+.3f}, {dh:+.3f}]"
+        rel = reliability_columns(labelled)
+        good, bad = flips(labelled)
+        n = len(labelled)
+        reprompted = sum(r.reprompted for r in labelled)
+        limit = f"{result['usage'].input_tokens / rate / n:.2f}" if rate else "–"
+        fmt = lambda v: "–" if v is None else f"{v:.3f}"
+        lines.append(f"| {name} | {n} | {f1:.3f} [{low:.3f}, {high:.3f}] | {paired or '–'} | "
+                     f"{fmt(rel['auroc_token'])} | {fmt(rel['ece_token'])} | {fmt(rel['auroc_verbal'])} | "
+                     f"{fmt(rel['ece_verbal'])} | {reprompted / n:.0%} | {good}/{bad} | "
+                     f"{result['calls'] / n:.2f} | {result['seconds'] / n:.2f} | {limit} |")
+        cal = result.get("calibration")
+        if cal:
+            lines.append(f"|  ↳ calibration on {cal['pool_raw']['n']} pool examples | | "
+                         f"raw acc {cal['pool_raw']['accuracy']:.3f} → calibrated "
+                         f"{cal['pool_calibrated']['accuracy']:.3f} | threshold {cal['threshold']:.2f}, "
+                         f"neighbour weight {cal['neighbour_weight'] or 0:.2f} | "
+                         f"{fmt(cal['pool_calibrated']['auroc'])} | {fmt(cal['pool_calibrated']['ece'])} "
+                         "| | | | | | | |")
+    f1, low, high = bootstrap(task, ref)
+    d, dl, dh = bootstrap(task, ref, against=zero) if zero else (0, 0, 0)
+    rel = reliability_columns(ref)
+    lines.append(f"| no LLM: logistic regression on MiniLM, whole pool | {len(ref)} | "
+                 f"{f1:.3f} [{low:.3f}, {high:.3f}] | {d:+.3f} [{dl:+.3f}, {dh:+.3f}] | "
+                 f"{rel['auroc_token']:.3f} | {rel['ece_token']:.3f} | – | – | – | – | 0 | – | – |")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    main()
