@@ -146,9 +146,11 @@ def locate_span(text: str, quote: str) -> tuple[int, int] | None:
     return index[at], index[at + len(squeezed_quote) - 1] + 1
 
 
-def parse_spans(data: dict[str, Any], task: Task, text: str) -> list[Span]:
-    """Read one quote (or a list of quotes) per span type; a quote not in the text is rejected."""
+def parse_spans(data: dict[str, Any], task: Task, text: str) -> tuple[list[Span], int]:
+    """Read the quotes (one or a list) of every span type; returns the spans and how many quotes
+    were dropped because they are not in the text (a hallucinated quote costs itself only)."""
     spans: list[Span] = []
+    dropped = 0
     keys = {k.lower(): k for k in data}
     for span_type in task.span_type_names:
         if span_type.lower() not in keys:
@@ -162,9 +164,12 @@ def parse_spans(data: dict[str, Any], task: Task, text: str) -> list[Span]:
                 raise AnswerParseError(f"'{span_type}' must be a quote from the text, got {quote!r}")
             where = locate_span(text, quote)
             if where is None:
-                raise AnswerParseError(f"hallucinated span: '{span_type}' {quote[:80]!r} is not in the text")
-            spans.append(Span(type=span_type, start=where[0], end=where[1], text=text[where[0]:where[1]]))
-    return spans
+                dropped += 1
+                continue
+            span = Span(type=span_type, start=where[0], end=where[1], text=text[where[0]:where[1]])
+            if span.key() not in {s.key() for s in spans}:
+                spans.append(span)
+    return spans, dropped
 
 
 def parse_answer(raw: str, task: Task, text: str) -> TeacherAnswer:
@@ -177,8 +182,13 @@ def parse_answer(raw: str, task: Task, text: str) -> TeacherAnswer:
     rationale = fields.get("rationale", fields.get("reason", ""))
     rationale = rationale if isinstance(rationale, str) else json.dumps(rationale)
     if task.is_spans:
-        return TeacherAnswer(spans=parse_spans(data, task, text), confidence=confidence,
-                             rationale=rationale)
+        spans, dropped = parse_spans(data, task, text)
+        if dropped and not spans:
+            raise AnswerParseError(f"hallucinated span: none of the {dropped} quotes is in the text")
+        # Part of the answer was invented: trust the rest less, in proportion.
+        confidence *= len(spans) / (len(spans) + dropped) if spans else 1.0
+        return TeacherAnswer(spans=spans, confidence=confidence, rationale=rationale,
+                             dropped_spans=dropped)
     if "label" not in fields:
         raise AnswerParseError("the answer has no 'label' field")
     return TeacherAnswer(label=match_label(fields["label"], task.label_names),
@@ -199,8 +209,9 @@ def answer_schema(task: Task) -> dict[str, Any]:
     """The JSON schema a backend can use to constrain the teacher's reply."""
     props: dict[str, Any] = {}
     if task.is_spans:
-        for span_type in task.span_types:
-            props[span_type.name] = {"type": "string", "description": span_type.description}
+        for span_type in task.span_types:  # a list: a text may hold two causes
+            props[span_type.name] = {"type": "array", "items": {"type": "string"},
+                                     "description": span_type.description}
     else:
         props["label"] = {"type": "string", "enum": task.label_names}
     props["confidence"] = {"type": "integer", "minimum": 0, "maximum": 100}

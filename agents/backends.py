@@ -101,14 +101,20 @@ class ChatBackend:
     def usage(self) -> Usage:
         return self.ledger.total().usage
 
-    def complete(self, messages: Messages, schema: dict[str, Any] | None = None) -> Completion:
+    def complete(self, messages: Messages, schema: dict[str, Any] | None = None, *,
+                 grammar: str | None = None) -> Completion:
         """Send `messages`; with a schema, ask for JSON by this backend's structured method.
+
+        A GBNF `grammar` (e.g. quotes that must come from the text) replaces the schema on
+        backends that take one (the embedded llama.cpp model); others ignore it.
 
         Raises:
             BackendUnavailable: timeouts, 429 and 5xx after the client's own retries.
             BackendError: any other provider error (retrying would not help).
         """
         runnable = self._bind(schema) if schema is not None else self.model
+        if grammar is not None and getattr(self.model, "accepts_grammar", False):
+            runnable = self.model.bind(grammar=grammar)
         started = time.perf_counter()
         try:
             reply = runnable.invoke(convert_to_messages(messages))

@@ -6,7 +6,7 @@ log-probabilities is fitted to the human labels: per-label biases remove the maj
 domain-word bias that contextual and batch calibration target, and the scale acts as a
 temperature. Optionally the neighbours' label distribution (kNN-prompting style) is a second
 feature group, so its weight against the teacher is fitted too. The teacher checker's threshold is
-then chosen from cross-validated predictions on the pool by a documented rule (`pick_threshold`).
+then chosen from cross-validated confidences on the pool by a documented rule (`pick_threshold`).
 """
 
 from __future__ import annotations
@@ -75,25 +75,20 @@ def features(labels: list[str], teacher: dict[str, float],
     return np.concatenate(parts)
 
 
-def pick_threshold(confidence: np.ndarray, correct: np.ndarray, *, target_accuracy: float,
-                   max_rate: float) -> float:
-    """The teacher checker's threshold: re-prompt the least confident answers for as long as the
-    pool shows those answers below `target_accuracy`, and never more than `max_rate` of them.
+def pick_threshold(confidence: np.ndarray, *, target_accuracy: float, max_rate: float) -> float:
+    """The teacher checker's threshold: re-prompt calibrated answers below `target_accuracy`.
 
-    Sorted by confidence, the threshold is the confidence of the first answer past the largest
-    prefix whose accuracy is still under target (0 = never re-prompt).
+    A calibrated confidence is the expected accuracy of the answer, so "below target" is simply
+    "confidence under the target". On a teacher whose pool answers are mostly unsure that would
+    re-prompt nearly everything, so the threshold is lowered until at most `max_rate` of the
+    pool sample (cross-validated confidences) falls under it.
     """
-    order = np.argsort(confidence, kind="stable")
-    conf, right = confidence[order], correct[order].astype(float)
-    running = np.cumsum(right) / np.arange(1, len(right) + 1)
-    limit = int(math.floor(max_rate * len(conf)))
-    best = 0
-    for n in range(1, limit + 1):
-        if running[n - 1] < target_accuracy:
-            best = n
-    if best == 0 or best >= len(conf):
-        return 0.0
-    return float((conf[best - 1] + conf[best]) / 2)
+    ordered = np.sort(np.asarray(confidence, dtype=float))
+    if ordered.size == 0:
+        return target_accuracy
+    k = int(math.floor(max_rate * ordered.size))
+    cap = float(ordered[k]) if k < ordered.size else 1.0
+    return min(target_accuracy, cap)
 
 
 class Calibration(BaseModel):
@@ -170,8 +165,7 @@ def fit_calibration(labels: list[str], sample: list[PoolSample], *, use_neighbou
     coef_full, intercept = _expand(model, len(labels))
     return Calibration(
         labels=labels, use_neighbours=use_neighbours, coef=coef_full, intercept=intercept,
-        threshold=pick_threshold(cal_conf, cal_pick == y, target_accuracy=target_accuracy,
-                                 max_rate=max_rate),
+        threshold=pick_threshold(cal_conf, target_accuracy=target_accuracy, max_rate=max_rate),
         pool_raw=reliability(raw.max(axis=1), raw_pick == y),
         pool_calibrated=reliability(cal_conf, cal_pick == y),
         pool_verbalised=reliability([v for v, _ in stated], [r for _, r in stated]) if stated else None,

@@ -132,6 +132,7 @@ class LocalLlamaChatModel(BaseChatModel):
     verbose: bool = Field(default=False, description="Let llama.cpp log to stderr.")
 
     scores_labels: bool = Field(default=True, description="Answers ``label_scoring`` calls.")
+    accepts_grammar: bool = Field(default=True, description="Takes a GBNF ``grammar`` option.")
 
     _llama: Any = PrivateAttr(default=None)
     _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
@@ -260,6 +261,11 @@ class LocalLlamaChatModel(BaseChatModel):
         }
         params.update({_PARAM_ALIASES.get(k, k): v for k, v in options.items()})
         params["response_format"] = _llama_response_format(params["response_format"])
+        if isinstance(params.get("grammar"), str):  # a GBNF text (e.g. grounded span quotes)
+            from llama_cpp import LlamaGrammar
+
+            params["grammar"] = LlamaGrammar.from_string(params["grammar"], verbose=False)
+            params["response_format"] = None  # a schema would replace the grammar
         if stop:
             params["stop"] = stop
         return params

@@ -32,6 +32,9 @@ class ScriptedChatModel(BaseChatModel):
 
     rules: list[ScriptRule] = Field(default_factory=list)
     responder: Callable[[list[BaseMessage]], str] | None = None
+    logprobs: Callable[[list[BaseMessage]], dict[str, float]] | None = Field(
+        None, description="First-token log-probabilities to return, OpenAI-style, when a call "
+                          "asks for `logprobs` (None: this model has none, like many backends).")
     delay_s: float = 0.0
     tokens_per_word: float = 1.3
     _cycles: dict[int, Any] = PrivateAttr(default_factory=dict)
@@ -46,7 +49,8 @@ class ScriptedChatModel(BaseChatModel):
     def _identifying_params(self) -> dict[str, Any]:
         """Part of LLM-cache keys: two different scripts must never share cached replies."""
         return {"rules": [r.model_dump() for r in self.rules],
-                "responder": _callable_key(self.responder) if self.responder else None}
+                "responder": _callable_key(self.responder) if self.responder else None,
+                "logprobs": _callable_key(self.logprobs) if self.logprobs else None}
 
     @property
     def prompts(self) -> list[list[BaseMessage]]:
@@ -70,6 +74,8 @@ class ScriptedChatModel(BaseChatModel):
             self._prompts.append(list(messages))
         if self.delay_s:
             time.sleep(self.delay_s)
+        if kwargs.get("logprobs") and self.logprobs is not None:
+            return _logprob_result(self.logprobs(messages))
         text = self._next_reply(messages)
         prompt_words = sum(len(str(m.content).split()) for m in messages)
         usage = {"input_tokens": int(prompt_words * self.tokens_per_word),
@@ -84,6 +90,18 @@ class ScriptedChatModel(BaseChatModel):
 
     def bind_tools(self, tools: list[Any], *, tool_choice: Any = None, **kwargs: Any):
         return self.bind(tools=tools, tool_choice=tool_choice, **kwargs)
+
+
+def _logprob_result(top: dict[str, float]) -> ChatResult:
+    """A one-token reply carrying OpenAI-style ``logprobs`` for that token."""
+    best = max(top, key=top.__getitem__)
+    entries = [{"token": token, "logprob": lp, "bytes": None} for token, lp in top.items()]
+    message = AIMessage(content=best, usage_metadata={"input_tokens": 1, "output_tokens": 1,
+                                                      "total_tokens": 2},
+                        response_metadata={"logprobs": {"content": [
+                            {"token": best, "logprob": top[best], "bytes": None,
+                             "top_logprobs": entries}]}})
+    return ChatResult(generations=[ChatGeneration(message=message)])
 
 
 def _callable_key(fn: Callable) -> str:

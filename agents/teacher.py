@@ -15,6 +15,7 @@ from typing import Literal
 
 from dualchecker.agents.answers import RATIONALE_SCHEMA, answer_schema, parse_answer, parse_rationale
 from dualchecker.agents.backends import ChatBackend
+from dualchecker.agents.grounding import span_grammar
 from dualchecker.agents.label_probs import LabelReading, from_samples, label_codes
 from dualchecker.agents.prompting import PromptBook, PromptStyle
 from dualchecker.agents.types import Attempt, Demonstration, Record, Task, TeacherAnswer, Usage
@@ -75,8 +76,9 @@ class Teacher:
         messages = self.messages(record, demonstrations, reprompt=kind == "reprompt",
                                  contrastive=contrastive)
         backend = self.backend if seed is None else self.backend.sampling(seed)
+        grammar = span_grammar(self.task, record.text) if self.task.is_spans else None
         try:
-            reply = backend.complete(messages, self.schema)
+            reply = backend.complete(messages, self.schema, grammar=grammar)
         except BackendError as exc:
             return Attempt(kind=kind, messages=messages, error=f"backend: {exc}")
         try:

@@ -60,8 +60,21 @@ def test_spans_answer_and_hallucination():
     assert [(s.type, s.start, s.end) for s in answer.spans] == [("cause", 0, 12), ("effect", 13, 26)]
     empty = parse_answer('{"cause": "", "effect": null, "confidence": 80}', SPANS, text)
     assert empty.spans == []
+    partial = parse_answer('{"cause": "Wind turbines", "effect": "cut emissions", "confidence": 80}',
+                           SPANS, text)
+    assert [s.text for s in partial.spans] == ["cut emissions"] and partial.dropped_spans == 1
+    assert partial.confidence == pytest.approx(0.4)  # half the answer was invented
     with pytest.raises(AnswerParseError, match="hallucinated"):
-        parse_answer('{"cause": "Wind turbines", "effect": "cut emissions", "confidence": 80}', SPANS, text)
+        parse_answer('{"cause": "Wind turbines", "effect": "save the planet", "confidence": 80}',
+                     SPANS, text)
+
+
+def test_two_spans_of_one_type_are_both_kept():
+    text = "Floods and a drought cut the harvest."
+    answer = parse_answer('{"cause": ["Floods", "a drought"], "effect": ["cut the harvest"], '
+                          '"confidence": 90}', SPANS, text)
+    assert [(s.type, s.text) for s in answer.spans] == [
+        ("cause", "Floods"), ("cause", "a drought"), ("effect", "cut the harvest")]
 
 
 def test_rationale_reply_plain_or_json():

@@ -178,8 +178,8 @@ def test_span_run_with_a_failed_record(tmp_path):
             span_record("s2", "LED lighting lowers power demand in offices.", "LED lighting", "lowers power demand")]
 
     def spans_answer(text, reprompt):
-        if text.startswith("LED"):  # an effect that is not in the text
-            return {"cause": "LED lighting", "effect": "saves the planet", "confidence": 90}
+        if text.startswith("LED"):  # nothing of it is in the text
+            return {"cause": "LED bulbs", "effect": "saves the planet", "confidence": 90}
         return {"cause": "A heat pump", "effect": "cuts fuel use", "confidence": 90}
 
     config = RunConfig(task=SPANS, inputs=DataSource(path=tmp_path / "unused.jsonl"),

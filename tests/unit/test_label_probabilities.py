@@ -1,0 +1,150 @@
+"""The teacher's confidence from the model's label probabilities, and its calibration."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+
+import numpy as np
+import pytest
+
+from dualchecker.agents.backends import ChatBackend
+from dualchecker.agents.calibration import PoolSample, fit_calibration, pick_threshold, reliability
+from dualchecker.agents.embedders import HashingEmbedder
+from dualchecker.agents.label_probs import from_top_logprobs, label_codes
+from dualchecker.agents.prompting import PromptBook
+from dualchecker.agents.scripted import ScriptedChatModel
+from dualchecker.agents.teacher import Teacher
+from dualchecker.agents.types import LabelDef, Record, Task
+from dualchecker.data import DataSource
+from dualchecker.graph.config import RunConfig, RunSettings, method
+from dualchecker.runner import Run
+from tests.fakes import BINARY, current_text, records
+
+RECORD = Record(id="r1", text="We cut our emissions by 30 percent.")
+
+
+def test_distribution_sums_to_one_and_matches_the_given_logprobs():
+    given = {"yes": math.log(0.6), "no": math.log(0.3), "maybe": math.log(0.1)}
+    model = ScriptedChatModel(responder=lambda m: "unused", logprobs=lambda m: given)
+    attempt = Teacher(BINARY, ChatBackend(model), PromptBook(),
+                      confidence="token_probability").answer(RECORD, [])
+    answer = attempt.answer
+    assert answer.confidence_source == "token_probability"
+    assert sum(answer.probabilities.values()) == pytest.approx(1.0)
+    # "maybe" is no label: the labels share what the model gave them, renormalised
+    assert answer.probabilities["yes"] == pytest.approx(0.6 / 0.9)
+    assert answer.label == "yes" and answer.confidence == pytest.approx(2 / 3)
+    # the prompt asked for the label alone, not for JSON with a stated confidence
+    assert "label only" in model.prompts[0][0].content and "JSON" not in model.prompts[0][-1].content
+
+
+def test_labels_that_share_a_first_token_are_asked_as_codes():
+    task = Task(name="sdg", kind="multiclass", instructions="Which goal?",
+                labels=[LabelDef(name="clean_water"), LabelDef(name="clean_energy"),
+                        LabelDef(name="no_goal")])
+    codes = label_codes(task.label_names)
+    assert codes == {"clean_water": "1", "clean_energy": "2", "no_goal": "3"}
+    model = ScriptedChatModel(responder=lambda m: "unused",
+                              logprobs=lambda m: {"2": math.log(0.7), "1": math.log(0.2),
+                                                  " 3": math.log(0.1)})
+    answer = Teacher(task, ChatBackend(model), PromptBook(),
+                     confidence="token_probability").answer(RECORD, []).answer
+    assert answer.label == "clean_energy" and answer.probabilities["clean_energy"] == pytest.approx(0.7)
+    assert "2 = clean_energy" in model.prompts[0][0].content
+    assert from_top_logprobs([{"token": "clean", "logprob": 0.0}], task.label_names) is None
+
+
+def test_a_backend_without_logprobs_falls_back_to_sample_agreement_and_says_so(caplog):
+    # the first call asks for log-probabilities and gets plain text (it uses up the first "yes")
+    said = itertools.cycle(["yes", "yes", "no", "yes", "yes"])
+    model = ScriptedChatModel(responder=lambda m: json.dumps(
+        {"label": next(said), "confidence": 95, "rationale": "r"}))
+    backend = ChatBackend(model)
+    answer = Teacher(BINARY, backend, PromptBook(), confidence="token_probability",
+                     samples=5).answer(RECORD, []).answer
+    assert backend.logprobs is False and "no log-probabilities" in caplog.text
+    assert answer.confidence_source == "sample_agreement"
+    assert answer.label == "yes" and answer.confidence == pytest.approx(0.8, abs=1e-3)
+    assert answer.verbalised_confidence == pytest.approx(0.95)
+    # with one sample, the stated number is all there is
+    one = Teacher(BINARY, ChatBackend(ScriptedChatModel(responder=lambda m: json.dumps(
+        {"label": "no", "confidence": 70}))), PromptBook(), confidence="token_probability",
+        samples=1).answer(RECORD, []).answer
+    assert one.confidence_source == "verbalised" and one.confidence == pytest.approx(0.7)
+
+
+def biased_sample(n: int, seed: int) -> list[PoolSample]:
+    """A teacher that leans to "yes": it says yes with p = 0.55..0.95 whatever the gold label,
+    but a little higher when the gold label really is yes."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for i in range(n):
+        gold = "yes" if rng.random() < 0.3 else "no"
+        p_yes = float(np.clip(rng.normal(0.82 if gold == "yes" else 0.68, 0.06), 0.5, 0.99))
+        out.append(PoolSample(record_id=str(i), gold=gold, teacher={"yes": p_yes, "no": 1 - p_yes}))
+    return out
+
+
+def test_calibration_removes_most_of_a_bias_toward_one_label():
+    train, test = biased_sample(300, 0), biased_sample(300, 1)
+    calibration = fit_calibration(["no", "yes"], train, use_neighbours=False)
+    gold = np.array([s.gold == "yes" for s in test])
+    raw_yes = np.array([s.teacher["yes"] > 0.5 for s in test])
+    cal_yes = np.array([calibration.apply(s.teacher, None)["yes"] > 0.5 for s in test])
+    # raw: everything is "yes"; calibrated: the yes-rate falls to near the true 30%
+    assert raw_yes.mean() > 0.95
+    assert abs(cal_yes.mean() - gold.mean()) < 0.15
+    assert (cal_yes == gold).mean() > (raw_yes == gold).mean() + 0.3
+    # and the calibrated confidence is calibrated: ECE drops
+    raw_rel = reliability([max(s.teacher.values()) for s in test], raw_yes == gold)
+    cal_conf = [max(calibration.apply(s.teacher, None).values()) for s in test]
+    cal_rel = reliability(cal_conf, cal_yes == gold)
+    assert cal_rel.ece < raw_rel.ece / 2
+
+
+def test_threshold_rule_reprompts_below_target_but_never_more_than_the_cap():
+    conf = np.array([0.5, 0.55, 0.6, 0.65, 0.9, 0.92, 0.95, 0.97, 0.98, 0.99])
+    assert pick_threshold(conf, target_accuracy=0.75, max_rate=0.5) == 0.75  # 4 of 10 below
+    capped = pick_threshold(conf, target_accuracy=0.75, max_rate=0.2)
+    assert (conf < capped).sum() == 2  # the cap: at most 20% of the pool re-prompted
+
+
+POOL = records([(f"p{i}", text, label) for i, (text, label) in enumerate([
+    ("We cut carbon emissions at every plant.", "yes"), ("Our solar farm doubled output.", "yes"),
+    ("We recycle all packaging.", "yes"), ("Revenue grew in the third quarter.", "no"),
+    ("The board met twice.", "no"), ("Sales fell in Asia.", "no"), ("A new CFO was hired.", "no"),
+    ("Margins improved on pricing.", "no"), ("Our fleet now runs on biofuel.", "yes"),
+    ("Dividends rose by 5 percent.", "no"), ("We planted a million trees.", "yes"),
+    ("Costs were flat year on year.", "no")] * 3)])
+
+
+def leaning_teacher(messages):
+    """Says "yes" to everything, more strongly when the text is green: a biased 0.5B in small."""
+    text = current_text(messages).lower()
+    green = any(w in text for w in ("carbon", "solar", "recycle", "biofuel", "trees", "wind"))
+    p = 0.9 if green else 0.7
+    return {" yes": math.log(p), " no": math.log(1 - p)}
+
+
+def test_calibrated_run_fixes_the_bias_and_records_where_confidence_came_from(tmp_path):
+    inputs = records([("i1", "Our plants run on wind power.", "yes"),
+                      ("i2", "Profit rose in the second half.", "no"),
+                      ("i3", "We cut carbon by half.", "yes"), ("i4", "The CEO spoke.", "no")])
+    model = ScriptedChatModel(responder=lambda m: json.dumps({"rationale": "because"}),
+                              logprobs=leaning_teacher)
+    config = RunConfig(task=BINARY, inputs=DataSource(path=tmp_path / "x.jsonl"),
+                       method=method("dualchecker", n_shot=2, student=False,
+                                     student_checker=False, calibration_size=30),
+                       run=RunSettings(dir=tmp_path / "run", batch_size=2))
+    run = Run(config, llm=model, embedder=HashingEmbedder(), inputs=inputs, pool=POOL)
+    summary = run.execute(progress=False)
+    labelled = {r.id: r for r in run.store.all()}
+    assert [labelled[i].label for i in ("i1", "i2", "i3", "i4")] == ["yes", "no", "yes", "no"]
+    assert summary.teacher["f1"] == 1.0
+    first = labelled["i2"].attempts[0].answer
+    assert first.confidence_source == "token_probability"
+    assert first.raw_probabilities["yes"] == pytest.approx(0.7)  # the model's own lean is kept
+    calibration = json.loads((tmp_path / "run" / "events.jsonl").read_text().splitlines()[1])
+    assert calibration["agent"] == "calibration" and calibration["data"]["answered"] == 30
