@@ -16,6 +16,7 @@ import copy
 import importlib
 import json
 import logging
+import math
 import os
 import time
 from typing import Any, Callable, Literal
@@ -170,6 +171,19 @@ class ChatBackend:
         self.logprobs = True
         return LabelReading(probabilities=probabilities, source="token_probability",
                             verbalised=parse_stated_number(meta.get("verbalised"))), completion
+
+    def continuation_confidence(self, messages: Messages, prefix: str, continuation: str,
+                                ) -> float | None:
+        """The model's per-token (geometric mean) probability of `continuation` after the reply
+        `prefix`, or None on backends that cannot score text (only the embedded model can)."""
+        if not getattr(self.model, "scores_labels", False):
+            return None
+        reply = self.model.invoke(convert_to_messages(messages), label_scoring={
+            "prefix": prefix, "labels": [continuation], "separator": ""})
+        meta = reply.response_metadata
+        self.ledger.record(self.agent, _usage(reply), cached=bool(meta.get("cache_hit")))
+        logprob, tokens = meta["label_logprobs"][continuation], meta["label_tokens"][continuation]
+        return math.exp(logprob / max(tokens, 1))
 
     def _speaks_openai(self) -> bool:
         return type(self.model).__name__ in ("ChatOpenAI", "AzureChatOpenAI")

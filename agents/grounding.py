@@ -43,12 +43,13 @@ def quote_rules(text: str) -> tuple[str, list[str]]:
 
 def span_grammar(task: Task, text: str, *, rationale_chars: int = 160) -> str:
     """GBNF for the span answer: every span type a list of quotes of `text`, then confidence and
-    a short rationale, in the same JSON shape the parser reads."""
+    (unless `rationale_chars` is 0) a short rationale, in the JSON shape the parser reads."""
     _, rules = quote_rules(text)
     fields = [f'"\\"{name}\\":" ws "[" ws ( qstr ( ws "," ws qstr )* )? ws "]"'
               for name in task.span_type_names]
     fields.append('"\\"confidence\\":" ws pct')
-    fields.append('"\\"rationale\\":" ws "\\"" rchar{0,' + str(rationale_chars) + '} "\\""')
+    if rationale_chars:  # no rationale at all when nothing will read it: output tokens are time
+        fields.append('"\\"rationale\\":" ws "\\"" rchar{0,' + str(rationale_chars) + '} "\\""')
     body = ' ws "," ws '.join(fields)
     return "\n".join([
         f'root ::= "{{" ws {body} ws "}}"',

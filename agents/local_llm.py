@@ -198,7 +198,7 @@ class LocalLlamaChatModel(BaseChatModel):
         return self._to_result(response)
 
     def _score_labels(self, messages: list[BaseMessage], *, prefix: str, labels: list[str],
-                      verbalise: str | None = None) -> ChatResult:
+                      verbalise: str | None = None, separator: str = " ") -> ChatResult:
         """Read each label's log-probability after the prompt and ``prefix`` (no sampling).
 
         Called as ``model.invoke(messages, label_scoring={"prefix": "Answer:", "labels": [...]})``
@@ -212,7 +212,7 @@ class LocalLlamaChatModel(BaseChatModel):
         with self._lock:
             llama = self._loaded()
             prompt = self._format_prompt(llama, messages) + prefix
-            scored = score_continuations(llama, prompt, [" " + label for label in labels])
+            scored = score_continuations(llama, prompt, [separator + label for label in labels])
             best = labels[int(np.argmax(scored.logprobs))]
             stated = None
             if verbalise is not None:
@@ -226,6 +226,7 @@ class LocalLlamaChatModel(BaseChatModel):
             response_metadata={
                 "model_name": self.name_or_stem, "model_provider": PROVIDER,
                 "label_logprobs": dict(zip(labels, scored.logprobs)),
+                "label_tokens": dict(zip(labels, scored.lengths)),
                 "evaluated_tokens": scored.evaluated_tokens,
                 "verbalised": stated, "seconds": time.perf_counter() - started,
             },
@@ -369,6 +370,7 @@ class ScoredContinuations(NamedTuple):
     logprobs: list[float]
     prompt_tokens: int
     evaluated_tokens: int
+    lengths: list[int]
 
 
 def log_softmax(row: np.ndarray) -> np.ndarray:
@@ -412,7 +414,7 @@ def score_continuations(llama: Any, prompt: str, continuations: list[str]) -> Sc
             total += float(log_softmax(_last_logits(llama))[path[depth]])
         logprobs.append(total)
     llama.n_tokens = len(prompt_tokens)
-    return ScoredContinuations(logprobs, len(prompt_tokens), evaluated)
+    return ScoredContinuations(logprobs, len(prompt_tokens), evaluated, [len(p) for p in paths])
 
 
 def _last_logits(llama: Any) -> np.ndarray:

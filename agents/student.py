@@ -22,12 +22,20 @@ class Trainer(Protocol):
     def predict(self, texts: Sequence[str]) -> list[StudentPrediction]: ...
 
 
-def teacher_examples(task: Task, labelled: Sequence[LabelledRecord]) -> tuple[list[StudentExample], int]:
-    """Training examples from teacher answers only; returns (examples, records left out)."""
+def teacher_examples(task: Task, labelled: Sequence[LabelledRecord], *,
+                     min_confidence: float | None = None) -> tuple[list[StudentExample], int]:
+    """Training examples from teacher answers only; returns (examples, records left out).
+
+    With `min_confidence`, answers the teacher is less sure of (calibrated, when the run
+    calibrated) are left out too: a label that is probably wrong teaches the student the
+    teacher's mistake.
+    """
     ids = {name: i for i, name in enumerate(task.label_names)}
     examples, left_out = [], 0
     for item in labelled:
-        if not item.ok:
+        unsure = (min_confidence is not None and item.confidence is not None
+                  and item.confidence < min_confidence)
+        if not item.ok or unsure:
             left_out += 1
             continue
         if task.is_spans:
@@ -62,11 +70,12 @@ def prediction_answer(task: Task, text: str, prediction: StudentPrediction) -> t
 class StudentAgent:
     """Trains on each labelled batch and says what it now predicts for it."""
 
-    def __init__(self, task: Task, trainer: Trainer):
-        self.task, self.trainer = task, trainer
+    def __init__(self, task: Task, trainer: Trainer, *, min_confidence: float | None = None):
+        self.task, self.trainer, self.min_confidence = task, trainer, min_confidence
 
     def train(self, labelled: Sequence[LabelledRecord]) -> tuple[FitReport | None, int]:
-        examples, left_out = teacher_examples(self.task, labelled)
+        examples, left_out = teacher_examples(self.task, labelled,
+                                              min_confidence=self.min_confidence)
         return (self.trainer.fit_batch(examples) if examples else None), left_out
 
     def predict(self, records: Sequence[LabelledRecord | Record]) -> list[StudentPrediction]:

@@ -11,6 +11,7 @@ Two ways to get the confidence, chosen per method:
 
 from __future__ import annotations
 
+import json
 from typing import Literal
 
 from dualchecker.agents.answers import RATIONALE_SCHEMA, answer_schema, parse_answer, parse_rationale
@@ -33,6 +34,8 @@ class Teacher:
         self.task, self.backend, self.prompts, self.style = task, backend, prompts, style
         self.schema = answer_schema(task)
         self.confidence = "verbalised" if task.is_spans else confidence
+        # span answers are JSON either way; their confidence is read from the model when it can
+        self.confidence_of_spans = task.is_spans and confidence == "token_probability"
         self.samples = samples
         self.verbalise = verbalise
         self.codes = None if task.is_spans or backend_scores_labels(backend) else label_codes(
@@ -76,7 +79,10 @@ class Teacher:
         messages = self.messages(record, demonstrations, reprompt=kind == "reprompt",
                                  contrastive=contrastive)
         backend = self.backend if seed is None else self.backend.sampling(seed)
-        grammar = span_grammar(self.task, record.text) if self.task.is_spans else None
+        grammar = None
+        if self.task.is_spans:
+            grammar = span_grammar(self.task, record.text,
+                                   rationale_chars=0 if self.confidence_of_spans else 160)
         try:
             reply = backend.complete(messages, self.schema, grammar=grammar)
         except BackendError as exc:
@@ -86,8 +92,34 @@ class Teacher:
         except AnswerParseError as exc:
             return Attempt(kind=kind, messages=messages, raw=reply.text, error=f"parse: {exc}",
                            usage=reply.usage, seconds=reply.seconds, cached=reply.cached)
+        if self.task.is_spans and answer.spans and self.confidence_of_spans:
+            answer = self._span_probabilities(messages, reply.text, answer)
         return Attempt(kind=kind, messages=messages, raw=reply.text, answer=answer,
                        usage=reply.usage, seconds=reply.seconds, cached=reply.cached)
+
+    def _span_probabilities(self, messages: list[dict[str, str]], raw: str,
+                            answer: TeacherAnswer) -> TeacherAnswer:
+        """Each quote's probability under the model (geometric mean over its tokens, read by
+        teacher-forcing the reply up to the quote); the answer is as sure as its weakest span.
+        Backends that cannot score text keep the stated number."""
+        spans, cursor = [], 0
+        for span in answer.spans:
+            quoted = json.dumps(span.text, ensure_ascii=False)[1:-1]
+            at = raw.find('"' + quoted + '"', cursor)
+            if at < 0:  # matched loosely (case, spaces): no exact quote to score
+                spans.append(span)
+                continue
+            cursor = at + len(quoted) + 2
+            p = self.backend.continuation_confidence(messages, raw[:at + 1], quoted + '"')
+            if p is None:
+                return answer
+            spans.append(span.model_copy(update={"confidence": p}))
+        scored = [s.confidence for s in spans if s.confidence is not None]
+        if not scored:
+            return answer
+        return answer.model_copy(update={
+            "spans": spans, "confidence": min(scored), "confidence_source": "token_probability",
+            "verbalised_confidence": answer.confidence})
 
     def _sample(self, record: Record, demonstrations: list[Demonstration], kind: str,
                 contrastive: bool) -> Attempt:

@@ -86,6 +86,7 @@ class Span(BaseModel):
     start: int = Field(ge=0)
     end: int
     text: str = ""
+    confidence: float | None = Field(None, description="The teacher's probability of this quote.")
 
     @model_validator(mode="after")
     def _ordered(self) -> "Span":

@@ -50,7 +50,8 @@ def attach_student(ctx: RunContext, settings: StudentSettings, seed: int,
     over all of them), since model weights are not part of the graph checkpoint.
     """
     config = student_config(ctx.task, settings, seed)
-    ctx.student = StudentAgent(ctx.task, make_trainer(config, settings))
+    ctx.student = StudentAgent(ctx.task, make_trainer(config, settings),
+                               min_confidence=settings.min_confidence)
     if ctx.method.evokd:
         ctx.student_checker = UncertaintyChecker()
         ctx.extra["sample_writer"] = SampleWriter(ctx.task, ctx.teacher.backend.for_agent("student_checker"),
@@ -76,7 +77,8 @@ def final_students(task: Task, settings: StudentSettings, seed: int, labelled: l
 
     config = student_config(task, settings, seed)
     test = gold_examples(task, held_out)
-    train, left_out = teacher_examples(task, [*labelled, *synthetic])
+    train, left_out = teacher_examples(task, [*labelled, *synthetic],
+                                       min_confidence=settings.min_confidence)
     positive = task.label_names.index(task.positive) if task.positive else 1
     jobs = {"teacher_labels": train}
     if settings.gold_reference:

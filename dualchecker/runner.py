@@ -22,6 +22,7 @@ from pydantic import BaseModel, Field
 
 from dualchecker.agents.aligner import ContextAligner, ExampleIndex
 from dualchecker.agents.backends import ChatBackend, Completion, make_backend
+from dualchecker.agents.calibration import reliability
 from dualchecker.agents.checkers import TeacherChecker
 from dualchecker.agents.embedders import Embedder, HashingEmbedder, SentenceTransformerEmbedder
 from dualchecker.agents.llm_cache import AgentUsage, SQLiteLLMCache
@@ -31,7 +32,7 @@ from dualchecker.agents.types import LabelledRecord, Record, Usage
 from dualchecker.data import atomic_write_text, load_records, write_labels_jsonl
 from dualchecker.errors import ConfigError
 from dualchecker.evaluation import teacher_scores
-from dualchecker.events import EventLog
+from dualchecker.events import EventLog, read_events
 from dualchecker.graph.build import build_graph
 from dualchecker.graph.config import RetrievalConfig, RunConfig
 from dualchecker.graph.context import RunContext, static_examples
@@ -65,6 +66,15 @@ class RunSummary(BaseModel):
                                             description="Calls, cache hits, tokens (and $) per agent.")
     cost_usd: float | None = Field(None, description="From `prices` in the config, when the model is listed.")
     teacher: dict[str, float] | None = Field(None, description="Scores against gold, when present.")
+    reprompt_flips: dict[str, int] | None = Field(
+        None, description="Re-prompts that changed the label, against gold: wrong_to_right, "
+                          "right_to_wrong, other (wrong to another wrong, or no gold).")
+    confidence: dict[str, Any] | None = Field(
+        None, description="Where confidences came from (counts per source) and, against gold, "
+                          "their reliability (ECE, AUROC, bins) for the first and final answers.")
+    calibration: dict[str, Any] | None = Field(
+        None, description="The calibration fitted on the pool: threshold, neighbour weight, "
+                          "reliability before and after.")
     student: dict[str, Any] | None = None
     outputs: dict[str, str] = Field(default_factory=dict)
 
@@ -210,6 +220,11 @@ class Run:
                    "summary": str(self.dir / "summary.json")}
         write_labels_jsonl(self.dir / "labels.jsonl", labelled)
         summary = summarise(self.config, labelled, self.backend, seconds, outputs)
+        fitted = [e for e in read_events(self.dir / "events.jsonl")
+                  if e.agent == "calibration" and e.kind == "fitted"]
+        if fitted:
+            summary.calibration = {k: v for k, v in fitted[-1].data["calibration"].items()
+                                   if k not in ("coef", "intercept")}
         summary.student = self._final_students(labelled)
         atomic_write_text(self.dir / "summary.json", summary.model_dump_json(indent=2))
         self.events.emit("runner", "run_finished", summary=summary.model_dump())
@@ -245,7 +260,47 @@ def summarise(config: RunConfig, labelled: list[LabelledRecord], backend: ChatBa
         changed_by_reprompt=changed, llm_calls=total.calls, usage=total.usage, seconds=seconds,
         cache_hits=total.cache_hits, cost_usd=total.cost_usd,
         by_agent={name: u.priced(price) for name, u in backend.ledger.by_agent().items()},
-        teacher=teacher_scores(config.task, labelled), outputs=outputs)
+        teacher=teacher_scores(config.task, labelled), outputs=outputs,
+        reprompt_flips=reprompt_flips(labelled), confidence=confidence_report(config.task, labelled))
+
+
+def reprompt_flips(labelled: list[LabelledRecord]) -> dict[str, int]:
+    """How the re-prompts that changed an answer moved it relative to the human label."""
+    flips = {"wrong_to_right": 0, "right_to_wrong": 0, "other": 0}
+    for r in labelled:
+        if r.before is None or (r.before.label, r.before.spans) == (r.label, r.spans):
+            continue
+        gold = r.gold_label
+        if gold is None or r.before.label != gold and r.label != gold:
+            flips["other"] += 1
+        elif r.label == gold:
+            flips["wrong_to_right"] += 1
+        else:
+            flips["right_to_wrong"] += 1
+    return flips
+
+
+def confidence_report(task, labelled: list[LabelledRecord]) -> dict[str, Any]:
+    """Confidence sources, and (classification with gold) reliability of first and final answers."""
+    sources: dict[str, int] = {}
+    for r in labelled:
+        if r.ok and r.attempts and r.attempts[-1].answer is not None:
+            source = r.attempts[-1].answer.confidence_source
+            sources[source] = sources.get(source, 0) + 1
+    report: dict[str, Any] = {"sources": sources}
+    scored = [r for r in labelled if r.ok and r.gold_label is not None and not task.is_spans]
+    if scored:
+        firsts = [(r.attempts[0].answer, r.gold_label) for r in scored
+                  if r.attempts and r.attempts[0].answer is not None]
+        report["final"] = reliability([r.confidence for r in scored],
+                                      [r.label == r.gold_label for r in scored]).model_dump()
+        report["first"] = reliability([a.confidence for a, _ in firsts],
+                                      [a.label == g for a, g in firsts]).model_dump()
+        stated = [(a.verbalised_confidence, a.label == g) for a, g in firsts
+                  if a.verbalised_confidence is not None]
+        if stated:
+            report["stated"] = reliability([c for c, _ in stated], [k for _, k in stated]).model_dump()
+    return report
 
 
 class RunEstimate(BaseModel):
@@ -343,12 +398,26 @@ def format_summary(summary: RunSummary) -> str:
     if summary.teacher:
         t = summary.teacher
         lines.append(f"teacher F1 {t['f1']:.3f}  precision {t['precision']:.3f}  recall {t['recall']:.3f}")
+    if summary.reprompt_flips and summary.changed_by_reprompt:
+        f = summary.reprompt_flips
+        lines.append(f"re-prompts that changed a label: {f['wrong_to_right']} wrong→right, "
+                     f"{f['right_to_wrong']} right→wrong, {f['other']} other")
+    if summary.calibration:
+        c = summary.calibration
+        raw, cal = c["pool_raw"], c["pool_calibrated"]
+        lines.append(f"calibration on {raw['n']} pool examples: accuracy {raw['accuracy']:.3f} → "
+                     f"{cal['accuracy']:.3f}, ECE {raw['ece']:.3f} → {cal['ece']:.3f}, "
+                     f"re-prompt below {c['threshold']:.2f}")
+    final = (summary.confidence or {}).get("final")
+    if final and final.get("auroc") is not None:
+        lines.append(f"confidence vs correctness on labelled records: AUROC {final['auroc']:.3f}  "
+                     f"ECE {final['ece']:.3f}  ({summary.confidence['sources']})")
     if summary.student:
         st = summary.student
         f1 = lambda name: "–" if st[name]["f1"] is None else f"{st[name]['f1']:.3f}"
         line = f"student F1 on {st['n_test']} held-out: teacher labels {f1('teacher_labels')}"
         if "gold_labels" in st:
             line += f"  gold labels {f1('gold_labels')}"
-        lines.append(line + f"  ({st['left_out']} unlabelled records left out)")
+        lines.append(line + f"  ({st['left_out']} unlabelled or unsure records left out)")
     lines += [f"{name}: {path}" for name, path in summary.outputs.items()]
     return "\n".join(lines)

@@ -124,6 +124,9 @@ class StudentSettings(BaseModel):
     eval: DataSource | None = Field(None, description="Held-out gold data for the final student.")
     final: bool = Field(True, description="Fine-tune a fresh student on all teacher labels at the end.")
     gold_reference: bool = Field(True, description="Also train the same student on the pool's gold labels.")
+    min_confidence: float | None = Field(
+        None, ge=0.0, le=1.0, description="Train only on teacher labels at least this confident "
+                                          "(calibrated when the run calibrates); None keeps all.")
 
 
 class RunSettings(BaseModel):

@@ -1,4 +1,5 @@
-"""Small inline-SVG charts: a confidence histogram and a per-batch line chart."""
+"""Small inline-SVG charts: a confidence histogram, a per-batch line chart and a reliability
+diagram."""
 
 from __future__ import annotations
 
@@ -79,3 +80,32 @@ def line_chart_svg(series: dict[str, list[tuple[float, float]]], title: str, *,
                             stroke=colour, stroke_width=2))
         body.append(text(LEFT + 24, 30 + 13 * i, name, class_="legend"))
     return svg(WIDTH, HEIGHT, body, label=title, class_="chart line-chart")
+
+
+def reliability_svg(bins: list[dict], title: str, *, ece: float | None = None,
+                    auroc: float | None = None) -> Markup:
+    """A reliability diagram: accuracy against confidence per bin (dot area = answers), with the
+    diagonal a calibrated teacher would follow."""
+    plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
+
+    def at(x: float, y: float) -> tuple[float, float]:
+        return LEFT + x * plot_w, HEIGHT - BOTTOM - y * plot_h
+
+    notes = [f"ECE {ece:.3f}" if ece is not None else "", f"AUROC {auroc:.3f}" if auroc is not None else ""]
+    body = _frame(" · ".join([title, *[n for n in notes if n]]))
+    (x0, y0), (x1, y1) = at(0, 0), at(1, 1)
+    body.append(element("line", x1=x0, y1=y0, x2=x1, y2=y1, class_="diagonal"))
+    most = max((b["count"] for b in bins), default=1) or 1
+    for b in bins:
+        x, y = at(b["confidence"], b["accuracy"])
+        radius = 2 + 6 * (b["count"] / most) ** 0.5
+        body.append(element("circle", element(
+            "title", f"confidence {b['lower']:.1f}–{b['upper']:.1f}: {b['count']} answers, "
+                     f"accuracy {b['accuracy']:.2f}"), cx=x, cy=y, r=radius, class_="bin"))
+    for tick in (0.0, 0.5, 1.0):
+        body.append(text(at(tick, 0)[0], HEIGHT - BOTTOM + 14, f"{tick:g}", class_="tick",
+                         text_anchor="middle"))
+        body.append(text(LEFT - 4, at(0, tick)[1] + 4, f"{tick:g}", class_="tick", text_anchor="end"))
+    body.append(text(LEFT + plot_w / 2, HEIGHT - 4, "confidence → accuracy", class_="axis-label",
+                     text_anchor="middle"))
+    return svg(WIDTH, HEIGHT, body, label=title, class_="chart reliability")

@@ -10,7 +10,7 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from dualchecker.data import atomic_write_text
-from dualchecker.trace.charts import histogram_svg, line_chart_svg
+from dualchecker.trace.charts import histogram_svg, line_chart_svg, reliability_svg
 from dualchecker.trace.machine import graph_svg, node_runs, run_graph
 from dualchecker.trace.redact import redact_text
 from dualchecker.trace.report import RecordTrace, RunReport, answer_text, load_report, per_record
@@ -100,6 +100,17 @@ def _borderline(report: RunReport) -> list[dict[str, Any]]:
     return rows
 
 
+def reliability_panels(report: RunReport) -> dict[str, dict | None]:
+    """Reliability of the teacher's confidence: pool sample before and after calibration, and
+    the labelled records (from the run summary)."""
+    fitted = report.select("calibration", "fitted")
+    calibration = fitted[-1].data.get("calibration", {}) if fitted else {}
+    summary = report.summary or {}
+    return {"pool, model's own": calibration.get("pool_raw"),
+            "pool, calibrated": calibration.get("pool_calibrated"),
+            "labelled records": (summary.get("confidence") or {}).get("final")}
+
+
 def _environment() -> Environment:
     env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=True, undefined=StrictUndefined,
                       trim_blocks=True, lstrip_blocks=True)
@@ -119,6 +130,8 @@ def render_html(report: RunReport, *, prompts: bool = True) -> str:
         graph=graph_svg(graph, node_runs(report)), graph_note=graph_note,
         histograms=[histogram_svg(counts, title, threshold=report.threshold)
                     for title, counts in confidence_histograms(report).items()],
+        reliability=[reliability_svg(r["bins"], title, ece=r.get("ece"), auroc=r.get("auroc"))
+                     for title, r in reliability_panels(report).items() if r and r.get("bins")],
         costs=cost_rows(report.events), student=_student(report), templates=_template_changes(report),
         borderline=_borderline(report), timeline=lambda r: timeline(r, report.threshold),
         label_of=lambda r: _label_key(r, spans_task),

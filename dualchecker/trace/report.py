@@ -138,8 +138,14 @@ class RunReport:
 
     @property
     def threshold(self) -> float | None:
+        """The teacher checker's threshold: the one the calibration picked, else the configured."""
         method = self.method
-        return method.get("threshold") if method.get("teacher_checker", True) else None
+        if not method.get("teacher_checker", True):
+            return None
+        fitted = self.select("calibration", "fitted")
+        if fitted:
+            return fitted[-1].data.get("calibration", {}).get("threshold")
+        return method.get("threshold")
 
     @property
     def has_student(self) -> bool:

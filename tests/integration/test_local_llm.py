@@ -84,3 +84,43 @@ def test_server_answer_through_chat_openai(llama_server):
     reply = bound.invoke(QUESTION)
     _check_reply(reply)
     assert reply.response_metadata["finish_reason"] == "stop"
+
+
+def test_label_probabilities_in_process_and_through_the_server_agree(local_model, llama_server):
+    """One prompt pass in process; top_logprobs of the first token through ChatOpenAI."""
+    from langchain_openai import ChatOpenAI
+
+    from dualchecker.agents.backends import ChatBackend
+
+    messages = [{"role": "system", "content": "Does the sentence talk about energy? Answer with "
+                                              'the label only, one of ["no", "yes"].'},
+                {"role": "user", "content": "Our factory now runs entirely on solar power."}]
+    local, _ = ChatBackend(local_model).read_labels(messages, ["no", "yes"])
+    chat = ChatOpenAI(base_url=llama_server.base_url, api_key="sk-local",
+                      model=llama_server.alias, temperature=0, max_retries=0, timeout=120)
+    served, _ = ChatBackend(chat).read_labels(messages, ["no", "yes"])
+    for reading in (local, served):
+        assert reading is not None and reading.source == "token_probability"
+        assert sum(reading.probabilities.values()) == pytest.approx(1.0)
+        assert reading.label == "yes"
+    # the same model: both put most of the mass on the same label
+    assert abs(local.probabilities["yes"] - served.probabilities["yes"]) < 0.3
+
+
+def test_grounded_span_grammar_only_lets_the_model_quote_the_text(local_model):
+    """Asked to paraphrase, the model still can only copy runs of the text's words."""
+    from dualchecker.agents.answers import parse_answer
+    from dualchecker.agents.grounding import span_grammar
+    from dualchecker.agents.types import SpanTypeDef, Task
+
+    task = Task(name="cause", kind="spans", instructions="Find cause and effect.",
+                span_types=[SpanTypeDef(name="cause"), SpanTypeDef(name="effect")])
+    text = "Heavy rain flooded the valley, so the harvest failed and food prices rose."
+    prompt = [SystemMessage("Rewrite the cause and the effect in your own words, in JSON with "
+                            'keys "cause" and "effect" (lists), "confidence" and "rationale".'),
+              HumanMessage(text)]
+    reply = local_model.bind(grammar=span_grammar(task, text), max_tokens=160).invoke(prompt)
+    answer = parse_answer(reply.content, task, text)
+    quotes = [q for key in ("cause", "effect") for q in __import__("json").loads(reply.content)[key]]
+    assert quotes and all(q in text for q in quotes), reply.content
+    assert answer.dropped_spans == 0 and answer.spans

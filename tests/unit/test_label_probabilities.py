@@ -148,3 +148,50 @@ def test_calibrated_run_fixes_the_bias_and_records_where_confidence_came_from(tm
     assert first.raw_probabilities["yes"] == pytest.approx(0.7)  # the model's own lean is kept
     calibration = json.loads((tmp_path / "run" / "events.jsonl").read_text().splitlines()[1])
     assert calibration["agent"] == "calibration" and calibration["data"]["answered"] == 30
+
+
+def test_two_spans_of_one_type_round_trip_through_teacher_bio_and_scoring(tmp_path):
+    from transformers import AutoTokenizer
+
+    from dualchecker.agents.student import teacher_examples
+    from dualchecker.evaluation import teacher_scores
+    from dualchecker.training.config import default_student_model
+    from dualchecker.training.data import bio_tag_names, spans_to_token_tags, token_tags_to_spans
+    from tests.fakes import SPANS, scripted_teacher
+
+    text = "Floods and a drought cut the harvest and raised prices."
+    gold = Record(id="s1", text=text, spans=[
+        {"type": "cause", "start": 0, "end": 6, "text": "Floods"},
+        {"type": "cause", "start": 11, "end": 20, "text": "a drought"},
+        {"type": "effect", "start": 21, "end": 36, "text": "cut the harvest"},
+        {"type": "effect", "start": 41, "end": 54, "text": "raised prices"}])
+    llm = scripted_teacher(lambda t, re: {"cause": ["Floods", "a drought"],
+                                          "effect": ["cut the harvest", "raised prices"],
+                                          "confidence": 90})
+    config = RunConfig(task=SPANS, inputs=DataSource(path=tmp_path / "x.jsonl"),
+                       method=method("zero-shot", student=False), run=RunSettings(dir=tmp_path / "run"))
+    run = Run(config, llm=llm, embedder=HashingEmbedder(), inputs=[gold], pool=[gold])
+    run.execute(progress=False)
+    labelled = run.store.all()
+    assert teacher_scores(SPANS, labelled)["f1"] == 1.0
+    (example,), _ = teacher_examples(SPANS, labelled)
+    tags = bio_tag_names(SPANS.span_type_names)
+    tokenizer = AutoTokenizer.from_pretrained(default_student_model())
+    offsets = tokenizer(text, return_offsets_mapping=True)["offset_mapping"]
+    tag_ids = spans_to_token_tags(offsets, example.spans, {t: i for i, t in enumerate(tags)})
+    back = token_tags_to_spans(offsets, tag_ids, dict(enumerate(tags)))
+    assert sorted((s.type, text[s.start:s.end]) for s in back) == sorted(
+        (s.type, s.text) for s in gold.spans)
+
+
+def test_span_grammar_admits_only_runs_of_the_texts_words():
+    from dualchecker.agents.grounding import quote_rules
+
+    text = 'He said "stop" now, because  the rain fell.'
+    _, rules = quote_rules(text)
+    grammar = {line.split(" ::= ")[0]: line.split(" ::= ")[1] for line in rules}
+    assert grammar["quote"] == " | ".join(f"run{i}" for i in range(8))
+    # each run is its word then, optionally, the text's own gap and the next run: only substrings
+    assert grammar["run2"] == '"\\\\\\"stop\\\\\\"" ( " " run3 )?'
+    assert grammar["run4"] == '"because" ( "  " run5 )?'  # the double space is kept
+    assert grammar["run7"] == '"fell."'
