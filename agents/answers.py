@@ -27,7 +27,8 @@ def extract_json_object(raw: str) -> dict[str, Any]:
     text = raw.strip()
     if text.startswith("```"):
         text = re.sub(r"^```[a-zA-Z]*\s*|\s*```$", "", text)
-    decoder = json.JSONDecoder()
+    # strict=False: grammar-constrained replies may hold raw newlines inside a string
+    decoder = json.JSONDecoder(strict=False)
     for match in re.finditer(r"\{", text):
         try:
             value, _ = decoder.raw_decode(text, match.start())
@@ -75,7 +76,7 @@ def close_truncated_json(text: str) -> dict[str, Any] | None:
         tail += '"'
     tail = tail.rstrip(",: ")
     try:
-        value = json.loads(tail + "".join(reversed(closers)))
+        value = json.loads(tail + "".join(reversed(closers)), strict=False)
     except (json.JSONDecodeError, RecursionError):
         return None
     return value if isinstance(value, dict) else None

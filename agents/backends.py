@@ -292,12 +292,27 @@ BACKENDS: dict[str, Callable[[BackendConfig], ChatBackend]] = {
 }
 
 
+def default_structured(model: BaseChatModel) -> StructuredMethod:
+    """How to ask a chat model passed in by the user for JSON, by what it is.
+
+    The embedded llama.cpp model and OpenAI-compatible local servers take a JSON schema as
+    ``response_format`` (a sampling grammar); OpenAI itself takes ``json_schema``; any other
+    model gets the prompt's own instructions (every reply is validated either way).
+    """
+    if getattr(model, "accepts_grammar", False):
+        return "response_format"
+    if type(model).__name__ in ("ChatOpenAI", "AzureChatOpenAI"):
+        base = str(getattr(model, "openai_api_base", None) or "")
+        return "response_format" if base and "api.openai.com" not in base else "json_schema"
+    return "prompt"
+
+
 def make_backend(llm: BackendConfig | BaseChatModel | ChatBackend | None) -> ChatBackend:
     """Resolve what the user gave (a config, any LangChain chat model, a backend) to a backend."""
     if isinstance(llm, ChatBackend):
         return llm
     if isinstance(llm, BaseChatModel):
-        return ChatBackend(llm)
+        return ChatBackend(llm, structured=default_structured(llm))
     cfg = llm or BackendConfig()
     try:
         factory = BACKENDS[cfg.kind]

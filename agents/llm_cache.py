@@ -20,7 +20,7 @@ import json
 import sqlite3
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -144,12 +144,17 @@ class CallLedger:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._agents: dict[str, AgentUsage] = {}
+        # Also told of every call, e.g. a run's results store, so that a resumed run's bill
+        # covers the processes before it.
+        self.sink: Callable[[str, AgentUsage], None] | None = None
 
     def record(self, agent: str, usage: Usage, *, cached: bool) -> None:
         entry = (AgentUsage(cache_hits=1, cached_usage=usage) if cached
                  else AgentUsage(calls=1, usage=usage))
         with self._lock:
             self._agents[agent] = self._agents.get(agent, AgentUsage()) + entry
+        if self.sink is not None:
+            self.sink(agent, entry)
 
     def by_agent(self) -> dict[str, AgentUsage]:
         with self._lock:

@@ -34,6 +34,7 @@ def label(task: Task, pool: Any, texts: Any, *, llm: BaseChatModel | ChatBackend
     DataFrames or HF datasets. `llm` is any LangChain chat model, a ChatBackend or a BackendConfig.
     """
     import tempfile
+    import warnings
 
     chosen = method(method_config, **method_overrides) if isinstance(method_config, str) else method_config
     chosen = chosen.model_copy(update={"student": False, "student_checker": False})
@@ -47,4 +48,9 @@ def label(task: Task, pool: Any, texts: Any, *, llm: BaseChatModel | ChatBackend
     runner = Run(config, llm=None if isinstance(llm, BackendConfig) else llm, embedder=embedder,
                  inputs=inputs, pool=pool_records, with_student=False)
     runner.execute(progress=progress)
-    return runner.store.all()
+    labelled = runner.store.all()
+    failed = [r for r in labelled if not r.ok]
+    if failed:  # a None label must never pass unnoticed
+        warnings.warn(f"{len(failed)} of {len(labelled)} records got no valid answer (their label "
+                      f"is None); first: {failed[0].id}: {failed[0].error}", stacklevel=2)
+    return labelled

@@ -107,15 +107,18 @@ def row_to_record(row: dict[str, Any], task: Task, source: DataSource | None, *,
 
 
 def records_from_rows(rows: Iterable[tuple[int, dict[str, Any]]], task: Task,
-                      source: DataSource | None, *, name: str) -> tuple[list[Record], int]:
-    """Validate rows into records; returns (records, number skipped). Ids must be unique."""
+                      source: DataSource | None, *, name: str,
+                      id_prefix: str | None = None) -> tuple[list[Record], int]:
+    """Validate rows into records; returns (records, number skipped). Ids must be unique; a row
+    without one gets ``<id_prefix>-<row>`` (default prefix: `name`)."""
     records: list[Record] = []
     seen: dict[str, int] = {}
     skipped = 0
     on_bad = source.on_bad_row if source else "error"
     for row_number, row in rows:
         try:
-            record = row_to_record(row, task, source, default_id=f"{name}-{row_number}")
+            record = row_to_record(row, task, source,
+                                   default_id=f"{id_prefix or name}-{row_number}")
             if record.id in seen:
                 raise DataError(f"duplicate id {record.id!r} (first at row {seen[record.id]})",
                                 field=source.id_field if source else "id")
@@ -147,7 +150,7 @@ def _as_data_error(exc: Exception, name: str, row: int) -> DataError:
 def load_records(source: DataSource, task: Task) -> list[Record]:
     """Read a JSONL or CSV file into validated records."""
     records, skipped = records_from_rows(_read_rows(source.path, source.format), task, source,
-                                         name=str(source.path))
+                                         name=str(source.path), id_prefix=Path(source.path).stem)
     if skipped:
         log.warning("%s: skipped %d bad rows", source.path, skipped)
     return records

@@ -8,7 +8,7 @@ from dualchecker.adapters import DATASETS
 from dualchecker.agents.backends import BackendConfig
 from dualchecker.data import DataSource, atomic_write_text
 from dualchecker.graph.config import RunConfig, RunSettings, StudentSettings, method
-from dualchecker.runner import Run, RunSummary
+from dualchecker.runner import Run, RunSummary, clear_run_dir
 
 QUICKSTART = ("green_binary", "green_paths", "green_effects")
 
@@ -33,10 +33,8 @@ def run_demo(dataset: str = "green_binary", run_dir: Path = Path("runs/quickstar
              model: str = "qwen2.5-coder-0.5b", *, fresh: bool = False, progress: bool = True,
              use_ray: bool = True) -> RunSummary:
     run_dir = Path(run_dir) / dataset
-    if fresh and run_dir.exists():
-        import shutil
-
-        shutil.rmtree(run_dir)
+    if fresh:
+        clear_run_dir(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     config, pool, _ = demo_config(dataset, run_dir, model, use_ray=use_ray)
     summary = Run(config, inputs=pool, pool=pool).execute(progress=progress)

@@ -58,10 +58,12 @@ class RunSummary(BaseModel):
     reprompted: int
     reprompt_rate: float
     changed_by_reprompt: int
-    llm_calls: int = Field(description="Real LLM calls made by this invocation (cache hits excluded).")
+    llm_calls: int = Field(description="Real LLM calls of the whole run, over every resume "
+                                       "(cache hits excluded).")
     usage: Usage
-    seconds: float
+    seconds: float = Field(description="Wall time of the whole run, over every resume.")
     cache_hits: int = 0
+    note: str | None = Field(None, description="E.g. that a finished run was not run again.")
     by_agent: dict[str, AgentUsage] = Field(default_factory=dict,
                                             description="Calls, cache hits, tokens (and $) per agent.")
     cost_usd: float | None = Field(None, description="From `prices` in the config, when the model is listed.")
@@ -77,6 +79,25 @@ class RunSummary(BaseModel):
                           "reliability before and after.")
     student: dict[str, Any] | None = None
     outputs: dict[str, str] = Field(default_factory=dict)
+
+
+LLM_CACHE_FILES = ("llm_cache.sqlite", "llm_cache.sqlite-wal", "llm_cache.sqlite-shm")
+
+
+def clear_run_dir(run_dir: Path) -> None:
+    """Start a run over: drop its progress and outputs but keep its LLM cache (replies already
+    paid for; delete ``llm_cache.sqlite`` by hand, or set ``run.llm_cache: false``, to re-ask)."""
+    if not run_dir.exists():
+        return
+    for path in run_dir.iterdir():
+        if path.name in LLM_CACHE_FILES:
+            continue
+        if path.is_dir():
+            shutil.rmtree(path)
+        else:
+            path.unlink()
+    if any(run_dir.iterdir()):
+        log.info("%s: starting over; the LLM cache is kept", run_dir)
 
 
 def make_embedder(cfg: RetrievalConfig) -> Embedder:
@@ -113,8 +134,8 @@ class Run:
                  pool: list[Record] | None = None, fresh: bool = False, with_student: bool = True):
         self.config = config
         self.dir = Path(config.run.dir)
-        if fresh and self.dir.exists():
-            shutil.rmtree(self.dir)
+        if fresh:
+            clear_run_dir(self.dir)
         self.dir.mkdir(parents=True, exist_ok=True)
         self.inputs = inputs if inputs is not None else load_records(config.inputs, config.task)
         if pool is None:
@@ -124,6 +145,8 @@ class Run:
         self.cache = self._attach_cache(own_model=llm is not None)
         self.store = ResultStore(self.dir / "results.sqlite")
         self._check_fingerprint()
+        self.backend.ledger.sink = self.store.add_usage
+        self._seconds_before = float(self.store.get_meta("seconds") or 0.0)
         self.events = EventLog(self.dir / "events.jsonl", run_id=self.store.get_meta("run_id") or "")
         self.ctx = self._context(embedder)
         self.with_student = with_student
@@ -198,7 +221,9 @@ class Run:
             # a task whose writes were saved before a kill is in `tasks` but not in `next`
             pending = bool(snapshot.next or snapshot.tasks)
             if snapshot.values and not pending:
-                log.info("%s is already complete", self.dir)
+                stored = self._stored_summary()
+                if stored is not None:  # nothing to do: the first run's figures stand
+                    return stored
                 graph_input = None
                 finished = True
             else:
@@ -212,14 +237,30 @@ class Run:
                     for update in graph.stream(graph_input, config, stream_mode="updates"):
                         if "collect" in update:
                             advance(len(self.store))
+                            # a killed process's time still counts, up to its last batch
+                            self.store.set_meta("seconds", str(
+                                self._seconds_before + time.perf_counter() - started))
         return self._finish(time.perf_counter() - started)
+
+    def _stored_summary(self) -> RunSummary | None:
+        """A finished run's summary, unchanged, with a note saying nothing was run again."""
+        path = self.dir / "summary.json"
+        if not path.is_file():
+            return None
+        summary = RunSummary.model_validate_json(path.read_text(encoding="utf-8"))
+        log.info("%s is already complete", self.dir)
+        return summary.model_copy(update={
+            "note": "already complete: nothing was run again (use --fresh to start over)"})
 
     def _finish(self, seconds: float) -> RunSummary:
         labelled = self.store.all()
         outputs = {"labels": str(self.dir / "labels.jsonl"), "events": str(self.dir / "events.jsonl"),
                    "summary": str(self.dir / "summary.json")}
         write_labels_jsonl(self.dir / "labels.jsonl", labelled)
-        summary = summarise(self.config, labelled, self.backend, seconds, outputs)
+        seconds += self._seconds_before
+        self.store.set_meta("seconds", str(seconds))
+        summary = summarise(self.config, labelled, self.backend, seconds, outputs,
+                            by_agent=self.store.usage_by_agent())
         fitted = [e for e in read_events(self.dir / "events.jsonl")
                   if e.agent == "calibration" and e.kind == "fitted"]
         if fitted:
@@ -247,19 +288,22 @@ class Run:
 
 
 def summarise(config: RunConfig, labelled: list[LabelledRecord], backend: ChatBackend,
-              seconds: float, outputs: dict[str, str]) -> RunSummary:
+              seconds: float, outputs: dict[str, str],
+              by_agent: dict[str, AgentUsage] | None = None) -> RunSummary:
+    """The run's figures; `by_agent` (default: this process's ledger) is the LLM bill."""
     reprompted = [r for r in labelled if r.reprompted]
     changed = sum(1 for r in reprompted if r.before is not None and
                   (r.before.label, r.before.spans) != (r.label, r.spans))
     price = config.prices.get(backend.name)
-    total = backend.ledger.total().priced(price)
+    by_agent = backend.ledger.by_agent() if by_agent is None else by_agent
+    total = sum(by_agent.values(), AgentUsage()).priced(price)
     return RunSummary(
         run_dir=str(config.run.dir), method=config.method.name, records=len(labelled),
         labelled=sum(r.ok for r in labelled), failed=sum(not r.ok for r in labelled),
         reprompted=len(reprompted), reprompt_rate=len(reprompted) / len(labelled) if labelled else 0.0,
         changed_by_reprompt=changed, llm_calls=total.calls, usage=total.usage, seconds=seconds,
         cache_hits=total.cache_hits, cost_usd=total.cost_usd,
-        by_agent={name: u.priced(price) for name, u in backend.ledger.by_agent().items()},
+        by_agent={name: u.priced(price) for name, u in by_agent.items()},
         teacher=teacher_scores(config.task, labelled), outputs=outputs,
         reprompt_flips=reprompt_flips(labelled), confidence=confidence_report(config.task, labelled))
 
@@ -387,7 +431,8 @@ def _progress(enabled: bool, total: int, done: int) -> Iterator[Callable[[int], 
 
 
 def format_summary(summary: RunSummary) -> str:
-    lines = [f"records {summary.records}  labelled {summary.labelled}  failed {summary.failed}  "
+    lines = [summary.note] if summary.note else []
+    lines += [f"records {summary.records}  labelled {summary.labelled}  failed {summary.failed}  "
              f"re-prompted {summary.reprompted} ({summary.reprompt_rate:.0%}, "
              f"{summary.changed_by_reprompt} changed)",
              f"LLM calls {summary.llm_calls}  cache hits {summary.cache_hits}  tokens in/out "

@@ -166,8 +166,10 @@ class RunConfig(BaseModel):
             spec = data.get("method")
             if isinstance(spec, str):
                 data = {**data, "method": method(spec).model_dump()}
-            elif isinstance(spec, dict) and spec.get("name", "dualchecker") in METHODS:
+            elif isinstance(spec, dict):
                 name = spec.get("name", "dualchecker")
+                if name not in METHODS:  # a typo must not run the full method under its name
+                    raise ConfigError(f"unknown method {name!r}; known: {sorted(METHODS)}")
                 data = {**data, "method": {**METHODS[name], **spec, "name": name}}
         return data
 

@@ -6,6 +6,7 @@ import sqlite3
 import threading
 from pathlib import Path
 
+from dualchecker.agents.llm_cache import AgentUsage
 from dualchecker.agents.types import LabelledRecord
 
 
@@ -22,6 +23,7 @@ class ResultStore:
             self._conn.execute("CREATE TABLE IF NOT EXISTS results (id TEXT PRIMARY KEY, seq INTEGER, body TEXT)")
             self._conn.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
             self._conn.execute("CREATE TABLE IF NOT EXISTS synthetic (id TEXT PRIMARY KEY, body TEXT)")
+            self._conn.execute("CREATE TABLE IF NOT EXISTS usage (agent TEXT PRIMARY KEY, body TEXT)")
 
     def upsert(self, items: list[LabelledRecord], order: dict[str, int]) -> None:
         rows = [(item.id, order.get(item.id, -1), item.model_dump_json()) for item in items]
@@ -51,6 +53,20 @@ class ResultStore:
         with self._lock:
             rows = self._conn.execute("SELECT body FROM synthetic ORDER BY rowid").fetchall()
         return [LabelledRecord.model_validate_json(body) for (body,) in rows]
+
+    def add_usage(self, agent: str, entry: AgentUsage) -> None:
+        """Add one call's bill to the run's running total for `agent` (across processes)."""
+        with self._lock, self._conn:
+            row = self._conn.execute("SELECT body FROM usage WHERE agent = ?", (agent,)).fetchone()
+            total = (AgentUsage.model_validate_json(row[0]) if row else AgentUsage()) + entry
+            self._conn.execute("INSERT OR REPLACE INTO usage VALUES (?, ?)",
+                               (agent, total.model_dump_json()))
+
+    def usage_by_agent(self) -> dict[str, AgentUsage]:
+        """Every LLM call of the whole run, by agent, whatever process made it."""
+        with self._lock:
+            rows = self._conn.execute("SELECT agent, body FROM usage ORDER BY agent").fetchall()
+        return {agent: AgentUsage.model_validate_json(body) for agent, body in rows}
 
     def get_meta(self, key: str) -> str | None:
         with self._lock:

@@ -19,7 +19,8 @@ def write(path, rows):
 def test_jsonl_with_label_map_and_generated_ids(tmp_path):
     path = write(tmp_path / "d.jsonl", [{"text": "a", "label": 1}, {"text": "b", "label": 0}])
     recs = load_records(DataSource(path=path, label_map={"0": "no", "1": "yes"}), BINARY)
-    assert [(r.id, r.label) for r in recs] == [("%s-1" % path, "yes"), ("%s-2" % path, "no")]
+    # ids are `<file stem>-<row>`, never the absolute path
+    assert [(r.id, r.label) for r in recs] == [("d-1", "yes"), ("d-2", "no")]
 
 
 def test_csv_with_bom(tmp_path):
