@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable
 
 import numpy as np
 
-from dualchecker.agents.answers import RATIONALE_SCHEMA, parse_rationale
+from dualchecker.agents.answers import RATIONALE_CHARS, RATIONALE_SCHEMA, parse_rationale
 from dualchecker.agents.backends import ChatBackend, Completion
 from dualchecker.agents.embedders import Embedder
 from dualchecker.agents.prompting import PromptBook
@@ -168,7 +168,7 @@ class ContextAligner:
             return ""
         if self.on_call:
             self.on_call(example.id, messages, reply)
-        return parse_rationale(reply.text)
+        return parse_rationale(reply.text, limit=RATIONALE_CHARS)
 
     def demonstrations(self, record: Record, k: int, *, balanced: bool = False,
                        labels: list[str] | None = None) -> list[Demonstration]:

@@ -182,6 +182,7 @@ def parse_answer(raw: str, task: Task, text: str) -> TeacherAnswer:
     confidence = normalise_confidence(fields["confidence"])
     rationale = fields.get("rationale", fields.get("reason", ""))
     rationale = rationale if isinstance(rationale, str) else json.dumps(rationale)
+    rationale = trim_at_cap(rationale, ANSWER_RATIONALE_CHARS)
     if task.is_spans:
         spans, dropped = parse_spans(data, task, text)
         if dropped and not spans:
@@ -196,14 +197,33 @@ def parse_answer(raw: str, task: Task, text: str) -> TeacherAnswer:
                          confidence=confidence, rationale=rationale)
 
 
-def parse_rationale(raw: str) -> str:
-    """A rationale reply: the 'rationale' field of a JSON object, or the plain text itself."""
+def parse_rationale(raw: str, *, limit: int | None = None) -> str:
+    """A rationale reply: the 'rationale' field of a JSON object, or the plain text itself.
+
+    With `limit` (the grammar's length cap), a rationale that reached the cap was cut off and is
+    trimmed back to its last whole sentence, or its last whole word with an ellipsis.
+    """
     try:
         data = extract_json_object(raw)
     except AnswerParseError:
-        return raw.strip()
+        return trim_at_cap(raw.strip(), limit)
     value = data.get("rationale") or data.get("reason") or data.get("explanation")
-    return value.strip() if isinstance(value, str) and value.strip() else raw.strip()
+    text = value.strip() if isinstance(value, str) and value.strip() else raw.strip()
+    return trim_at_cap(text, limit)
+
+
+def trim_at_cap(text: str, limit: int | None) -> str:
+    """Undo a mid-word cut: text shorter than the cap is whole; text at the cap loses its
+    unfinished tail (back to a sentence end if there is one in its second half)."""
+    if limit is None or len(text) < limit - 1:
+        return text
+    sentence_end = max(text.rfind(". "), text.rfind("! "), text.rfind("? "))
+    if text.endswith((".", "!", "?")):
+        return text
+    if sentence_end >= len(text) // 2:
+        return text[:sentence_end + 1]
+    space = text.rfind(" ")
+    return (text[:space] if space > 0 else text).rstrip(",;:- ") + "…"
 
 
 def answer_schema(task: Task) -> dict[str, Any]:

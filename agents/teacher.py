@@ -11,10 +11,17 @@ Two ways to get the confidence, chosen per method:
 
 from __future__ import annotations
 
+import copy
 import json
 from typing import Literal
 
-from dualchecker.agents.answers import RATIONALE_SCHEMA, answer_schema, parse_answer, parse_rationale
+from dualchecker.agents.answers import (
+    RATIONALE_CHARS,
+    RATIONALE_SCHEMA,
+    answer_schema,
+    parse_answer,
+    parse_rationale,
+)
 from dualchecker.agents.backends import ChatBackend
 from dualchecker.agents.grounding import span_grammar
 from dualchecker.agents.label_probs import LabelReading, from_samples, label_codes
@@ -40,6 +47,12 @@ class Teacher:
         self.verbalise = verbalise
         self.codes = None if task.is_spans or backend_scores_labels(backend) else label_codes(
             task.label_names)
+
+    def for_agent(self, agent: str) -> "Teacher":
+        """The same teacher, its calls booked under `agent` (e.g. "calibration")."""
+        clone = copy.copy(self)
+        clone.backend = self.backend.for_agent(agent)
+        return clone
 
     @property
     def reads_probabilities(self) -> bool:
@@ -149,7 +162,7 @@ class Teacher:
             reply = self.backend.complete(messages, RATIONALE_SCHEMA)
         except BackendError:
             return "", Usage()
-        return parse_rationale(reply.text), reply.usage
+        return parse_rationale(reply.text, limit=RATIONALE_CHARS), reply.usage
 
 
 def backend_scores_labels(backend: ChatBackend) -> bool:

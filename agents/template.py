@@ -7,12 +7,24 @@ teacher prompts carry the humans' standard exactly where the distillation went a
 from __future__ import annotations
 
 import json
+import re
 
-from dualchecker.agents.answers import RATIONALE_SCHEMA, parse_rationale
+from dualchecker.agents.answers import RATIONALE_CHARS, RATIONALE_SCHEMA, parse_rationale
 from dualchecker.agents.backends import ChatBackend, Completion
 from dualchecker.agents.checkers import Borderline
 from dualchecker.agents.prompting import PromptBook
 from dualchecker.agents.types import Demonstration, Record, Task
+
+
+# A small teacher asked why the student was wrong often opens with "The student's answer is
+# correct because…", and later prompts would then teach that phrasing. Such sentences go.
+_PRAISE = re.compile(r"[^.!?]*\bstudent(?:'s| model's)? (?:answer|label|prediction) (?:is|was) "
+                     r"(?:correct|right|accurate)[^.!?]*[.!?]?\s*", re.IGNORECASE)
+
+
+def without_praise_for_the_student(rationale: str) -> str:
+    """The feedback rationale without sentences that call the (wrong) student answer correct."""
+    return _PRAISE.sub("", rationale).strip()
 
 
 def student_answer_text(case: Borderline) -> str:
@@ -30,7 +42,8 @@ class TemplateRefiner:
     def messages(self, record: Record, case: Borderline) -> list[dict[str, str]]:
         return self.prompts.rationale_messages(
             self.task, record.text, label=case.reference_label,
-            spans=case.reference_spans or None, student_answer=student_answer_text(case))
+            spans=case.reference_spans or None, student_answer=student_answer_text(case),
+            source="annotators" if case.reason == "wrong vs gold" else "teacher")
 
     def demonstration(self, record: Record, case: Borderline) -> tuple[Demonstration, Completion | None]:
         """The new demonstration; without an explanation (dead backend) it still shows the answer."""
@@ -40,6 +53,9 @@ class TemplateRefiner:
             reply = self.backend.complete(self.messages(record, case), RATIONALE_SCHEMA)
         except BackendError:
             reply = None
+        rationale = parse_rationale(reply.text, limit=RATIONALE_CHARS) if reply else ""
         return Demonstration(source="template", record_id=record.id, text=record.text,
                              label=case.reference_label, spans=case.reference_spans,
-                             rationale=parse_rationale(reply.text) if reply else ""), reply
+                             rationale=without_praise_for_the_student(rationale),
+                             answer_source="annotators" if case.reason == "wrong vs gold" else "teacher",
+                             ), reply

@@ -183,6 +183,9 @@ class Demonstration(BaseModel):
     spans: list[Span] = Field(default_factory=list)
     rationale: str = ""
     similarity: float | None = None
+    answer_source: Literal["annotators", "teacher"] = Field(
+        "annotators", description="Whose answer this is: a human label, or the teacher's own "
+                                  "earlier answer (student feedback without a human label).")
 
 
 class LabelledRecord(BaseModel):

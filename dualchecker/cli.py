@@ -34,8 +34,9 @@ def label(config: Path = typer.Argument(..., exists=True, help="Run configuratio
           progress: bool = typer.Option(True, help="Show a progress bar."),
           dry_run: bool = typer.Option(False, "--dry-run",
                                        help="Estimate LLM calls, tokens and cost; call no model."),
-          reprompt_rate: float = typer.Option(0.1, min=0.0, max=1.0,
-                                              help="Dry run: share of teacher answers assumed unsure.")) -> None:
+          reprompt_rate: Optional[float] = typer.Option(
+              None, min=0.0, max=1.0, help="Dry run: share of teacher answers assumed unsure "
+                                           "(default: the method's re-prompt cap, or 0.1).")) -> None:
     """Label a dataset with the DualChecker graph; re-running the same command resumes it."""
     from dualchecker.graph.config import RunConfig
     from dualchecker.runner import Run, estimate, format_estimate, format_summary
@@ -62,7 +63,10 @@ def graph(config: Optional[Path] = typer.Argument(None, help="Draw this configur
     from dualchecker.graph.build import draw_mermaid
     from dualchecker.graph.config import RunConfig
 
-    method = RunConfig.from_yaml(config).method if config else None
+    try:
+        method = RunConfig.from_yaml(config).method if config else None
+    except DualCheckerError as exc:
+        _fail(exc)
     typer.echo(draw_mermaid(method, student=student if method is None else method.student))
 
 
@@ -71,14 +75,19 @@ def prompt(config: Path = typer.Argument(..., exists=True),
            record: str = typer.Option(..., "--record", help="Record id."),
            reprompt: bool = typer.Option(False, help="Show the re-prompt instead.")) -> None:
     """Print the exact teacher prompt for one record (rationales are generated if needed)."""
+    from dualchecker.data import load_records
     from dualchecker.graph.config import RunConfig
     from dualchecker.graph.nodes import TeacherNodes
     from dualchecker.runner import Run
 
     try:
-        run = Run(RunConfig.from_yaml(config), with_student=False)
-        if record not in run.ctx.records:
-            raise DualCheckerError(f"no record {record!r} in the inputs")
+        cfg = RunConfig.from_yaml(config)
+        inputs = load_records(cfg.inputs, cfg.task)  # check the id before loading any model
+        ids = [r.id for r in inputs]
+        if record not in ids:
+            shown = ", ".join(ids[:10]) + (f", … ({len(ids)} in all)" if len(ids) > 10 else "")
+            raise DualCheckerError(f"no record {record!r} in the inputs; ids are: {shown}")
+        run = Run(cfg, inputs=inputs, with_student=False)
         rec = run.ctx.records[record]
         k = run.ctx.method.reprompt_k if reprompt else run.ctx.method.n_shot
         demos = TeacherNodes(run.ctx)._demonstrations(rec, [], k)
@@ -129,6 +138,8 @@ def export(run_dir: Path = typer.Argument(..., exists=True),
     """Print a run's labelled records as JSONL (from its results table)."""
     from dualchecker.graph.store import ResultStore
 
+    if not (run_dir / "results.sqlite").is_file():
+        _fail(DualCheckerError(f"{run_dir} is not a run directory (it has no results.sqlite)"))
     for item in ResultStore(run_dir / "results.sqlite").all():
         typer.echo(item.model_dump_json(exclude=None if attempts else {"attempts"}))
 

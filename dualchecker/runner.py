@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 import shutil
 import sqlite3
 import tempfile
@@ -64,6 +65,8 @@ class RunSummary(BaseModel):
     seconds: float = Field(description="Wall time of the whole run, over every resume.")
     cache_hits: int = 0
     note: str | None = Field(None, description="E.g. that a finished run was not run again.")
+    template_refinements: int = Field(0, description="Demonstrations the student checker added "
+                                                     "to the teaching template.")
     by_agent: dict[str, AgentUsage] = Field(default_factory=dict,
                                             description="Calls, cache hits, tokens (and $) per agent.")
     cost_usd: float | None = Field(None, description="From `prices` in the config, when the model is listed.")
@@ -134,14 +137,15 @@ class Run:
                  pool: list[Record] | None = None, fresh: bool = False, with_student: bool = True):
         self.config = config
         self.dir = Path(config.run.dir)
-        if fresh:
-            clear_run_dir(self.dir)
-        self.dir.mkdir(parents=True, exist_ok=True)
+        # data and backend first: a bad file or config must not leave an empty run dir behind
         self.inputs = inputs if inputs is not None else load_records(config.inputs, config.task)
         if pool is None:
             pool = load_records(config.pool, config.task) if config.pool else self.inputs
         self.pool = pool
         self.backend = make_backend(llm if llm is not None else config.backend)
+        if fresh:
+            clear_run_dir(self.dir)
+        self.dir.mkdir(parents=True, exist_ok=True)
         self.cache = self._attach_cache(own_model=llm is not None)
         self.store = ResultStore(self.dir / "results.sqlite")
         self._check_fingerprint()
@@ -266,6 +270,9 @@ class Run:
         if fitted:
             summary.calibration = {k: v for k, v in fitted[-1].data["calibration"].items()
                                    if k not in ("coef", "intercept")}
+        summary.template_refinements = sum(
+            1 for e in read_events(self.dir / "events.jsonl")
+            if e.agent == "student_checker" and e.kind == "template_changed")
         summary.student = self._final_students(labelled)
         atomic_write_text(self.dir / "summary.json", summary.model_dump_json(indent=2))
         self.events.emit("runner", "run_finished", summary=summary.model_dump())
@@ -378,31 +385,64 @@ def _dry_reply(config: RunConfig, reprompt_rate: float) -> Callable[[list[Any]],
     return reply
 
 
-def estimate(config: RunConfig, *, reprompt_rate: float = 0.1,
+def _dry_logprobs(config: RunConfig, reprompt_rate: float) -> Callable[[list[Any]], dict[str, float]]:
+    """Instant label log-probabilities: sure of the first label, or unsure with `reprompt_rate`."""
+    labels = config.task.label_names
+
+    def logprobs(messages: list[Any]) -> dict[str, float]:
+        prompt = "\n".join(str(m.content) for m in messages)
+        draw = int(hashlib.sha256(prompt.encode()).hexdigest()[:8], 16) / 0xFFFFFFFF
+        top = 0.5 if draw < reprompt_rate else 0.95
+        rest = (1 - top) / max(len(labels) - 1, 1)
+        return {label: math.log(top if i == 0 else rest) for i, label in enumerate(labels)}
+
+    return logprobs
+
+
+def estimate(config: RunConfig, *, reprompt_rate: float | None = None,
              embedder: Embedder | None = None) -> RunEstimate:
     """Dry run: the real graph and prompts, answered instantly by a model that costs nothing.
 
-    Counts every call the method makes (rationales, first answers, re-prompts) and estimates
-    tokens as 1.3 per word of each rendered prompt and of a typical ~25-word reply. Each teacher
-    attempt is assumed to come back below the checker's threshold with probability
-    `reprompt_rate`. Student-side calls (template refinement, EvoKD samples) are not included.
+    Counts every call the method makes (calibration on the pool, rationales, first answers,
+    re-prompts, rationales of re-prompted records) and estimates tokens as 1.3 per word of each
+    rendered prompt and of a typical ~25-word reply. Each teacher attempt is assumed unsure with
+    probability `reprompt_rate` (default: the method's re-prompt cap when it calibrates, else
+    0.1). The student checker's feedback is one call per borderline case per batch; EvoKD's
+    samples are not included.
     """
     from dualchecker.agents.scripted import ScriptedChatModel
 
-    model = ScriptedChatModel(responder=_dry_reply(config, reprompt_rate), tokens_per_word=1.3)
+    method = config.method
+    if reprompt_rate is None:
+        reprompt_rate = method.max_reprompt_rate if method.calibrate else 0.1
+    reads_logprobs = (method.confidence == "token_probability" and not config.task.is_spans
+                      and config.backend.kind in ("local", "openai"))
+    model = ScriptedChatModel(responder=_dry_reply(config, reprompt_rate), tokens_per_word=1.3,
+                              logprobs=_dry_logprobs(config, reprompt_rate) if reads_logprobs else None)
     with tempfile.TemporaryDirectory(prefix="dualchecker-dry-") as tmp:
         dry = config.model_copy(update={
             "run": config.run.model_copy(update={"dir": Path(tmp), "llm_cache": False}),
-            "method": config.method.model_copy(update={"student": False, "student_checker": False})})
+            "method": method.model_copy(update={"student": False, "student_checker": False})})
         summary = Run(dry, llm=model, embedder=embedder, with_student=False).execute(progress=False)
+    by_agent = dict(summary.by_agent)
+    if method.student and method.student_checker and method.borderline_per_batch:
+        batches = -(-summary.records // config.run.batch_size)
+        feedback = batches * method.borderline_per_batch
+        words = 1.3 * 120  # a rationale prompt of ~120 words, a ~25-word reply
+        by_agent["student_checker"] = AgentUsage(calls=feedback, usage=Usage(
+            input_tokens=int(feedback * words), output_tokens=int(feedback * 1.3 * 25)))
+    total = sum(by_agent.values(), AgentUsage())
     price = config.prices.get(config.backend.model or "")
     return RunEstimate(
-        records=summary.records, calls=summary.llm_calls, usage=summary.usage,
-        calls_per_record=summary.llm_calls / summary.records if summary.records else 0.0,
-        by_agent={name: u.priced(price) for name, u in summary.by_agent.items()},
-        cost_usd=price.cost(summary.usage) if price else None,
+        records=summary.records, calls=total.calls, usage=total.usage,
+        calls_per_record=total.calls / summary.records if summary.records else 0.0,
+        by_agent={name: u.priced(price) for name, u in by_agent.items()},
+        cost_usd=price.cost(total.usage) if price else None,
         assumptions={"reprompt_rate": reprompt_rate, "tokens_per_word": 1.3,
-                     "max_reprompts": config.method.max_reprompts, "student_side_calls": "not included"})
+                     "max_reprompts": method.max_reprompts,
+                     "label_probabilities": reads_logprobs,
+                     "student_checker_calls": "one per borderline case per batch",
+                     "evokd_samples": "not included"})
 
 
 def format_estimate(est: RunEstimate) -> str:
@@ -457,12 +497,16 @@ def format_summary(summary: RunSummary) -> str:
     if final and final.get("auroc") is not None:
         lines.append(f"confidence vs correctness on labelled records: AUROC {final['auroc']:.3f}  "
                      f"ECE {final['ece']:.3f}  ({summary.confidence['sources']})")
+    if summary.template_refinements:
+        lines.append(f"student checker: {summary.template_refinements} demonstrations added to "
+                     "the teaching template")
     if summary.student:
         st = summary.student
         f1 = lambda name: "–" if st[name]["f1"] is None else f"{st[name]['f1']:.3f}"
-        line = f"student F1 on {st['n_test']} held-out: teacher labels {f1('teacher_labels')}"
+        line = (f"final student F1 on {st['n_test']} held-out gold records: trained on the "
+                f"teacher's labels {f1('teacher_labels')}")
         if "gold_labels" in st:
-            line += f"  gold labels {f1('gold_labels')}"
+            line += f", trained on human labels (reference) {f1('gold_labels')}"
         lines.append(line + f"  ({st['left_out']} unlabelled or unsure records left out)")
     lines += [f"{name}: {path}" for name, path in summary.outputs.items()]
     return "\n".join(lines)

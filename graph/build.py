@@ -94,12 +94,25 @@ def _add_student_side(graph: StateGraph, ctx: RunContext) -> None:
 
 
 def draw_mermaid(method=None, *, student: bool = True) -> str:
-    """The state machine as Mermaid text, subgraph included (no model or data is loaded)."""
-    from dualchecker.graph.config import MethodConfig, RunSettings
+    """The state machine as readable Mermaid text, subgraph included (no model or data is
+    loaded); `method` defaults to the "dualchecker" preset."""
+    from dualchecker.graph.config import RunSettings
+    from dualchecker.graph.config import method as preset
 
-    method = method or MethodConfig()
+    method = method or preset("dualchecker")
     ctx = RunContext(task=None, method=method, settings=RunSettings(), records={},
                      order=[], teacher=None, checker=None, aligner=None, static=[], events=None,
                      pool=[],
                      store=None, student=object() if student and method.student else None)
-    return build_graph(ctx, for_drawing=True).get_graph(xray=True).draw_mermaid()
+    return readable_mermaid(build_graph(ctx, for_drawing=True).get_graph(xray=True).draw_mermaid())
+
+
+def readable_mermaid(text: str) -> str:
+    """LangGraph's Mermaid without its renderer front matter, escaped subgraph ids (``\\3a``)
+    and ``&nbsp;`` padding, so the printed graph reads like the README's."""
+    lines = text.strip().splitlines()
+    if lines and lines[0].strip() == "---":
+        end = lines.index("---", 1)
+        lines = lines[end + 1:]
+    out = "\n".join(lines).replace("\\3a", "_").replace("&nbsp;", "")
+    return out.replace("<p>__start__</p>", "start").replace("<p>__end__</p>", "end")

@@ -113,9 +113,10 @@ class TeacherNodes:
         sample = calibration_sample(ctx.pool, ctx.records.values(), method.calibration_size,
                                     ctx.settings.seed)
         answered: list[PoolSample] = []
+        teacher = ctx.teacher.for_agent("calibration")
         for example in sample:
             demos = self._demonstrations(example, [], method.n_shot)
-            attempt = ctx.teacher.answer(example, demos)
+            attempt = teacher.answer(example, demos)
             if attempt.answer is None or attempt.answer.probabilities is None:
                 continue
             answered.append(PoolSample(

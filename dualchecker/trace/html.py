@@ -50,9 +50,17 @@ def _overview(report: RunReport) -> list[tuple[str, str]]:
         if (summary.get("teacher") or {}).get(name) is not None:
             rows.append((f"teacher {name} vs gold", f"{summary['teacher'][name]:.3f}"))
     for name, value in numbers_in(summary.get("student") or {}).items():
-        if "f1" in name:  # the final students' held-out scores, e.g. teacher_labels.f1
-            rows.append((f"final student {name.replace('.', ' ')}", f"{value:.3f}"))
+        if name in STUDENT_CARDS:  # the final students' held-out scores
+            rows.append((STUDENT_CARDS[name], f"{value:.3f}"))
+    if summary.get("template_refinements"):
+        rows.append(("template demonstrations added", str(summary["template_refinements"])))
     return rows
+
+
+STUDENT_CARDS = {"teacher_labels.f1": "student F1, trained on teacher labels",
+                 "gold_labels.f1": "student F1, trained on human labels (reference)",
+                 "teacher_labels.token_f1": "student token F1, teacher labels",
+                 "gold_labels.token_f1": "student token F1, human labels"}
 
 
 def _student(report: RunReport) -> dict[str, Any] | None:
