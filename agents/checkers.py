@@ -55,6 +55,7 @@ class TeacherChecker(BaseModel):
         first = attempts[0].answer
         return LabelledRecord(**base, label=answer.label, spans=list(answer.spans),
                               confidence=answer.confidence, rationale=answer.rationale,
+                              confidence_source=answer.confidence_source,
                               before=first if len(attempts) > 1 else None)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib.util
 import logging
+import math
 import os
 import threading
 import time
@@ -114,9 +115,9 @@ class LocalLlamaChatModel(BaseChatModel):
         default=None,
         gt=0,
         description=(
-            "CPU threads; defaults to os.cpu_count(). Use fewer when other work (a student "
-            "training) shares the CPU: llama.cpp's threads wait on each other, and on an "
-            "oversubscribed CPU all-core decoding was ~10x slower than one thread."
+            "CPU threads; default: the cores not busy at load time (`free_cores`). llama.cpp's "
+            "threads wait on each other, and on an oversubscribed CPU all-core decoding was "
+            "~10x slower than one thread."
         ),
     )
     n_gpu_layers: int = Field(default=0, description="Layers offloaded to a GPU; -1 = all.")
@@ -284,7 +285,7 @@ class LocalLlamaChatModel(BaseChatModel):
             raise LlamaCppNotInstalledError(
                 f"llama-cpp-python is not installed; install the local extra: {INSTALL_HINT}"
             ) from exc
-        threads = self.n_threads or os.cpu_count() or 1
+        threads = self.n_threads or free_cores()
         logger.info("Loading %s (n_ctx=%d, threads=%d)", self.model_path, self.n_ctx, threads)
         extra = {} if self.seed is None else {"seed": self.seed}
         return Llama(
@@ -364,6 +365,42 @@ class LocalLlamaChatModel(BaseChatModel):
             [RunnablePassthrough.assign(parsed=lambda _: None)], exception_key="parsing_error"
         )
         return RunnableMap(raw=llm) | parsed
+
+
+def free_cores(window_s: float = 0.3) -> int:
+    """Cores other processes are not using: the core count less the cores they kept busy over a
+    short window (this process's own work excluded), at least one. On an idle 2-core machine
+    that is 2; with another process busy, 1, which avoids the ~10x slowdown of llama.cpp
+    threads waiting for a core someone else holds. Off Linux: the 1-minute load average."""
+    cores = os.cpu_count() or 1
+    try:
+        busy = _others_busy_cores(window_s)
+    except OSError:
+        try:
+            busy = os.getloadavg()[0]
+        except (OSError, AttributeError):
+            busy = 0.0
+    return max(1, min(cores, cores - math.ceil(busy - 0.3)))  # a little noise is not a busy core
+
+
+def _others_busy_cores(window_s: float) -> float:
+    def sample() -> tuple[int, int, int]:
+        with open("/proc/stat", encoding="ascii") as handle:
+            fields = [int(v) for v in handle.readline().split()[1:]]
+        idle = fields[3] + (fields[4] if len(fields) > 4 else 0)
+        with open("/proc/self/stat", encoding="ascii") as handle:
+            own = handle.read().rsplit(")", 1)[1].split()
+        return sum(fields), idle, int(own[11]) + int(own[12])  # utime + stime
+
+    total0, idle0, own0 = sample()
+    time.sleep(window_s)
+    total1, idle1, own1 = sample()
+    elapsed = total1 - total0
+    if elapsed <= 0:
+        return 0.0
+    cores = os.cpu_count() or 1
+    busy = (elapsed - (idle1 - idle0) - (own1 - own0)) / elapsed * cores
+    return max(0.0, busy)
 
 
 class ScoredContinuations(NamedTuple):

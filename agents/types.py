@@ -196,6 +196,8 @@ class LabelledRecord(BaseModel):
     label: str | None = None
     spans: list[Span] = Field(default_factory=list)
     confidence: float | None = None
+    confidence_source: str | None = Field(None, description="token_probability, sample_agreement "
+                                                            "or verbalised.")
     rationale: str = ""
     reprompted: bool = False
     before: TeacherAnswer | None = Field(None, description="The first answer, when a re-prompt replaced it.")

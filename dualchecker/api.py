@@ -25,7 +25,7 @@ def run(config: RunConfig | str | Path, *, llm: BaseChatModel | ChatBackend | No
 
 
 def label(task: Task, pool: Any, texts: Any, *, llm: BaseChatModel | ChatBackend | BackendConfig | None = None,
-          method_config: MethodConfig | str = "aligner+teacher-checker", run_dir: str | Path | None = None,
+          method_config: MethodConfig | str = "dualchecker", run_dir: str | Path | None = None,
           embedder: Embedder | None = None, batch_size: int = 8, max_concurrency: int = 4,
           progress: bool = False, **method_overrides: Any) -> list[LabelledRecord]:
     """Label `texts` with the teacher half of DualChecker and return the labelled records.

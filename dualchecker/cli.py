@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from pathlib import Path
 from typing import Optional
 
@@ -21,9 +22,15 @@ def _fail(exc: Exception) -> None:
 
 
 @app.callback()
-def main(verbose: bool = typer.Option(False, "--verbose", "-v", help="Log at INFO level.")) -> None:
+def main(verbose: bool = typer.Option(False, "--verbose", "-v",
+                                      help="Log at INFO level, library load reports included.")) -> None:
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
+    if verbose:
+        os.environ["DUALCHECKER_VERBOSE"] = "1"  # Ray workers inherit it
+    else:  # libraries' notices that are not the user's problem
+        for noisy in ("sentence_transformers", "transformers", "httpx", "ray"):
+            logging.getLogger(noisy).setLevel(logging.ERROR)
 
 
 @app.command()

@@ -8,6 +8,7 @@ import logging
 import math
 import shutil
 import sqlite3
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -217,6 +218,7 @@ class Run:
         """Run to the end, resuming from the last checkpoint if the run dir has one."""
         started = time.perf_counter()
         total = len(self.ctx.order)
+        self._progress = progress
         with open_checkpointer(self.dir / "checkpoints.sqlite") as saver:
             graph = self.graph(saver)
             config = {**THREAD, "max_concurrency": self.config.run.max_concurrency,
@@ -237,6 +239,7 @@ class Run:
                                  records=total, already_labelled=len(self.store),
                                  method=self.config.method.model_dump())
             if not finished and total:
+                self._announce_labelling(total)
                 with _progress(progress, total, len(self.store)) as advance:
                     for update in graph.stream(graph_input, config, stream_mode="updates"):
                         if "collect" in update:
@@ -245,6 +248,20 @@ class Run:
                             self.store.set_meta("seconds", str(
                                 self._seconds_before + time.perf_counter() - started))
         return self._finish(time.perf_counter() - started)
+
+    def phase(self, text: str) -> None:
+        """Say what starts now (on stderr, with a progress bar showing)."""
+        if getattr(self, "_progress", False):
+            print(f"▶ {text}", file=sys.stderr, flush=True)
+
+    def _announce_labelling(self, total: int) -> None:
+        method, ctx = self.config.method, self.ctx
+        if method.calibrate and not self.config.task.is_spans and not len(self.store):
+            self.phase(f"calibrating the teacher on up to {method.calibration_size} "
+                       "human-labelled pool examples")
+        after = ", the student training after each" if method.student and self.with_student else ""
+        self.phase(f"labelling {total - len(self.store)} records in batches of "
+                   f"{ctx.settings.batch_size}{after}")
 
     def _stored_summary(self) -> RunSummary | None:
         """A finished run's summary, unchanged, with a note saying nothing was run again."""
@@ -273,6 +290,9 @@ class Run:
         summary.template_refinements = sum(
             1 for e in read_events(self.dir / "events.jsonl")
             if e.agent == "student_checker" and e.kind == "template_changed")
+        if self.with_student and self.config.student.final and self.held_out:
+            self.phase(f"final students: fine-tuning {self.config.student.final_epochs} epochs on "
+                       "the teacher's labels and, for reference, on human labels")
         summary.student = self._final_students(labelled)
         atomic_write_text(self.dir / "summary.json", summary.model_dump_json(indent=2))
         self.events.emit("runner", "run_finished", summary=summary.model_dump())
@@ -509,4 +529,7 @@ def format_summary(summary: RunSummary) -> str:
             line += f", trained on human labels (reference) {f1('gold_labels')}"
         lines.append(line + f"  ({st['left_out']} unlabelled or unsure records left out)")
     lines += [f"{name}: {path}" for name, path in summary.outputs.items()]
+    if "trace" in summary.outputs:
+        lines.append(f"  open the trace in a browser, or `dualchecker trace {summary.run_dir} "
+                     "--record ID` for one record in the terminal")
     return "\n".join(lines)

@@ -25,7 +25,7 @@ from .trainer import FitReport, StudentTrainer
 
 logger = logging.getLogger(__name__)
 
-_FORWARDED_ENV = ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_HOME")
+_FORWARDED_ENV = ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_HOME", "DUALCHECKER_VERBOSE")
 
 
 def ensure_ray(address: str | None = None, num_cpus: int | None = None) -> None:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import torch
 from transformers import (
     AutoModelForSequenceClassification,
@@ -9,6 +13,7 @@ from transformers import (
     AutoTokenizer,
     PreTrainedModel,
 )
+from transformers.utils import logging as hf_logging
 
 from .config import StudentConfig
 from .errors import StudentError
@@ -34,16 +39,36 @@ def load_tokenizer(model: str):
 
 
 def load_model(config: StudentConfig, tag_names: list[str]) -> PreTrainedModel:
-    """Encoder plus a fresh (or saved) head sized for the task's classes or BIO tags."""
+    """Encoder plus a fresh (or saved) head sized for the task's classes or BIO tags.
+
+    The new head is missing from the checkpoint by design; transformers reports that as a
+    "MISSING" table on every load, which reads like an error, so it is silenced unless
+    ``DUALCHECKER_VERBOSE=1`` (the CLI's ``--verbose``).
+    """
     if config.task == "spans":
         names = tag_names
         auto = AutoModelForTokenClassification
     else:
         names = [str(i) for i in range(config.num_labels)]
         auto = AutoModelForSequenceClassification
-    return auto.from_pretrained(
-        config.model,
-        num_labels=len(names),
-        id2label=dict(enumerate(names)),
-        label2id={n: i for i, n in enumerate(names)},
-    )
+    with quiet_transformers():
+        return auto.from_pretrained(
+            config.model,
+            num_labels=len(names),
+            id2label=dict(enumerate(names)),
+            label2id={n: i for i, n in enumerate(names)},
+        )
+
+
+@contextmanager
+def quiet_transformers() -> Iterator[None]:
+    """transformers' load reports down to errors for the block, unless DUALCHECKER_VERBOSE=1."""
+    if os.environ.get("DUALCHECKER_VERBOSE") == "1":
+        yield
+        return
+    before = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()
+    try:
+        yield
+    finally:
+        hf_logging.set_verbosity(before)
