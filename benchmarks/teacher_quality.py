@@ -34,7 +34,7 @@ import numpy as np
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-from dualchecker.adapters import ENV_CLAIMS, environmental_claims  # noqa: E402
+from dualchecker.adapters import CNC_SPANS, ENV_CLAIMS, cnc_spans, environmental_claims  # noqa: E402
 from dualchecker.agents.backends import ChatBackend  # noqa: E402
 from dualchecker.agents.calibration import reliability  # noqa: E402
 from dualchecker.agents.embedders import SentenceTransformerEmbedder  # noqa: E402
@@ -46,6 +46,17 @@ from dualchecker.graph.config import RunConfig, RunSettings, method  # noqa: E40
 from dualchecker.runner import Run  # noqa: E402
 
 DATA = Path(os.environ.get("DUALCHECKER_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
+
+
+def cnc(n: int, seed: int) -> tuple[Task, list[Record], list[Record]]:
+    """Causal News Corpus spans: every dev sentence (185, all its relations' causes and effects)
+    topped up to n from train; the rest of train is the human pool."""
+    dev = cnc_spans(DATA, "dev", relations="all")
+    train = cnc_spans(DATA, "train", relations="all")
+    rng = random.Random(seed)
+    extra = rng.sample(train, max(0, n - len(dev)))
+    taken = {r.id for r in extra}
+    return CNC_SPANS, (dev + extra)[:n], [r for r in train if r.id not in taken]
 
 
 def claims(n: int, seed: int) -> tuple[Task, list[Record], list[Record]]:
@@ -84,12 +95,21 @@ def prefill_speed(model: LocalLlamaChatModel, prompt: str, reps: int = 3) -> flo
     return float(np.median(rates))
 
 
+def is_right(answer_label, answer_spans, r: LabelledRecord) -> bool:
+    """Classification: the gold label; spans: exactly the gold set of (type, start, end)."""
+    if r.gold_spans is not None:
+        return {s.key() for s in answer_spans} == {s.key() for s in r.gold_spans}
+    return answer_label == r.gold_label
+
+
 def reliability_columns(labelled: list[LabelledRecord]) -> dict[str, float | None]:
     """AUROC/ECE of the final (token-probability) confidence and of the first stated number."""
-    ok = [r for r in labelled if r.ok and r.gold_label is not None]
-    right = [r.label == r.gold_label for r in ok]
+    ok = [r for r in labelled if r.ok and (r.gold_label is not None or r.gold_spans is not None)
+          and r.confidence is not None]
+    right = [is_right(r.label, r.spans, r) for r in ok]
     token = reliability([r.confidence for r in ok], right)
-    stated = [(r.attempts[0].answer.verbalised_confidence, r.attempts[0].answer.label == r.gold_label)
+    stated = [(r.attempts[0].answer.verbalised_confidence,
+               is_right(r.attempts[0].answer.label, r.attempts[0].answer.spans, r))
               for r in ok if r.attempts and r.attempts[0].answer
               and r.attempts[0].answer.verbalised_confidence is not None]
     verbal = reliability([s for s, _ in stated], [c for _, c in stated]) if stated else None
@@ -101,10 +121,12 @@ def flips(labelled: list[LabelledRecord]) -> tuple[int, int]:
     """Re-prompts that changed the label: wrong→right and right→wrong against gold."""
     good = bad = 0
     for r in labelled:
-        if r.before is None or r.before.label == r.label or r.gold_label is None:
+        if r.before is None or (r.gold_label is None and r.gold_spans is None):
             continue
-        good += r.before.label != r.gold_label and r.label == r.gold_label
-        bad += r.before.label == r.gold_label and r.label != r.gold_label
+        before = is_right(r.before.label, r.before.spans, r)
+        after = is_right(r.label, r.spans, r)
+        good += not before and after
+        bad += before and not after
     return good, bad
 
 
@@ -130,7 +152,10 @@ def run_row(name: str, preset: str, task: Task, inputs: list[Record], pool: list
 
 
 def no_llm_reference(task: Task, inputs: list[Record], pool: list[Record], embedder) -> list[LabelledRecord]:
-    """Logistic regression on frozen MiniLM embeddings of the whole human pool."""
+    """Logistic regression on frozen MiniLM embeddings of the whole human pool (classification);
+    for spans, MiniLM fine-tuned as a BIO tagger on 600 pool sentences."""
+    if task.is_spans:
+        return span_tagger_reference(task, inputs, pool)
     from sklearn.linear_model import LogisticRegression
 
     clf = LogisticRegression(max_iter=2000).fit(embedder.encode([r.text for r in pool]),
@@ -144,9 +169,29 @@ def no_llm_reference(task: Task, inputs: list[Record], pool: list[Record], embed
     return out
 
 
+def span_tagger_reference(task: Task, inputs: list[Record], pool: list[Record],
+                          n_train: int = 600, epochs: int = 3) -> list[LabelledRecord]:
+    from dualchecker.agents.student import gold_examples
+    from dualchecker.agents.types import Span
+    from dualchecker.training.config import StudentConfig
+    from dualchecker.training.trainer import StudentTrainer
+
+    config = StudentConfig(task="spans", span_types=task.span_type_names, final_epochs=epochs,
+                           learning_rate=1e-4, seed=0)
+    trainer = StudentTrainer(config)
+    trainer.fit(gold_examples(task, random.Random(0).sample(pool, min(n_train, len(pool)))), epochs)
+    out = []
+    for record, prediction in zip(inputs, trainer.predict([r.text for r in inputs])):
+        spans = [Span(type=s.type, start=s.start, end=s.end, text=record.text[s.start:s.end])
+                 for s in prediction.spans]
+        out.append(LabelledRecord(id=record.id, text=record.text, spans=spans,
+                                  confidence=prediction.confidence, gold_spans=record.spans))
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--dataset", default="claims", choices=["claims"])
+    parser.add_argument("--dataset", default="claims", choices=["claims", "cnc"])
     parser.add_argument("--model", default="qwen2.5-coder-0.5b")
     parser.add_argument("--n", type=int, default=300)
     parser.add_argument("--before-n", type=int, default=30, help="records for the 'before' row")
@@ -154,9 +199,10 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--rows", default="zero,few,dc0,dc5,before")
     parser.add_argument("--out", default="benchmarks/results")
+    parser.add_argument("--ref-n", type=int, default=600, help="spans: pool sentences for the tagger")
     args = parser.parse_args()
 
-    task, inputs, pool = claims(args.n, args.seed)
+    task, inputs, pool = (claims if args.dataset == "claims" else cnc)(args.n, args.seed)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     tag = f"teacher_quality-{args.dataset}-{args.model}"
@@ -182,7 +228,8 @@ def main() -> None:
             results.append((name, result))
             per_record[key] = result["labelled"]
             _write_partial(out / f"{tag}.partial.jsonl", name, result)
-        ref = no_llm_reference(task, inputs, pool, embedder)
+        ref = (span_tagger_reference(task, inputs, pool, n_train=args.ref_n) if task.is_spans
+               else no_llm_reference(task, inputs, pool, embedder))
         system = ChatBackend(model).model  # for the speed limit: the zero-shot prompt, uncached
         first = per_record.get("dc5") or per_record.get("zero")
         rate = prefill_speed(system, _prompt_text(model, first[0].attempts[0].messages)) if first else None
@@ -245,9 +292,12 @@ def _table(task: Task, results: list, ref: list[LabelledRecord], zero: list[Labe
     f1, low, high = bootstrap(task, ref)
     d, dl, dh = bootstrap(task, ref, against=zero) if zero else (0, 0, 0)
     rel = reliability_columns(ref)
-    lines.append(f"| no LLM: logistic regression on MiniLM, whole pool | {len(ref)} | "
+    name = ("no LLM: MiniLM BIO tagger fine-tuned on 600 pool sentences" if task.is_spans
+            else "no LLM: logistic regression on MiniLM, whole pool")
+    fmt = lambda v: "–" if v is None else f"{v:.3f}"
+    lines.append(f"| {name} | {len(ref)} | "
                  f"{f1:.3f} [{low:.3f}, {high:.3f}] | {d:+.3f} [{dl:+.3f}, {dh:+.3f}] | "
-                 f"{rel['auroc_token']:.3f} | {rel['ece_token']:.3f} | – | – | – | – | 0 | – | – |")
+                 f"{fmt(rel['auroc_token'])} | {fmt(rel['ece_token'])} | – | – | – | – | 0 | – | – |")
     return "\n".join(lines) + "\n"
 
 

@@ -69,7 +69,11 @@ class MethodConfig(BaseModel):
 
     @property
     def reprompt_k(self) -> int:
-        return self.reprompt_shots if self.reprompt_shots is not None else 2 * self.n_shot
+        """Demonstrations in a re-prompt: twice the first prompt's, and for contrastive
+        re-prompts at least two examples of each of the two labels in question."""
+        if self.reprompt_shots is not None:
+            return self.reprompt_shots
+        return max(2 * self.n_shot, 4) if self.reprompt_style == "contrastive" else 2 * self.n_shot
 
 
 _NO_STUDENT_LOOP = dict(student=False, student_checker=False)
