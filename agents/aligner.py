@@ -123,6 +123,7 @@ class RationaleCache:
         self.misses = 0
 
     def get_or_make(self, key: tuple, make: Callable[[], str]) -> str:
+        """The cached value for `key`, calling `make` only on the first ask (others wait for it)."""
         with self._guard:
             lock = self._locks.setdefault(key, threading.Lock())
         with lock:
@@ -138,6 +139,7 @@ class RationaleCache:
 
 
 def answer_key(record: Record) -> tuple:
+    """A hashable form of the record's known answer: its sorted spans, or its label."""
     if record.spans is not None:
         return tuple(sorted(s.key() for s in record.spans))
     return (record.label,)
@@ -155,6 +157,7 @@ class ContextAligner:
         self.on_call = on_call
 
     def rationale(self, example: Record) -> str:
+        """The teacher's explanation of the example's known answer, written once and cached."""
         return self.cache.get_or_make((example.id, answer_key(example)),
                                       lambda: self._write_rationale(example))
 

@@ -92,14 +92,17 @@ class ChatBackend:
 
     @property
     def calls(self) -> int:
+        """Real (uncached) calls made so far, by every agent sharing the ledger."""
         return self.ledger.total().calls
 
     @property
     def cache_hits(self) -> int:
+        """Calls the LLM cache answered, by every agent sharing the ledger."""
         return self.ledger.total().cache_hits
 
     @property
     def usage(self) -> Usage:
+        """Tokens spent on real calls, by every agent sharing the ledger."""
         return self.ledger.total().usage
 
     def complete(self, messages: Messages, schema: dict[str, Any] | None = None, *,

@@ -23,6 +23,8 @@ EPS = 1e-6
 
 
 class ReliabilityBin(BaseModel):
+    """One bar of the reliability diagram: a confidence range, its mean confidence and accuracy."""
+
     lower: float
     upper: float
     count: int
@@ -107,6 +109,7 @@ class Calibration(BaseModel):
         None, description="Share of the fitted weight on the neighbours' labels (0 = teacher only).")
 
     def apply(self, teacher: dict[str, float], neighbours: dict[str, float] | None) -> dict[str, float]:
+        """The calibrated label distribution (`neighbours` is ignored unless the fit used them)."""
         x = features(self.labels, teacher, neighbours if self.use_neighbours else None)
         logits = np.asarray(self.coef) @ x + np.asarray(self.intercept)
         if len(self.labels) == 2 and logits.shape[0] == 1:

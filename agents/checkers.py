@@ -33,12 +33,16 @@ class TeacherChecker(BaseModel):
             return "accept"
         last = attempts[-1]
         limit = self.threshold if threshold is None else threshold
-        if last.answer is None or last.answer.confidence < limit:
+        if last.answer is None:  # the teacher already re-asked with the error; no new information
+            return "accept" if last.reasks else "reprompt"
+        if last.answer.confidence < limit:
             return "reprompt"
         return "accept"
 
     def final(self, record: Record, attempts: list[Attempt],
               neighbours: list[str] | None = None) -> LabelledRecord:
+        """The record as labelled by the attempt `final_rule` picks, or with an error when no
+        attempt gave a valid answer."""
         valid = [(i, a) for i, a in enumerate(attempts) if a.answer is not None]
         base = dict(id=record.id, text=record.text, gold_label=record.label,
                     gold_spans=record.spans, reprompted=len(attempts) > 1,
@@ -97,6 +101,8 @@ class StudentChecker(BaseModel):
 
     def borderline(self, task: Task, labelled: list[LabelledRecord],
                    predictions: list[tuple[str | None, list[Span], float]]) -> list[Borderline]:
+        """At most `per_batch` cases: wrong vs gold, then disagreement, then low margin, each
+        least sure first."""
         cases = []
         for item, (label, spans, confidence) in zip(labelled, predictions):
             case = self._judge(task, item, label, spans, confidence)
@@ -144,6 +150,7 @@ class UncertaintyChecker(BaseModel):
 
     def borderline(self, task: Task, labelled: list[LabelledRecord],
                    predictions: list[tuple[str | None, list[Span], float]]) -> list[Borderline]:
+        """At most `per_batch` cases below `margin` that the teacher answered, least sure first."""
         cases = [Borderline(record_id=item.id, reason="low margin", student_label=label,
                             student_spans=spans, student_confidence=confidence,
                             reference_label=item.label, reference_spans=item.spans)

@@ -12,7 +12,11 @@ import numpy as np
 
 
 class Embedder(Protocol):
-    def encode(self, texts: list[str]) -> np.ndarray: ...
+    """Anything that turns texts into L2-normalised embedding rows."""
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        """One L2-normalised row per text, in order."""
+        ...
 
 
 def default_encoder_path() -> str:
@@ -38,6 +42,7 @@ class SentenceTransformerEmbedder:
         self.batch_size = batch_size
 
     def encode(self, texts: list[str]) -> np.ndarray:
+        """Sentence embeddings, one normalised row per text."""
         return self.model.encode(texts, batch_size=self.batch_size, normalize_embeddings=True,
                                  show_progress_bar=False, convert_to_numpy=True)
 
@@ -52,4 +57,5 @@ class HashingEmbedder:
                                             alternate_sign=False, norm="l2")
 
     def encode(self, texts: list[str]) -> np.ndarray:
+        """Hashed word uni- and bigram counts, one normalised float32 row per text."""
         return self.vectorizer.transform(texts).toarray().astype(np.float32)

@@ -18,6 +18,7 @@ from dualchecker.errors import AnswerParseError, BackendError
 
 
 def samples_schema(task: Task) -> dict[str, Any]:
+    """JSON schema for one or two written samples: a text with its label, or a quote per span type."""
     item: dict[str, Any] = {"text": {"type": "string"}}
     if task.is_spans:
         item.update({s.name: {"type": "string"} for s in task.span_types})
@@ -68,6 +69,8 @@ class SampleWriter:
 
     def write(self, cases: list[Borderline], texts: dict[str, str], prefix: str
               ) -> tuple[list[LabelledRecord], dict[str, Any]]:
+        """New samples for the student's uncertain `cases`, with the error summary, the rejected
+        samples' reasons and the tokens spent; a failed call yields no samples, not an error."""
         rows = []
         for case in cases:
             reference, student = _describe(case, self.task.is_spans)

@@ -35,6 +35,7 @@ class LabelReading(BaseModel):
 
     @property
     def label(self) -> str:
+        """The most probable label."""
         return max(self.probabilities, key=self.probabilities.__getitem__)
 
 

@@ -75,6 +75,7 @@ class SQLiteLLMCache(BaseCache):
 
     @staticmethod
     def key(prompt: str, llm_string: str) -> str:
+        """The row key: a SHA-256 of the model's identity and the serialised prompt."""
         return _digest(_digest(llm_string) + "\n" + prompt)
 
     def lookup(self, prompt: str, llm_string: str) -> list[Generation] | None:
@@ -96,6 +97,7 @@ class SQLiteLLMCache(BaseCache):
             self._conn.execute("INSERT OR REPLACE INTO llm_cache VALUES (?, ?, ?, ?)", row)
 
     def clear(self, **kwargs: Any) -> None:
+        """Delete every stored reply, for all models."""
         with self._lock, self._conn:
             self._conn.execute("DELETE FROM llm_cache")
 
@@ -104,6 +106,7 @@ class SQLiteLLMCache(BaseCache):
             return self._conn.execute("SELECT COUNT(*) FROM llm_cache").fetchone()[0]
 
     def close(self) -> None:
+        """Close the database connection."""
         with self._lock:
             self._conn.close()
 
@@ -116,6 +119,7 @@ class TokenPrice(BaseModel):
     output_per_mtok: float = Field(ge=0, description="$ per 1M completion tokens.")
 
     def cost(self, usage: Usage) -> float:
+        """What `usage` costs in dollars."""
         return (usage.input_tokens * self.input_per_mtok
                 + usage.output_tokens * self.output_per_mtok) / 1_000_000
 
@@ -135,6 +139,7 @@ class AgentUsage(BaseModel):
                           cached_usage=self.cached_usage + other.cached_usage)
 
     def priced(self, price: TokenPrice | None) -> "AgentUsage":
+        """A copy with `cost_usd` set from the real calls' tokens (unchanged without a price)."""
         return self if price is None else self.model_copy(update={"cost_usd": price.cost(self.usage)})
 
 
@@ -149,6 +154,7 @@ class CallLedger:
         self.sink: Callable[[str, AgentUsage], None] | None = None
 
     def record(self, agent: str, usage: Usage, *, cached: bool) -> None:
+        """Book one call under `agent` (a cache hit counts its tokens as saved) and tell the sink."""
         entry = (AgentUsage(cache_hits=1, cached_usage=usage) if cached
                  else AgentUsage(calls=1, usage=usage))
         with self._lock:
@@ -157,8 +163,10 @@ class CallLedger:
             self.sink(agent, entry)
 
     def by_agent(self) -> dict[str, AgentUsage]:
+        """A snapshot of each agent's counts, sorted by agent name."""
         with self._lock:
             return dict(sorted(self._agents.items()))
 
     def total(self) -> AgentUsage:
+        """All agents' counts added together (unpriced)."""
         return sum(self.by_agent().values(), AgentUsage())

@@ -404,6 +404,9 @@ def _others_busy_cores(window_s: float) -> float:
 
 
 class ScoredContinuations(NamedTuple):
+    """Each continuation's total log-probability and token count, and the tokens the scoring
+    computed (`evaluated_tokens` leaves out the prompt prefix the KV cache already held)."""
+
     logprobs: list[float]
     prompt_tokens: int
     evaluated_tokens: int

@@ -47,6 +47,7 @@ class PromptBook:
         self.env.globals["demo_answer"] = demo_answer
 
     def render(self, name: str, **variables: object) -> str:
+        """Template `name` filled with `variables`, stripped; a missing variable is an error."""
         return self.env.get_template(name).render(**variables).strip()
 
     def teacher_messages(self, task: Task, record: Record, demonstrations: list[Demonstration],

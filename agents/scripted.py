@@ -89,6 +89,7 @@ class ScriptedChatModel(BaseChatModel):
         return ChatResult(generations=[ChatGeneration(message=message)])
 
     def bind_tools(self, tools: list[Any], *, tool_choice: Any = None, **kwargs: Any):
+        """Bind the tools so that replies come back as a call of the ``answer`` tool."""
         return self.bind(tools=tools, tool_choice=tool_choice, **kwargs)
 
 

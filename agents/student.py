@@ -18,8 +18,13 @@ from dualchecker.training.trainer import FitReport
 class Trainer(Protocol):
     """StudentTrainer in this process, or RemoteStudent in a Ray actor: one interface."""
 
-    def fit_batch(self, examples: Sequence[StudentExample]) -> FitReport: ...
-    def predict(self, texts: Sequence[str]) -> list[StudentPrediction]: ...
+    def fit_batch(self, examples: Sequence[StudentExample]) -> FitReport:
+        """Train on one batch of examples and report how it went."""
+        ...
+
+    def predict(self, texts: Sequence[str]) -> list[StudentPrediction]:
+        """The student's current prediction for each text."""
+        ...
 
 
 def teacher_examples(task: Task, labelled: Sequence[LabelledRecord], *,
@@ -74,9 +79,12 @@ class StudentAgent:
         self.task, self.trainer, self.min_confidence = task, trainer, min_confidence
 
     def train(self, labelled: Sequence[LabelledRecord]) -> tuple[FitReport | None, int]:
+        """Fit on the batch's teacher answers; returns the fit (None if nothing was usable) and
+        how many records were left out."""
         examples, left_out = teacher_examples(self.task, labelled,
                                               min_confidence=self.min_confidence)
         return (self.trainer.fit_batch(examples) if examples else None), left_out
 
     def predict(self, records: Sequence[LabelledRecord | Record]) -> list[StudentPrediction]:
+        """The student's prediction for each record's text."""
         return self.trainer.predict([r.text for r in records]) if records else []

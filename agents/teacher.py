@@ -30,6 +30,8 @@ from dualchecker.agents.types import Attempt, Demonstration, Record, Task, Teach
 from dualchecker.errors import AnswerParseError, BackendError
 
 ConfidenceMode = Literal["token_probability", "verbalised"]
+REASK = ("Your reply could not be used: {error}. Answer again with one JSON object in the "
+         "format asked for, and nothing else.")
 
 
 class Teacher:
@@ -37,7 +39,7 @@ class Teacher:
 
     def __init__(self, task: Task, backend: ChatBackend, prompts: PromptBook,
                  *, style: PromptStyle = "plain", confidence: ConfidenceMode = "verbalised",
-                 samples: int = 5, verbalise: bool = False):
+                 samples: int = 5, verbalise: bool = False, max_reasks: int = 1):
         self.task, self.backend, self.prompts, self.style = task, backend, prompts, style
         self.schema = answer_schema(task)
         self.confidence = "verbalised" if task.is_spans else confidence
@@ -45,6 +47,7 @@ class Teacher:
         self.confidence_of_spans = task.is_spans and confidence == "token_probability"
         self.samples = samples
         self.verbalise = verbalise
+        self.max_reasks = max_reasks
         self.codes = None if task.is_spans or backend_scores_labels(backend) else label_codes(
             task.label_names)
 
@@ -61,6 +64,8 @@ class Teacher:
 
     def messages(self, record: Record, demonstrations: list[Demonstration], *,
                  reprompt: bool, contrastive: bool = False) -> list[dict[str, str]]:
+        """The teacher's prompt for `record`, asking for the label alone while probabilities are
+        read from the model, else for a JSON answer."""
         style = "label" if self.reads_probabilities else "json"
         return self.prompts.teacher_messages(self.task, record, demonstrations, reprompt=reprompt,
                                              style=self.style, answer_style=style,
@@ -96,19 +101,28 @@ class Teacher:
         if self.task.is_spans:
             grammar = span_grammar(self.task, record.text,
                                    rationale_chars=0 if self.confidence_of_spans else 160)
-        try:
-            reply = backend.complete(messages, self.schema, grammar=grammar)
-        except BackendError as exc:
-            return Attempt(kind=kind, messages=messages, error=f"backend: {exc}")
-        try:
-            answer = parse_answer(reply.text, self.task, record.text)
-        except AnswerParseError as exc:
-            return Attempt(kind=kind, messages=messages, raw=reply.text, error=f"parse: {exc}",
-                           usage=reply.usage, seconds=reply.seconds, cached=reply.cached)
-        if self.task.is_spans and answer.spans and self.confidence_of_spans:
-            answer = self._span_probabilities(messages, reply.text, answer)
-        return Attempt(kind=kind, messages=messages, raw=reply.text, answer=answer,
-                       usage=reply.usage, seconds=reply.seconds, cached=reply.cached)
+        asked, usage, seconds, error, reply = list(messages), Usage(), 0.0, None, None
+        for reask in range(self.max_reasks + 1):
+            try:
+                reply = backend.complete(asked, self.schema, grammar=grammar)
+            except BackendError as exc:
+                return Attempt(kind=kind, messages=messages, error=f"backend: {exc}", reasks=reask,
+                               usage=usage, seconds=seconds)
+            usage, seconds = usage + reply.usage, seconds + reply.seconds
+            try:
+                answer = parse_answer(reply.text, self.task, record.text)
+            except AnswerParseError as exc:
+                error = f"parse: {exc}"
+                # instructor-style: show the model its reply and what was wrong with it
+                asked = [*messages, {"role": "assistant", "content": reply.text},
+                         {"role": "user", "content": REASK.format(error=exc)}]
+                continue
+            if self.task.is_spans and answer.spans and self.confidence_of_spans:
+                answer = self._span_probabilities(messages, reply.text, answer)
+            return Attempt(kind=kind, messages=messages, raw=reply.text, answer=answer,
+                           usage=usage, seconds=seconds, cached=reply.cached, reasks=reask)
+        return Attempt(kind=kind, messages=messages, raw=reply.text, error=error, usage=usage,
+                       seconds=seconds, cached=reply.cached, reasks=self.max_reasks)
 
     def _span_probabilities(self, messages: list[dict[str, str]], raw: str,
                             answer: TeacherAnswer) -> TeacherAnswer:

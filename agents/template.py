@@ -28,6 +28,7 @@ def without_praise_for_the_student(rationale: str) -> str:
 
 
 def student_answer_text(case: Borderline) -> str:
+    """The student's answer as the feedback prompt quotes it: a quoted label, or spans as JSON."""
     if case.student_spans or case.reference_spans:
         return json.dumps({s.type: s.text for s in case.student_spans}, ensure_ascii=False)
     return f'"{case.student_label}"'
@@ -40,6 +41,7 @@ class TemplateRefiner:
         self.task, self.backend, self.prompts = task, backend, prompts
 
     def messages(self, record: Record, case: Borderline) -> list[dict[str, str]]:
+        """The prompt asking the teacher to explain the reference answer against the student's."""
         return self.prompts.rationale_messages(
             self.task, record.text, label=case.reference_label,
             spans=case.reference_spans or None, student_answer=student_answer_text(case),

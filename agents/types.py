@@ -13,18 +13,24 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 
 class TaskKind(str, Enum):
+    """Two labels, several labels, or quoted spans of the text."""
+
     BINARY = "binary"
     MULTICLASS = "multiclass"
     SPANS = "spans"
 
 
 class LabelDef(BaseModel):
+    """One label of a classification task, with what it means."""
+
     model_config = ConfigDict(frozen=True, extra="forbid")
     name: str = Field(min_length=1, description="The label as the teacher must write it.")
     description: str = Field("", description="What the label means, shown in every prompt.")
 
 
 class SpanTypeDef(BaseModel):
+    """One kind of span a spans task quotes from the text, with what it means."""
+
     model_config = ConfigDict(frozen=True, extra="forbid")
     name: str = Field(min_length=1, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
                       description="A key of the teacher's JSON answer, e.g. 'cause'.")
@@ -61,20 +67,24 @@ class Task(BaseModel):
 
     @property
     def label_names(self) -> list[str]:
+        """The labels' names, in the task's order (their class ids)."""
         return [lab.name for lab in self.labels]
 
     @property
     def span_type_names(self) -> list[str]:
+        """The span types' names, in the task's order."""
         return [s.name for s in self.span_types]
 
     @property
     def positive(self) -> str | None:
+        """Binary tasks: the label whose F1 is reported (default: the second); else None."""
         if self.kind is not TaskKind.BINARY:
             return None
         return self.positive_label or self.labels[1].name
 
     @property
     def is_spans(self) -> bool:
+        """True for a span-extraction task, False for classification."""
         return self.kind is TaskKind.SPANS
 
 
@@ -95,6 +105,7 @@ class Span(BaseModel):
         return self
 
     def key(self) -> tuple[str, int, int]:
+        """(type, start, end): what makes two spans the same, whatever their text or confidence."""
         return (self.type, self.start, self.end)
 
 
@@ -124,6 +135,7 @@ class Record(BaseModel):
 
     @property
     def has_gold(self) -> bool:
+        """True when a human label or human spans are known."""
         return self.label is not None or self.spans is not None
 
 
@@ -170,6 +182,8 @@ class Attempt(BaseModel):
     usage: Usage = Field(default_factory=Usage)
     seconds: float = 0.0
     cached: bool = Field(False, description="Answered by the LLM cache.")
+    reasks: int = Field(0, ge=0, description="Malformed replies re-asked with their error "
+                                             "before this answer (or before giving up).")
 
 
 class Demonstration(BaseModel):
@@ -209,4 +223,5 @@ class LabelledRecord(BaseModel):
 
     @property
     def ok(self) -> bool:
+        """True when the teacher's answer was accepted (no error)."""
         return self.error is None

@@ -73,12 +73,15 @@ def _jsonl(path: Path) -> list[dict]:
 
 
 def environmental_claims(data_dir: Path, split: str) -> list[Record]:
+    """One split of Environmental Claims (JSONL), label 1 read as "yes", else "no"."""
     rows = _jsonl(data_dir / "environmental_claims" / f"{split}.jsonl")
     return [Record(id=f"ec-{split}-{i}", text=row["text"], label="yes" if row["label"] == 1 else "no")
             for i, row in enumerate(rows)]
 
 
 def cnc_spans(data_dir: Path, split: str, relations: Literal["single", "all"] = "single") -> list[Record]:
+    """Causal News Corpus subtask 2: cause/effect spans per sentence. ``single`` keeps sentences
+    with one relation only; ``all`` merges every relation's spans into one record."""
     path = data_dir / "causal_news_corpus" / f"{split}_subtask2.csv"
     if not path.exists():
         raise DataError("no such file", source=str(path))
@@ -103,6 +106,7 @@ def cnc_spans(data_dir: Path, split: str, relations: Literal["single", "all"] = 
 
 
 def cnc_causal(data_dir: Path, split: str) -> list[Record]:
+    """Causal News Corpus subtask 1: is the sentence causal ("yes"/"no")."""
     path = data_dir / "causal_news_corpus" / f"{split}_subtask1.csv"
     if not path.exists():
         raise DataError("no such file", source=str(path))

@@ -24,6 +24,7 @@ def _fail(exc: Exception) -> None:
 @app.callback()
 def main(verbose: bool = typer.Option(False, "--verbose", "-v",
                                       help="Log at INFO level, library load reports included.")) -> None:
+    """Set up logging for every command; without --verbose, noisy libraries log errors only."""
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
     if verbose:

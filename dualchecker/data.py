@@ -21,25 +21,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from dualchecker.agents.types import LabelledRecord, Record, Task
 from dualchecker.errors import DataError
+from dualchecker.graph.config import DataSource
+
+__all__ = ["DataSource", "load_records", "to_records", "write_labels_jsonl", "atomic_write_text"]
 
 log = logging.getLogger(__name__)
-
-
-class DataSource(BaseModel):
-    """Where records come from and which fields hold what."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-    path: Path
-    format: Literal["auto", "jsonl", "csv"] = "auto"
-    id_field: str = Field("id", description="Missing ids become '<file stem>-<row>'.")
-    text_field: str = "text"
-    detail_field: str = "detail"
-    label_field: str = "label"
-    spans_field: str = Field("spans", description="A list of {type, start, end} character offsets.")
-    label_map: dict[str, str] = Field(default_factory=dict,
-                                      description="Rename raw labels, e.g. {'0': 'no', '1': 'yes'}.")
-    limit: int | None = Field(None, gt=0, description="Read only the first N valid rows.")
-    on_bad_row: Literal["error", "skip"] = "error"
 
 
 def _read_rows(path: Path, fmt: str) -> Iterator[tuple[int, dict[str, Any]]]:

@@ -42,6 +42,8 @@ DEMO_POOL = 16
 def run_demo(dataset: str = "green_binary", run_dir: Path = Path("runs/quickstart"),
              model: str = "qwen2.5-coder-0.5b", *, fresh: bool = False, progress: bool = True,
              use_ray: bool = True) -> RunSummary:
+    """Run the quickstart on one dataset under ``run_dir/<dataset>`` and write its HTML trace
+    (`fresh` starts over, keeping the LLM cache)."""
     run_dir = Path(run_dir) / dataset
     if fresh:
         clear_run_dir(run_dir)

@@ -18,6 +18,7 @@ log = logging.getLogger(__name__)
 
 
 def student_config(task: Task, settings: StudentSettings, seed: int) -> StudentConfig:
+    """The trainer's configuration from the run's student settings and the task's labels or span types."""
     extra: dict[str, Any] = {"model": settings.model} if settings.model else {}
     if task.is_spans:
         extra["span_types"] = task.span_type_names
@@ -54,13 +55,12 @@ def attach_student(ctx: RunContext, settings: StudentSettings, seed: int,
                                min_confidence=settings.min_confidence)
     if ctx.method.evokd:
         ctx.student_checker = UncertaintyChecker()
-        ctx.extra["sample_writer"] = SampleWriter(ctx.task, ctx.teacher.backend.for_agent("student_checker"),
+        ctx.sample_writer = SampleWriter(ctx.task, ctx.teacher.backend.for_agent("student_checker"),
                                                   ctx.teacher.prompts)
     else:
         ctx.student_checker = StudentChecker(per_batch=ctx.method.borderline_per_batch)
-        ctx.extra["refiner"] = TemplateRefiner(ctx.task, ctx.teacher.backend.for_agent("student_checker"),
+        ctx.refiner = TemplateRefiner(ctx.task, ctx.teacher.backend.for_agent("student_checker"),
                                                ctx.teacher.prompts)
-    ctx.extra["student_config"] = config
     if already_labelled:
         ctx.student.train(already_labelled + ctx.store.synthetic())
 

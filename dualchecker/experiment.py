@@ -41,6 +41,8 @@ PRIORITY = ["zero-shot", "dualchecker", "dtot", "cot", "aligner", "aligner+teach
 
 
 class DatasetSpec(BaseModel):
+    """One dataset of the grid, by registry name, with optional caps on its sizes."""
+
     model_config = ConfigDict(frozen=True, extra="forbid")
     name: str
     size: int | None = Field(None, gt=0, description="Records the teacher labels (also the retrieval pool).")
@@ -48,6 +50,8 @@ class DatasetSpec(BaseModel):
 
 
 class GridConfig(BaseModel):
+    """An experiment grid: datasets, methods, n-shots and seeds, and the settings every cell shares."""
+
     model_config = ConfigDict(frozen=True, extra="forbid")
     name: str = "grid"
     out_dir: Path = Path("runs/experiment")
@@ -67,6 +71,11 @@ class GridConfig(BaseModel):
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> "GridConfig":
+        """Load a grid from YAML; `out_dir` and `data_dir` are relative to the file.
+
+        Raises:
+            ConfigError: an invalid field or an unknown method name.
+        """
         path = Path(path)
         raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
         for key in ("out_dir", "data_dir"):
@@ -95,6 +104,7 @@ def cells(grid: GridConfig) -> list[tuple[DatasetSpec, str, int, int]]:
 
 
 def cell_id(ds: DatasetSpec, name: str, n_shot: int, seed: int) -> str:
+    """The cell's run directory name, e.g. ``green_binary__aligner-teacher-checker__5shot__seed0``."""
     return f"{ds.name}__{name.replace('+', '-')}__{n_shot}shot__seed{seed}"
 
 
@@ -130,11 +140,14 @@ class Experiment:
 
     @property
     def embedder(self) -> Embedder:
+        """The retrieval embedder, made on first use and shared by every cell."""
         if self._embedder is None:
             self._embedder = make_embedder(self.grid.retrieval)
         return self._embedder
 
     def run(self, *, progress: bool = True) -> list[dict[str, str]]:
+        """Run the missing cells, appending each to results.csv, then redraw the reports; returns
+        every row of results.csv."""
         done = {(r["dataset"], r["method"], int(r["n_shot"]), int(r["seed"])) for r in _read_csv(self.csv)}
         todo = [c for c in cells(self.grid) if (c[0].name, c[1], c[2], c[3]) not in done]
         gold = self._gold_students()
@@ -238,6 +251,7 @@ def _fmt(value: float | None) -> str:
 
 
 def write_reports(rows: list[dict[str, str]], out: Path, grid: GridConfig) -> None:
+    """Write results.md and, when there are rows, the two F1 plots into `out`."""
     atomic_write_text(out / "results.md", markdown_table(rows))
     if rows:
         plot_f1_by_method(rows, out / "f1_by_method.png")

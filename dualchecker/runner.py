@@ -105,6 +105,7 @@ def clear_run_dir(run_dir: Path) -> None:
 
 
 def make_embedder(cfg: RetrievalConfig) -> Embedder:
+    """The retrieval embedder the config names: the hashing one, or a sentence-transformers model."""
     if cfg.kind == "hashing":
         return HashingEmbedder()
     return SentenceTransformerEmbedder(cfg.model, max_seq_length=cfg.max_seq_length)
@@ -121,6 +122,7 @@ def fingerprint(config: RunConfig, records: list[Record]) -> str:
 
 @contextmanager
 def open_checkpointer(path: Path) -> Iterator[SqliteSaver]:
+    """A LangGraph SQLite checkpointer on `path` (WAL mode), closed on exit."""
     conn = sqlite3.connect(str(path), check_same_thread=False)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=NORMAL")  # a killed process loses nothing; no fsync per write
@@ -203,7 +205,7 @@ class Run:
             records={r.id: r for r in self.inputs}, order=[r.id for r in self.inputs],
             teacher=Teacher(cfg.task, self.backend.for_agent("teacher"), prompts, style=method.style,
                             confidence=method.confidence, samples=method.samples,
-                            verbalise=method.verbalise),
+                            verbalise=method.verbalise, max_reasks=method.max_reasks),
             pool=self.pool,
             checker=TeacherChecker(threshold=method.threshold, max_reprompts=method.max_reprompts,
                                    final_rule=method.final_rule),
@@ -212,6 +214,7 @@ class Run:
             events=self.events, store=self.store)
 
     def graph(self, checkpointer: SqliteSaver | None = None) -> CompiledStateGraph:
+        """The run's compiled labelling graph, checkpointed when a checkpointer is given."""
         return build_graph(self.ctx, checkpointer)
 
     def execute(self, *, progress: bool = True) -> RunSummary:
@@ -466,6 +469,7 @@ def estimate(config: RunConfig, *, reprompt_rate: float | None = None,
 
 
 def format_estimate(est: RunEstimate) -> str:
+    """The dry-run estimate as text: totals, one line per agent, then the assumptions."""
     lines = [f"dry run: {est.records} records  ~{est.calls} LLM calls ({est.calls_per_record:.2f}/record)  "
              f"~{est.usage.input_tokens} tokens in, ~{est.usage.output_tokens} out"
              + (f"  ~${est.cost_usd:.4f}" if est.cost_usd is not None else "")]
@@ -491,6 +495,7 @@ def _progress(enabled: bool, total: int, done: int) -> Iterator[Callable[[int], 
 
 
 def format_summary(summary: RunSummary) -> str:
+    """The run summary as text for the terminal; lines for parts the run did not have are left out."""
     lines = [summary.note] if summary.note else []
     lines += [f"records {summary.records}  labelled {summary.labelled}  failed {summary.failed}  "
              f"re-prompted {summary.reprompted} ({summary.reprompt_rate:.0%}, "

@@ -16,8 +16,24 @@ from dualchecker.agents.backends import BackendConfig
 from dualchecker.agents.checkers import FinalRule
 from dualchecker.agents.llm_cache import TokenPrice
 from dualchecker.agents.types import Task
-from dualchecker.data import DataSource
 from dualchecker.errors import ConfigError
+
+
+class DataSource(BaseModel):
+    """Where records come from and which fields hold what."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    path: Path
+    format: Literal["auto", "jsonl", "csv"] = "auto"
+    id_field: str = Field("id", description="Missing ids become '<file stem>-<row>'.")
+    text_field: str = "text"
+    detail_field: str = "detail"
+    label_field: str = "label"
+    spans_field: str = Field("spans", description="A list of {type, start, end} character offsets.")
+    label_map: dict[str, str] = Field(default_factory=dict,
+                                      description="Rename raw labels, e.g. {'0': 'no', '1': 'yes'}.")
+    limit: int | None = Field(None, gt=0, description="Read only the first N valid rows.")
+    on_bad_row: Literal["error", "skip"] = "error"
 
 
 class MethodConfig(BaseModel):
@@ -33,6 +49,9 @@ class MethodConfig(BaseModel):
     teacher_checker: bool = True
     threshold: float = Field(0.75, ge=0.0, le=1.0, description="Teacher checker: re-prompt below this confidence.")
     max_reprompts: int = Field(1, ge=0)
+    max_reasks: int = Field(1, ge=0, description="A malformed reply is shown to the model with its "
+                                                 "error and re-asked, this many times, before the "
+                                                 "teacher checker sees the record.")
     reprompt_shots: int | None = Field(None, ge=0, description="Demonstrations in a re-prompt (default 2 × n_shot).")
     final_rule: FinalRule = "most_confident"
     student: bool = Field(True, description="Train a student online, batch by batch, inside the loop "
@@ -106,6 +125,8 @@ def method(name: str, **overrides: Any) -> MethodConfig:
 
 
 class RetrievalConfig(BaseModel):
+    """The encoder that finds the nearest human-labelled examples."""
+
     model_config = ConfigDict(frozen=True, extra="forbid")
     kind: Literal["sentence-transformers", "hashing"] = "sentence-transformers"
     model: str | None = Field(None, description="Default: all-MiniLM-L6-v2 from the installed package.")
@@ -134,6 +155,8 @@ class StudentSettings(BaseModel):
 
 
 class RunSettings(BaseModel):
+    """Where a run lives and how it runs: batch size, concurrency, seed, LLM cache, retries."""
+
     model_config = ConfigDict(frozen=True, extra="forbid")
     dir: Path = Path("runs/default")
     batch_size: int = Field(8, gt=0, description="Records per student batch (paper: 8).")

@@ -6,14 +6,17 @@ Built once per run from a RunConfig (or from objects a Python caller passes in).
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from dualchecker.agents.aligner import ContextAligner
-from dualchecker.agents.checkers import TeacherChecker
+from dualchecker.agents.checkers import StudentChecker, TeacherChecker, UncertaintyChecker
+from dualchecker.agents.evokd import SampleWriter
+from dualchecker.agents.student import StudentAgent
+from dualchecker.agents.template import TemplateRefiner
 from dualchecker.agents.types import Record, Task
 from dualchecker.agents.teacher import Teacher
-from dualchecker.events import EventLog
+from dualchecker.graph.events import EventLog
 from dualchecker.graph.config import MethodConfig, RunSettings
 from dualchecker.graph.store import ResultStore
 
@@ -38,6 +41,8 @@ def static_examples(pool: list[Record], n: int, seed: int) -> list[Record]:
 
 @dataclass
 class RunContext:
+    """One run's records (in labelling order), agents, checkers and sinks, shared by every node."""
+
     task: Task
     method: MethodConfig
     settings: RunSettings
@@ -50,15 +55,19 @@ class RunContext:
     events: EventLog
     pool: list[Record]
     store: ResultStore
-    student: Any = None
-    student_checker: Any = None
-    extra: dict[str, Any] = field(default_factory=dict)
+    # The student side (None for methods without the online student).
+    student: StudentAgent | None = None
+    student_checker: StudentChecker | UncertaintyChecker | None = None
+    refiner: TemplateRefiner | None = None
+    sample_writer: SampleWriter | None = None
 
     @property
     def n_batches(self) -> int:
+        """How many batches the records make (the last one may be short)."""
         size = self.settings.batch_size
         return (len(self.order) + size - 1) // size
 
     def batch_ids(self, index: int) -> list[str]:
+        """The record ids of batch `index`, in labelling order."""
         size = self.settings.batch_size
         return self.order[index * size:(index + 1) * size]

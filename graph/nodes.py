@@ -43,6 +43,7 @@ class TeacherNodes:
         return index.vote(record, method.vote_k, self.ctx.task.label_names)
 
     def align(self, state: RecordState) -> dict:
+        """Pick the record's demonstrations (and the neighbours' vote, when used) and log them."""
         record = state["record"]
         demos = self._demonstrations(record, state.get("template", []), self.ctx.method.n_shot)
         neighbours = [d.record_id for d in demos if d.source == "aligned"]
@@ -58,7 +59,7 @@ class TeacherNodes:
         self.ctx.events.emit(
             "teacher", "answer", record_id=record.id, seconds=attempt.seconds, usage=attempt.usage,
             reprompt=reprompt, cached=attempt.cached, messages=attempt.messages, raw=attempt.raw,
-            error=attempt.error,
+            error=attempt.error, reasks=attempt.reasks,
             label=answer.label if answer else None, confidence=answer.confidence if answer else None,
             confidence_source=answer.confidence_source if answer else None,
             probabilities=answer.probabilities if answer else None,
@@ -66,6 +67,7 @@ class TeacherNodes:
         return {"attempts": [attempt]}
 
     def teach(self, state: RecordState) -> dict:
+        """The teacher's first answer, with the demonstrations `align` chose."""
         return self._ask(state["record"], state["demonstrations"], reprompt=False, state=state)
 
     def reprompt(self, state: RecordState) -> dict:
@@ -83,6 +85,8 @@ class TeacherNodes:
                 "demonstrations": demos}
 
     def finalize(self, state: RecordState) -> dict:
+        """The teacher checker's final answer, with a rationale where the method wants one,
+        added to the batch's results."""
         record = state["record"]
         labelled = self.ctx.checker.final(record, state["attempts"], state.get("neighbours", []))
         labelled = self._explained(record, labelled)
@@ -163,6 +167,7 @@ class LoopNodes:
         self.ctx = ctx
 
     def plan_batch(self, state: RunState) -> dict:
+        """Choose the next batch's records, embed them in one go, and clear the batch's results."""
         index = state.get("batch_index", 0)
         ids = self.ctx.batch_ids(index)
         if self.ctx.aligner.index is not None:
@@ -171,6 +176,7 @@ class LoopNodes:
         return {"batch_ids": ids, "batch_results": Overwrite([])}
 
     def collect(self, state: RunState) -> dict:
+        """Save the batch's labels to the result store and move on to the next batch."""
         index = state.get("batch_index", 0)
         results = state.get("batch_results", [])
         order = {rid: i for i, rid in enumerate(self.ctx.order)}

@@ -26,16 +26,19 @@ class ResultStore:
             self._conn.execute("CREATE TABLE IF NOT EXISTS usage (agent TEXT PRIMARY KEY, body TEXT)")
 
     def upsert(self, items: list[LabelledRecord], order: dict[str, int]) -> None:
+        """Insert or replace the records, each at its position in `order` (-1 when absent)."""
         rows = [(item.id, order.get(item.id, -1), item.model_dump_json()) for item in items]
         with self._lock, self._conn:
             self._conn.executemany("INSERT OR REPLACE INTO results VALUES (?, ?, ?)", rows)
 
     def all(self) -> list[LabelledRecord]:
+        """Every labelled record, in labelling order."""
         with self._lock:
             rows = self._conn.execute("SELECT body FROM results ORDER BY seq").fetchall()
         return [LabelledRecord.model_validate_json(body) for (body,) in rows]
 
     def ids(self) -> set[str]:
+        """The ids of the records stored so far."""
         with self._lock:
             return {row[0] for row in self._conn.execute("SELECT id FROM results")}
 
@@ -50,6 +53,7 @@ class ResultStore:
                                    [(item.id, item.model_dump_json()) for item in items])
 
     def synthetic(self) -> list[LabelledRecord]:
+        """The LLM-written training samples, in the order they were stored."""
         with self._lock:
             rows = self._conn.execute("SELECT body FROM synthetic ORDER BY rowid").fetchall()
         return [LabelledRecord.model_validate_json(body) for (body,) in rows]
@@ -69,13 +73,16 @@ class ResultStore:
         return {agent: AgentUsage.model_validate_json(body) for agent, body in rows}
 
     def get_meta(self, key: str) -> str | None:
+        """The run metadata stored under `key`, or None."""
         with self._lock:
             row = self._conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return row[0] if row else None
 
     def set_meta(self, key: str, value: str) -> None:
+        """Store (or overwrite) run metadata under `key`."""
         with self._lock, self._conn:
             self._conn.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
 
     def close(self) -> None:
+        """Close the database connection."""
         self._conn.close()

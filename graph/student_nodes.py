@@ -8,6 +8,8 @@ from dualchecker.graph.state import RunState
 
 
 class StudentNodes:
+    """The student-side nodes of the batch loop: train, check, refine the template, synthesise."""
+
     def __init__(self, ctx: RunContext):
         self.ctx = ctx
 
@@ -34,6 +36,8 @@ class StudentNodes:
                 "student_answers": [{"label": a[0], "spans": a[1], "confidence": a[2]} for a in after]}
 
     def check_student(self, state: RunState) -> dict:
+        """The batch's borderline cases from the student checker (none when the method has no
+        student checker and no EvoKD)."""
         ctx = self.ctx
         if ctx.student_checker is None or not (ctx.method.student_checker or ctx.method.evokd):
             return {"borderline": []}
@@ -44,13 +48,14 @@ class StudentNodes:
         return {"borderline": [c.model_dump() for c in cases]}
 
     def refine_template(self, state: RunState) -> dict:
+        """One explained demonstration per borderline case, appended to the teacher's template."""
         from dualchecker.agents.checkers import Borderline
 
         ctx, batch = self.ctx, state["batch_index"] - 1
         demos = []
         for raw in state.get("borderline", []):
             case = Borderline.model_validate(raw)
-            demo, reply = ctx.extra["refiner"].demonstration(ctx.records[case.record_id], case)
+            demo, reply = ctx.refiner.demonstration(ctx.records[case.record_id], case)
             demos.append(demo)
             ctx.events.emit("student_checker", "template_changed", batch=batch, record_id=case.record_id,
                             usage=reply.usage if reply else None, reason=case.reason,
@@ -65,7 +70,7 @@ class StudentNodes:
 
         ctx, batch = self.ctx, state["batch_index"] - 1
         cases = [Borderline.model_validate(raw) for raw in state.get("borderline", [])]
-        samples, info = ctx.extra["sample_writer"].write(
+        samples, info = ctx.sample_writer.write(
             cases, {rid: ctx.records[rid].text for rid in ctx.records}, prefix=f"synthetic-b{batch}")
         ctx.store.add_synthetic(samples)
         if samples:

@@ -26,9 +26,13 @@ SPANS = Task(name="cause effect", kind="spans", instructions="Find the technolog
 
 
 def current_text(messages: list[BaseMessage]) -> str:
-    """The text being labelled: the last 'Text:' line of the last user message."""
-    user = [m for m in messages if m.type == "human"][-1].content
-    return re.findall(r"^Text: (.*)$", user, flags=re.M)[-1]
+    """The text being labelled: the last 'Text:' line of the last user message that has one
+    (a re-ask adds a user message without it)."""
+    for message in reversed([m for m in messages if m.type == "human"]):
+        found = re.findall(r"^Text: (.*)$", message.content, flags=re.M)
+        if found:
+            return found[-1]
+    raise ValueError("no 'Text:' line in the prompt")
 
 
 def is_rationale_prompt(messages: list[BaseMessage]) -> bool:

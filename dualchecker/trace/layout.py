@@ -18,6 +18,8 @@ LOOP_ROOM = 56
 
 @dataclass
 class Node:
+    """A box to place: its width goes in, its rank and centre (x, y) come out."""
+
     id: str
     label: str
     width: float
@@ -34,6 +36,8 @@ class Node:
 
 @dataclass(eq=False)
 class Edge:
+    """An arrow between two nodes; the layout marks back edges and fills in the waypoints."""
+
     source: str
     target: str
     label: str | None = None
@@ -43,11 +47,14 @@ class Edge:
 
     @property
     def is_loop(self) -> bool:
+        """True for a self-loop (a node back to itself)."""
         return self.source == self.target
 
 
 @dataclass
 class Layout:
+    """The placed nodes, by id, and the edges with their waypoints."""
+
     nodes: dict[str, Node]
     edges: list[Edge]
 

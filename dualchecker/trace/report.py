@@ -59,41 +59,50 @@ class RecordTrace:
 
     @property
     def demonstrations(self) -> list[Event]:
+        """The aligner's demonstration events for this record."""
         return [e for e in self.events if e.agent == "aligner" and e.kind == "demonstrations"]
 
     @property
     def attempts(self) -> list[Event]:
+        """The teacher's answers, the first and any re-prompts, in order."""
         return [e for e in self.events if e.agent == "teacher" and e.kind == "answer"]
 
     @property
     def final(self) -> Event | None:
+        """The teacher checker's last final-answer event (None while the record is open)."""
         finals = [e for e in self.events if e.agent == "teacher_checker" and e.kind == "final"]
         return finals[-1] if finals else None
 
     @property
     def student_events(self) -> list[Event]:
+        """The student's and the student checker's events for this record."""
         return [e for e in self.events if e.agent in STUDENT_AGENTS]
 
     @property
     def teacher_answer(self) -> str | None:
+        """The teacher's final answer as one line (None before the checker's final word)."""
         final = self.final
         return None if final is None else answer_text(final.data.get("label"), final.data.get("spans"))
 
     @property
     def reprompted(self) -> bool:
+        """True when the teacher was re-prompted on this record."""
         return any(a.data.get("reprompt") for a in self.attempts)
 
     @property
     def failed(self) -> bool:
+        """True when the final word is that no answer was accepted."""
         return self.final is not None and self.final.data.get("error") is not None
 
     @property
     def first_confidence(self) -> float | None:
+        """The confidence of the teacher's first answer, if any."""
         attempts = self.attempts
         return attempts[0].data.get("confidence") if attempts else None
 
     @property
     def final_confidence(self) -> float | None:
+        """The confidence of the accepted answer, if any."""
         return None if self.final is None else self.final.data.get("confidence")
 
     @property
@@ -130,10 +139,12 @@ class RunReport:
 
     @property
     def method(self) -> dict[str, Any]:
+        """The run's method settings from config.json (empty when there is no config)."""
         return self.config.get("method") or {}
 
     @property
     def task(self) -> dict[str, Any]:
+        """The run's task from config.json (empty when there is no config)."""
         return self.config.get("task") or {}
 
     @property
@@ -149,9 +160,11 @@ class RunReport:
 
     @property
     def has_student(self) -> bool:
+        """True when the run logged any student or student-checker event."""
         return any(e.agent in STUDENT_AGENTS for e in self.events)
 
     def select(self, agent: str, kind: str | None = None) -> list[Event]:
+        """The run's events from `agent` (of `kind`, when given), in order."""
         return [e for e in self.events if e.agent == agent and (kind is None or e.kind == kind)]
 
 

@@ -39,17 +39,21 @@ class CostRow:
 
     @property
     def total_seconds(self) -> float | None:
+        """Seconds spent on the timed calls (None when none was timed)."""
         return sum(self.seconds) if self.seconds else None
 
     @property
     def p50(self) -> float | None:
+        """Median seconds per timed call."""
         return percentile(self.seconds, 0.5)
 
     @property
     def p95(self) -> float | None:
+        """95th-percentile seconds per timed call."""
         return percentile(self.seconds, 0.95)
 
     def add(self, event: Event) -> None:
+        """Count one event: a cache hit, or a call with its tokens and seconds."""
         if event.data.get("cached") is True:  # answered by the LLM cache: free, and not a call
             self.cache_hits += 1
             return

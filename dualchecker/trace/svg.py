@@ -26,6 +26,7 @@ def element(tag: str, body: str = "", /, **values: object) -> str:
 
 
 def text(x: float, y: float, content: str, **values: object) -> str:
+    """A `<text>` element at (x, y) whose plain-text `content` is escaped."""
     return element("text", escape(content), x=x, y=y, **values)
 
 

@@ -17,6 +17,7 @@ AGENT_STYLES = {"runner": "grey62", "aligner": "cyan", "teacher": "blue", "teach
 
 
 def find_record(report: RunReport, record_id: str) -> RecordTrace:
+    """The record's trace; raises TraceError naming a few known ids when there is none."""
     if record_id not in report.records:
         known = ", ".join(list(report.records)[:10])
         raise TraceError(f"no record {record_id!r} in {report.run_dir} (records: {known}"

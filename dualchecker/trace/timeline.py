@@ -36,6 +36,7 @@ def format_seconds(value: float | None) -> str:
 
 
 def format_confidence(value: float | None) -> str:
+    """A confidence with two decimals ('–' when unknown)."""
     return "–" if value is None else f"{value:.2f}"
 
 
@@ -53,6 +54,7 @@ def _attempt_step(event: Event, index: int, followed: bool, threshold: float | N
     answer = answer_text(data.get("label"), data.get("spans"))
     facts = [f"answer {answer or NO_ANSWER}", f"confidence {format_confidence(data.get('confidence'))}"]
     facts += [f"error {data['error']}"] if data.get("error") else []
+    facts += [f"re-asked {data['reasks']}× with its error"] if data.get("reasks") else []
     note = None
     if followed:
         why = "no valid answer" if answer is None else (
@@ -70,6 +72,7 @@ def _final_step(event: Event, gold: str | None) -> Step:
     facts = [f"final {answer or NO_ANSWER}", f"confidence {format_confidence(data.get('confidence'))}"]
     facts += ["re-prompted"] if data.get("reprompted") else []
     facts += [f"error {data['error']}"] if data.get("error") else []
+    facts += [f"re-asked {data['reasks']}× with its error"] if data.get("reasks") else []
     note = None if gold is None else ("matches gold" if answer == gold else f"gold is {gold}")
     return Step(agent="teacher_checker", title="checked", facts=facts, note=note)
 

@@ -148,7 +148,8 @@ def test_deeply_nested_json_is_rejected_not_a_crash():
 def test_teacher_records_every_hostile_reply_with_a_reason():
     replies = hostile_replies(seed=11, n=1000, spans=False)
     model = ScriptedChatModel(rules=[ScriptRule(replies=replies)])
-    teacher = Teacher(BINARY, ChatBackend(model), PromptBook())
+    # one reply per answer: re-asking would consume the next hostile reply (tested elsewhere)
+    teacher = Teacher(BINARY, ChatBackend(model), PromptBook(), max_reasks=0)
     record = Record(id="r1", text=TEXT)
     for raw in replies:
         attempt = teacher.answer(record, [])

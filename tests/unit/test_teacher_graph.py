@@ -105,8 +105,29 @@ def test_unparseable_output_is_recorded_not_fatal(tmp_path):
     summary = run.execute(progress=False)
     bad = {r.id: r for r in run.store.all()}["c4"]
     assert bad.label is None and bad.error.startswith("parse: no JSON object")
-    assert len(bad.attempts) == 2 and all(a.raw for a in bad.attempts)  # re-prompted once, both kept
+    # re-asked once with its error inside the teacher; a re-prompt would add nothing new
+    assert len(bad.attempts) == 1 and bad.attempts[0].reasks == 1 and bad.attempts[0].raw
     assert summary.failed == 1 and summary.labelled == len(CLAIMS) - 1
+
+
+def test_a_malformed_reply_is_reasked_with_its_error_and_is_no_reprompt(tmp_path):
+    said = {}
+
+    def answer(text, reprompt):
+        said[text] = said.get(text, 0) + 1
+        if "board" in text and said[text] == 1:
+            return '{"label": "perhaps", "confidence": 95}'  # not a label of the task
+        return claims_answer(text, reprompt)
+
+    llm = scripted_teacher(answer)
+    run = make_run(tmp_path, BINARY, CLAIMS, llm, n_shot=1, max_reprompts=1)
+    summary = run.execute(progress=False)
+    fixed = {r.id: r for r in run.store.all()}["c4"]
+    assert fixed.label == "no" and not fixed.reprompted and fixed.attempts[0].reasks == 1
+    reask = next(p for p in llm.prompts if p[-1].content.startswith("Your reply could not be used"))
+    assert "'perhaps' is not one of" in reask[-1].content
+    assert reask[-2].type == "ai" and "perhaps" in reask[-2].content  # its own reply, shown back
+    assert [r.id for r in run.store.all() if r.reprompted] == ["c7"]  # only the unsure one
 
 
 def test_multiclass_run(tmp_path):

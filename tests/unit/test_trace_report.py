@@ -190,9 +190,9 @@ def test_span_run_with_a_failed_record(tmp_path):
     report = load_report(tmp_path / "run")
     assert report.records["s1"].teacher_answer == 'cause "A heat pump" · effect "cuts fuel use"'
     assert report.records["s1"].gold == report.records["s1"].teacher_answer
-    assert report.records["s2"].failed and report.records["s2"].reprompted
+    assert report.records["s2"].failed and not report.records["s2"].reprompted
     page = render_html(report)
     rows = {r["id"]: r for r in Elements(page).find("details", **{"class": "record"})}
     assert rows["record-s1"]["data-label"] == "spans" and rows["record-s2"]["data-label"] == "(no answer)"
     assert rows["record-s2"]["data-failed"] == "1" and rows["record-s2"]["data-wrong"] == "1"
-    assert "no valid answer → re-prompted" in page and "hallucinated span" in page
+    assert "re-asked 1× with its error" in page and "hallucinated span" in page
