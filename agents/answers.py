@@ -226,9 +226,15 @@ def trim_at_cap(text: str, limit: int | None) -> str:
     return (text[:space] if space > 0 else text).rstrip(",;:- ") + "…"
 
 
-def answer_schema(task: Task) -> dict[str, Any]:
-    """The JSON schema a backend can use to constrain the teacher's reply."""
+def answer_schema(task: Task, *, reasoning_first: bool = False) -> dict[str, Any]:
+    """The JSON schema a backend can use to constrain the teacher's reply.
+
+    With `reasoning_first` (chain-of-thought) the rationale is the first field, so a grammar-
+    constrained model writes its reasoning before it commits to an answer.
+    """
     props: dict[str, Any] = {}
+    if reasoning_first:
+        props["rationale"] = {"type": "string", "maxLength": RATIONALE_CHARS}
     if task.is_spans:
         for span_type in task.span_types:  # a list: a text may hold two causes
             props[span_type.name] = {"type": "array", "items": {"type": "string"},
@@ -236,7 +242,8 @@ def answer_schema(task: Task) -> dict[str, Any]:
     else:
         props["label"] = {"type": "string", "enum": task.label_names}
     props["confidence"] = {"type": "integer", "minimum": 0, "maximum": 100}
-    props["rationale"] = {"type": "string", "maxLength": ANSWER_RATIONALE_CHARS}
+    if not reasoning_first:
+        props["rationale"] = {"type": "string", "maxLength": ANSWER_RATIONALE_CHARS}
     return {"type": "object", "properties": props, "required": list(props)}
 
 

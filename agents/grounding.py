@@ -41,7 +41,8 @@ def quote_rules(text: str) -> tuple[str, list[str]]:
     return "quote", rules
 
 
-def span_grammar(task: Task, text: str, *, rationale_chars: int = 160) -> str:
+def span_grammar(task: Task, text: str, *, rationale_chars: int = 160,
+                 reasoning_first: bool = False) -> str:
     """GBNF for the span answer: every span type a list of quotes of `text`, then confidence and
     (unless `rationale_chars` is 0) a short rationale, in the JSON shape the parser reads."""
     _, rules = quote_rules(text)
@@ -49,7 +50,8 @@ def span_grammar(task: Task, text: str, *, rationale_chars: int = 160) -> str:
               for name in task.span_type_names]
     fields.append('"\\"confidence\\":" ws pct')
     if rationale_chars:  # no rationale at all when nothing will read it: output tokens are time
-        fields.append('"\\"rationale\\":" ws "\\"" rchar{0,' + str(rationale_chars) + '} "\\""')
+        rationale = '"\\"rationale\\":" ws "\\"" rchar{0,' + str(rationale_chars) + '} "\\""'
+        fields.insert(0 if reasoning_first else len(fields), rationale)
     body = ' ws "," ws '.join(fields)
     return "\n".join([
         f'root ::= "{{" ws {body} ws "}}"',

@@ -17,7 +17,7 @@ PromptStyle = Literal["plain", "cot"]
 AnswerStyle = Literal["json", "label"]
 
 
-def demo_answer(demo: Demonstration) -> str:
+def demo_answer(demo: Demonstration, reasoning_first: bool = False) -> str:
     """A demonstration's answer and reason as plain lines, like the paper's "Answer: … Reason: …".
 
     Not JSON: a small model copies the shape of its examples, and the examples carry no
@@ -28,8 +28,8 @@ def demo_answer(demo: Demonstration) -> str:
     else:
         answer = demo.label
     lines = [f"Answer: {answer}"]
-    if demo.rationale:
-        lines.append(f"Reason: {demo.rationale}")
+    if demo.rationale:  # chain-of-thought examples reason before they answer
+        lines.insert(0 if reasoning_first else 1, f"Reason: {demo.rationale}")
     return "\n".join(lines)
 
 
@@ -65,7 +65,8 @@ class PromptBook:
             {"role": "user", "content": self.render("teacher/user.jinja", record=record,
                                                     demonstrations=demonstrations, reprompt=reprompt,
                                                     answer_style=answer_style,
-                                                    contrastive=contrastive)},
+                                                    contrastive=contrastive,
+                                                    reasoning_first=style == "cot")},
         ]
 
     def rationale_messages(self, task: Task, text: str, *, label: str | None = None,

@@ -41,7 +41,7 @@ class Teacher:
                  *, style: PromptStyle = "plain", confidence: ConfidenceMode = "verbalised",
                  samples: int = 5, verbalise: bool = False, max_reasks: int = 1):
         self.task, self.backend, self.prompts, self.style = task, backend, prompts, style
-        self.schema = answer_schema(task)
+        self.schema = answer_schema(task, reasoning_first=style == "cot")
         self.confidence = "verbalised" if task.is_spans else confidence
         # span answers are JSON either way; their confidence is read from the model when it can
         self.confidence_of_spans = task.is_spans and confidence == "token_probability"
@@ -100,7 +100,8 @@ class Teacher:
         grammar = None
         if self.task.is_spans:
             grammar = span_grammar(self.task, record.text,
-                                   rationale_chars=0 if self.confidence_of_spans else 160)
+                                   rationale_chars=0 if self.confidence_of_spans else 160,
+                                   reasoning_first=self.style == "cot")
         asked, usage, seconds, error, reply = list(messages), Usage(), 0.0, None, None
         for reask in range(self.max_reasks + 1):
             try:

@@ -190,5 +190,6 @@ def write_labels_jsonl(path: Path, labelled: Iterable[LabelledRecord], *,
 
 
 def read_labels_jsonl(path: Path) -> list[LabelledRecord]:
+    """The labelled records of a labels JSONL file, skipping blank lines."""
     with path.open(encoding="utf-8") as handle:
         return [LabelledRecord.model_validate_json(line) for line in handle if line.strip()]

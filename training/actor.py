@@ -66,15 +66,19 @@ class StudentWorker:
         self.trainer = StudentTrainer(config)
 
     def fit_batch(self, examples: list[StudentExample]) -> FitReport:
+        """`StudentTrainer.fit_batch`: one online step on the new examples plus replay."""
         return self.trainer.fit_batch(examples)
 
     def fit(self, examples: list[StudentExample], epochs: int | None = None) -> FitReport:
+        """`StudentTrainer.fit`: an offline fine-tune of the current weights."""
         return self.trainer.fit(examples, epochs)
 
     def predict(self, texts: list[str]) -> list[StudentPrediction]:
+        """`StudentTrainer.predict`: the student's prediction for each text."""
         return self.trainer.predict(texts)
 
     def save(self, path: str) -> str:
+        """`StudentTrainer.save`, returning the folder as a string."""
         return str(self.trainer.save(path))
 
 
@@ -95,12 +99,15 @@ class RemoteStudent:
         self._actor = _StudentActor.options(**options).remote(config)
 
     def fit_batch(self, examples: Sequence[StudentExample]) -> FitReport:
+        """One online training step in the actor (see `StudentTrainer.fit_batch`)."""
         return self._get(self._actor.fit_batch.remote(list(examples)))
 
     def fit(self, examples: Sequence[StudentExample], epochs: int | None = None) -> FitReport:
+        """An offline fine-tune in the actor (see `StudentTrainer.fit`)."""
         return self._get(self._actor.fit.remote(list(examples), epochs))
 
     def predict(self, texts: Sequence[str]) -> list[StudentPrediction]:
+        """The actor's student's prediction for each text."""
         return self._get(self._actor.predict.remote(list(texts)))
 
     def save(self, path: str | os.PathLike) -> str:
