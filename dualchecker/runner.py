@@ -32,7 +32,7 @@ from dualchecker.agents.prompting import PromptBook
 from dualchecker.agents.teacher import Teacher
 from dualchecker.agents.types import LabelledRecord, Record, Usage
 from dualchecker.data import atomic_write_text, load_records, write_labels_jsonl
-from dualchecker.errors import ConfigError
+from dualchecker.errors import ConfigError, DataError
 from dualchecker.evaluation import teacher_scores
 from dualchecker.events import EventLog, read_events
 from dualchecker.graph.build import build_graph
@@ -104,6 +104,29 @@ def clear_run_dir(run_dir: Path) -> None:
         log.info("%s: starting over; the LLM cache is kept", run_dir)
 
 
+def check_disjoint(held_out: list[Record], others: dict[str, list[Record]], *,
+                   allow: bool = False) -> None:
+    """Evaluation records must not also be training or retrieval material: none may share its
+    (normalised) text with the pool or the labelled records.
+
+    Raises:
+        DataError: on any overlap (named by id), unless `allow`, which only warns with counts.
+    """
+    from dualchecker.agents.aligner import normalise_text
+
+    seen = {normalise_text(r.text): r.id for r in held_out}
+    for name, records in others.items():
+        clash = [(seen[key], r.id) for r in records if (key := normalise_text(r.text)) in seen]
+        if not clash:
+            continue
+        shown = ", ".join(f"{a} = {name} {b}" for a, b in clash[:8])
+        more = f" (and {len(clash) - 8} more)" if len(clash) > 8 else ""
+        message = (f"{len(clash)} evaluation records also appear in the {name}: {shown}{more}")
+        if not allow:
+            raise DataError(message + "; remove them, or set student.allow_eval_overlap")
+        log.warning("%s (allowed by student.allow_eval_overlap)", message)
+
+
 def make_embedder(cfg: RetrievalConfig) -> Embedder:
     """The retrieval embedder the config names: the hashing one, or a sentence-transformers model."""
     if cfg.kind == "hashing":
@@ -160,6 +183,8 @@ class Run:
         self.held_out: list[Record] = []
         if with_student and config.student.eval is not None:
             self.held_out = load_records(config.student.eval, config.task)
+            check_disjoint(self.held_out, {"pool": self.pool, "inputs": self.inputs},
+                           allow=config.student.allow_eval_overlap)
         if with_student and config.method.student:
             from dualchecker.distill import attach_student
 
@@ -189,8 +214,8 @@ class Run:
     def _context(self, embedder: Embedder | None) -> RunContext:
         cfg, method = self.config, self.config.method
         prompts = PromptBook(cfg.prompts_dir)
-        needs_index = (method.demonstrations == "aligned" and max(method.n_shot, method.reprompt_k) > 0
-                       or method.neighbour_vote)
+        needs_index = (method.demonstrations in ("aligned", "paper")
+                       and max(method.n_shot, method.reprompt_k) > 0 or method.neighbour_vote)
         index = ExampleIndex(self.pool, embedder or make_embedder(cfg.retrieval)) if needs_index else None
 
         def on_rationale(example_id: str, messages: list[dict], reply: Completion) -> None:
@@ -311,8 +336,16 @@ class Run:
             return None
         from dualchecker.distill import final_students
 
+        # the reference student learns from the human labels of exactly the records the teacher
+        # labelled (like with like); only when those have none, from the pool
+        labelled_gold = [r for r in self.inputs if r.has_gold]
+        reference = labelled_gold or self.pool
         result = final_students(self.config.task, settings, self.config.run.seed, labelled,
-                                self.pool, self.held_out, self.store.synthetic())
+                                reference, self.held_out, self.store.synthetic())
+        result["gold_reference_data"] = (
+            f"the human labels of the {len(reference)} records the teacher labelled"
+            if labelled_gold else f"the {len(reference)} human-labelled pool examples "
+                                  "(the labelled records have no human labels)")
         self.events.emit("student", "final", **result)
         return result
 

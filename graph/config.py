@@ -42,8 +42,9 @@ class MethodConfig(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
     name: str = "dualchecker"
     n_shot: int = Field(5, ge=0, description="Demonstrations per prompt.")
-    demonstrations: Literal["aligned", "static"] = Field(
-        "aligned", description="aligned = ContextAligner's nearest neighbours; static = a fixed set.")
+    demonstrations: Literal["aligned", "static", "paper"] = Field(
+        "aligned", description="aligned = ContextAligner's nearest neighbours; static = a fixed "
+                               "set; paper = the reference code's mix (see `paper_retrieved`).")
     explain_examples: bool = Field(True, description="Teacher writes a rationale for each example's gold answer.")
     style: Literal["plain", "cot"] = "plain"
     teacher_checker: bool = True
@@ -111,10 +112,21 @@ METHODS: dict[str, dict[str, Any]] = {
     # DualChecker as first built after the paper: verbalised confidence, the nearest neighbours
     # explained by the teacher, twice the demonstrations on a re-prompt, most confident answer.
     "dualchecker-verbalised": dict(),
+    # The reference code's layout: 0/1/1/2 retrieved neighbours at 0/1/3/5 shots after static
+    # label-balanced examples, only the latest feedback demonstration, verbalised confidence,
+    # threshold 0.75 (its Llama-2 setting), the re-prompted answer replaces the first.
+    "paper": dict(demonstrations="paper", final_rule="latest", template_size=1, threshold=0.75,
+                  borderline_per_batch=1),
     "dualchecker": dict(confidence="token_probability", calibrate=True, neighbour_vote=True,
                         balanced=True, explain_examples=False, reprompt_style="contrastive",
                         final_rule="average", rationales="reprompted"),
 }
+
+
+def paper_retrieved(n_shot: int) -> int:
+    """Retrieved neighbours in the reference code's prompts: 0, 1, 1, 2 at 0, 1, 3, 5 shots
+    (its `> 5` test never reaches a third)."""
+    return 0 if n_shot <= 0 else 1 if n_shot < 5 else 2
 
 
 def method(name: str, **overrides: Any) -> MethodConfig:
@@ -149,6 +161,8 @@ class StudentSettings(BaseModel):
     eval: DataSource | None = Field(None, description="Held-out gold data for the final student.")
     final: bool = Field(True, description="Fine-tune a fresh student on all teacher labels at the end.")
     gold_reference: bool = Field(True, description="Also train the same student on the pool's gold labels.")
+    allow_eval_overlap: bool = Field(False, description="Only warn (with counts) when evaluation "
+                                                        "texts also appear in the pool or inputs.")
     min_confidence: float | None = Field(
         None, ge=0.0, le=1.0, description="Train only on teacher labels at least this confident "
                                           "(calibrated when the run calibrates); None keeps all.")

@@ -9,6 +9,7 @@ from langgraph.types import Overwrite
 from dualchecker.agents.aligner import normalise_text
 from dualchecker.agents.calibration import Calibration, PoolSample, fit_calibration
 from dualchecker.agents.types import Attempt, Demonstration, LabelledRecord, Record
+from dualchecker.graph.config import paper_retrieved
 from dualchecker.graph.context import RunContext
 from dualchecker.graph.state import RecordState, RunState
 
@@ -21,19 +22,33 @@ class TeacherNodes:
 
     def _demonstrations(self, record: Record, template: list[Demonstration], k: int,
                         labels: list[str] | None = None) -> list[Demonstration]:
-        """Refined-template demonstrations first, then aligned (or static) ones, k of those."""
+        """Refined-template demonstrations first, then aligned (or static) ones, k of those.
+
+        The paper layout instead fills n shots as the reference code did: static examples, then
+        the latest feedback demonstration, then 0/1/1/2 retrieved neighbours (at 0/1/3/5 shots).
+        """
         method, ctx = self.ctx.method, self.ctx
+        if method.demonstrations == "paper":
+            n = method.n_shot
+            new = template[-1:] if template and n else []
+            new += ctx.aligner.demonstrations(record, paper_retrieved(n))
+            return self._static(record, max(0, n - len(new))) + new[:n]
         shown_template = template[-method.template_size:] if method.template_size else []
         if method.demonstrations == "static":
-            examples = [r for r in ctx.static if r.id != record.id][:k]
-            demos = [Demonstration(source="static", record_id=r.id, text=r.text, label=r.label,
-                                   spans=r.spans or [],
-                                   rationale=ctx.aligner.rationale(r) if method.explain_examples else "")
-                     for r in examples]
+            demos = self._static(record, k)
         else:
             demos = ctx.aligner.demonstrations(record, k, balanced=method.balanced or bool(labels),
                                                labels=labels)
         return shown_template + demos
+
+    def _static(self, record: Record, k: int) -> list[Demonstration]:
+        """The first k of the fixed, label-balanced examples (never the record itself)."""
+        ctx, method = self.ctx, self.ctx.method
+        examples = [r for r in ctx.static if r.id != record.id][:k]
+        return [Demonstration(source="static", record_id=r.id, text=r.text, label=r.label,
+                              spans=r.spans or [],
+                              rationale=ctx.aligner.rationale(r) if method.explain_examples else "")
+                for r in examples]
 
     def _vote(self, record: Record) -> dict[str, float] | None:
         """The nearest pool examples' label distribution, when the method combines it."""

@@ -233,3 +233,22 @@ def test_summary_and_report_say_what_the_student_f1_means_and_count_refinements(
     assert "3 demonstrations added to the teaching template" in text
     assert "trained on the teacher's labels 0.600" in text
     assert "trained on human labels (reference) 0.700" in text
+
+
+def test_an_evaluation_file_overlapping_the_pool_is_refused_with_the_ids(tmp_path):
+    from dualchecker.errors import DataError
+    from dualchecker.graph.config import StudentSettings
+
+    held = tmp_path / "eval.jsonl"
+    held.write_text(json.dumps({"id": "e1", "text": "Revenue grew in the third quarter.",
+                                "label": "no"}) + "\n" + json.dumps(
+        {"id": "e2", "text": "A brand new sentence.", "label": "no"}) + "\n")
+    config = RunConfig(task=BINARY, inputs=DataSource(path=tmp_path / "x.jsonl"),
+                       method=method("zero-shot"),
+                       student=StudentSettings(use_ray=False, eval=DataSource(path=held)),
+                       run=RunSettings(dir=tmp_path / "run"))
+    with pytest.raises(DataError, match=r"e1 = pool c1"):
+        Run(config, llm=always(), embedder=HashingEmbedder(), inputs=CLAIMS[2:], pool=CLAIMS)
+    allowed = config.model_copy(update={"student": config.student.model_copy(
+        update={"allow_eval_overlap": True}), "run": RunSettings(dir=tmp_path / "run2")})
+    Run(allowed, llm=always(), embedder=HashingEmbedder(), inputs=CLAIMS[2:], pool=CLAIMS)

@@ -214,3 +214,23 @@ def test_a_run_dir_refuses_a_different_configuration(tmp_path):
     make_run(tmp_path, BINARY, CLAIMS, scripted_teacher(claims_answer), n_shot=1)
     with pytest.raises(ConfigError, match="different run"):
         make_run(tmp_path, BINARY, CLAIMS, scripted_teacher(claims_answer), n_shot=2)
+
+
+@pytest.mark.parametrize("n_shot, retrieved", [(1, 1), (3, 1), (5, 2)])
+def test_paper_preset_shows_the_reference_codes_mix_of_demonstrations(tmp_path, n_shot, retrieved):
+    pool = CLAIMS + records([(f"x{i}", f"Extra example number {i} about carbon.", "yes")
+                             for i in range(4)])
+    run = make_run(tmp_path, BINARY, CLAIMS[:2], scripted_teacher(claims_answer), name="paper",
+                   n_shot=n_shot)
+    run = Run(run.config, llm=scripted_teacher(claims_answer), embedder=HashingEmbedder(),
+              inputs=CLAIMS[:2], pool=pool)
+    run.execute(progress=False)
+    events = [json.loads(line) for line in (tmp_path / "run" / "events.jsonl").read_text().splitlines()]
+    shown = [e["data"]["demonstrations"] for e in events if e["kind"] == "demonstrations"]
+    for demos in shown:
+        assert len(demos) == n_shot
+        assert sum(d["source"] == "aligned" for d in demos) == retrieved
+        assert [d["source"] for d in demos][:n_shot - retrieved] == ["static"] * (n_shot - retrieved)
+    prompt = [p for p in run.ctx.teacher.backend.model.prompts
+              if p[-1].content.rstrip().endswith("Answer (JSON only):")][0]
+    assert prompt[-1].content.count("Answer: ") == n_shot  # in the rendered prompt itself
