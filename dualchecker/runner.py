@@ -64,6 +64,9 @@ class RunSummary(BaseModel):
                                        "(cache hits excluded).")
     usage: Usage
     seconds: float = Field(description="Wall time of the whole run, over every resume.")
+    seconds_by_phase: dict[str, float] = Field(
+        default_factory=dict, description="Of `seconds`: labelling (teacher side), the online "
+                                          "student's training, the final students.")
     cache_hits: int = 0
     note: str | None = Field(None, description="E.g. that a finished run was not run again.")
     template_refinements: int = Field(0, description="Demonstrations the student checker added "
@@ -321,7 +324,15 @@ class Run:
         if self.with_student and self.config.student.final and self.held_out:
             self.phase(f"final students: fine-tuning {self.config.student.final_epochs} epochs on "
                        "the teacher's labels and, for reference, on human labels")
+        final_started = time.perf_counter()
         summary.student = self._final_students(labelled)
+        final_seconds = time.perf_counter() - final_started
+        summary.seconds += final_seconds
+        online = sum(e.data.get("seconds") or 0.0 for e in read_events(self.dir / "events.jsonl")
+                     if e.agent == "student" and e.kind == "batch_trained")
+        summary.seconds_by_phase = {"labelling": max(0.0, seconds - online), "online_student": online,
+                                    "final_students": final_seconds}
+        self.store.set_meta("seconds", str(summary.seconds))
         atomic_write_text(self.dir / "summary.json", summary.model_dump_json(indent=2))
         self.events.emit("runner", "run_finished", summary=summary.model_dump())
         self.events.close()

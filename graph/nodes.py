@@ -105,6 +105,8 @@ class TeacherNodes:
         record = state["record"]
         labelled = self.ctx.checker.final(record, state["attempts"], state.get("neighbours", []))
         labelled = self._explained(record, labelled)
+        # stored at once: a run killed mid-batch still shows (and exports) this record
+        self.ctx.store.upsert([labelled], {rid: i for i, rid in enumerate(self.ctx.order)})
         self.ctx.events.emit("teacher_checker", "final", record_id=record.id,
                              label=labelled.label, confidence=labelled.confidence,
                              reprompted=labelled.reprompted, error=labelled.error,

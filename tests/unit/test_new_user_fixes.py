@@ -252,3 +252,26 @@ def test_an_evaluation_file_overlapping_the_pool_is_refused_with_the_ids(tmp_pat
     allowed = config.model_copy(update={"student": config.student.model_copy(
         update={"allow_eval_overlap": True}), "run": RunSettings(dir=tmp_path / "run2")})
     Run(allowed, llm=always(), embedder=HashingEmbedder(), inputs=CLAIMS[2:], pool=CLAIMS)
+
+
+def test_records_finished_in_an_interrupted_batch_are_exported(tmp_path):
+    calls = {"n": 0}
+
+    def dies_on_the_third(text, re):
+        calls["n"] += 1
+        if calls["n"] >= 3:
+            raise ConnectionError("down")
+        return {"label": "no", "confidence": 90}
+
+    config = RunConfig(task=BINARY, inputs=DataSource(path=tmp_path / "x.jsonl"),
+                       method=method("zero-shot", student=False),
+                       run=RunSettings(dir=tmp_path / "run", batch_size=4, max_concurrency=1,
+                                       node_retries=1, llm_cache=False))
+    with pytest.raises(BackendUnavailable):
+        Run(config, llm=scripted_teacher(dies_on_the_third), embedder=HashingEmbedder(),
+            inputs=CLAIMS).execute(progress=False)
+    exported = CliRunner().invoke(app, ["export", str(tmp_path / "run")]).output.splitlines()
+    assert [json.loads(line)["id"] for line in exported] == ["c0", "c1"]  # the batch never ended
+    summary = Run(config, llm=always(), embedder=HashingEmbedder(), inputs=CLAIMS).execute(progress=False)
+    assert summary.labelled == 4 and set(summary.seconds_by_phase) == {
+        "labelling", "online_student", "final_students"}
