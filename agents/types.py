@@ -32,7 +32,7 @@ class SpanTypeDef(BaseModel):
     """One kind of span a spans task quotes from the text, with what it means."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
-    name: str = Field(min_length=1, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
+    name: str = Field(min_length=1, pattern=r'^[^"\\\s][^"\\]*$',
                       description="A key of the teacher's JSON answer, e.g. 'cause'.")
     description: str = ""
 

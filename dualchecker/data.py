@@ -85,6 +85,7 @@ def row_to_record(row: dict[str, Any], task: Task, source: DataSource | None, *,
         spans = json.loads(raw_spans) if isinstance(raw_spans, str) else raw_spans
         if not isinstance(spans, list) or not all(isinstance(s, dict) for s in spans):
             raise DataError("must be a list of {type, start, end} objects", field=src.spans_field)
+        spans = [{**s, "type": src.span_type_map.get(s.get("type"), s.get("type"))} for s in spans]
         unknown = {s.get("type") for s in spans} - set(task.span_type_names)
         if unknown:
             raise DataError(f"unknown span types {sorted(unknown)}", field=src.spans_field)

@@ -9,30 +9,35 @@ every method's student is compared with.
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import logging
+import random
 import time
 from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from dualchecker.adapters import load_dataset
 from langchain_core.language_models import BaseChatModel
 
 from dualchecker.agents.backends import BackendConfig, make_backend
 from dualchecker.agents.embedders import Embedder
-from dualchecker.data import DataSource, atomic_write_text
+from dualchecker.agents.types import LabelledRecord, Record, Task
+from dualchecker.data import DataSource, atomic_write_text, load_records
 from dualchecker.errors import ConfigError
+from dualchecker.evaluation import bootstrap_f1
 from dualchecker.graph.config import METHODS, RetrievalConfig, RunConfig, RunSettings, StudentSettings, method
 from dualchecker.runner import Run, make_embedder
 
 log = logging.getLogger(__name__)
 
-COLUMNS = ["dataset", "kind", "method", "n_shot", "seed", "records", "teacher_f1", "teacher_precision",
-           "teacher_recall", "student_f1", "gold_student_f1", "llm_calls", "cache_hits", "input_tokens", "output_tokens",
-           "seconds", "reprompt_rate", "failed", "synthetic"]
+COLUMNS = ["dataset", "kind", "method", "n_shot", "seed", "config", "cell", "records", "teacher_f1",
+           "teacher_precision", "teacher_recall", "student_f1", "gold_student_f1", "llm_calls",
+           "cache_hits", "input_tokens", "output_tokens", "cached_input_tokens",
+           "cached_output_tokens", "seconds", "reprompt_rate", "failed", "synthetic"]
 # With no demonstrations these methods are the same prompt as zero-shot: not run at 0-shot.
 NEEDS_SHOTS = {"few-shot", "aligner", "aligner+teacher-checker", "aligner+student-checker", "dualchecker"}
 ZERO_SHOT_ONLY = {"zero-shot"}
@@ -41,12 +46,34 @@ PRIORITY = ["zero-shot", "dualchecker", "dtot", "cot", "aligner", "aligner+teach
 
 
 class DatasetSpec(BaseModel):
-    """One dataset of the grid, by registry name, with optional caps on its sizes."""
+    """One dataset of the grid: a preset name (``adapters.DATASETS``), or any files described here.
+
+    A spec names the task (inline, or a YAML file holding one), the records the teacher labels,
+    the human pool (default: the labelled records themselves, leave-one-out) and the evaluation
+    records; ``DataSource`` renames labels (``label_map``) and span types (``span_type_map``).
+    ``size``/``eval_size`` draw seeded samples.
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
     name: str
-    size: int | None = Field(None, gt=0, description="Records the teacher labels (also the retrieval pool).")
+    size: int | None = Field(None, gt=0, description="Records the teacher labels (sampled with the seed).")
     eval_size: int | None = Field(None, gt=0, description="Held-out gold records for the students.")
+    task: Task | Path | None = Field(None, description="The task, or a YAML file with one (spec only).")
+    labelled: DataSource | None = Field(None, description="Records the teacher labels (spec only).")
+    pool: DataSource | None = Field(None, description="Human-labelled examples; default: the "
+                                                      "labelled records, leave-one-out.")
+    eval: DataSource | None = Field(None, description="Held-out records for the students.")
+
+    @model_validator(mode="after")
+    def _preset_or_spec(self) -> "DatasetSpec":
+        spec = self.task is not None or self.labelled is not None or self.eval is not None
+        if spec and (self.task is None or self.labelled is None or self.eval is None):
+            raise ValueError(f"dataset {self.name!r}: a spec needs task, labelled and eval")
+        return self
+
+    @property
+    def is_spec(self) -> bool:
+        return self.labelled is not None
 
 
 class GridConfig(BaseModel):
@@ -57,7 +84,9 @@ class GridConfig(BaseModel):
     out_dir: Path = Path("runs/experiment")
     data_dir: Path = Path("../shared/data")
     datasets: list[DatasetSpec]
-    methods: list[str] = Field(default_factory=lambda: list(METHODS))
+    methods: list[str | dict[str, Any]] = Field(
+        default_factory=lambda: list(METHODS),
+        description="Preset names, or {name: preset, ...overrides} for one method's own settings.")
     n_shots: list[int] = Field(default_factory=lambda: [0, 5])
     seeds: list[int] = Field(default_factory=lambda: [0])
     backend: BackendConfig = Field(default_factory=BackendConfig)
@@ -81,26 +110,62 @@ class GridConfig(BaseModel):
         for key in ("out_dir", "data_dir"):
             if key in raw:
                 raw[key] = str(path.parent / raw[key])
+        raw["datasets"] = [_relative_spec(d, path.parent) for d in raw.get("datasets") or []]
         try:
             grid = cls.model_validate(raw)
         except ValidationError as exc:
             problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
             raise ConfigError(f"{path}: {problems}") from None
-        unknown = sorted(set(grid.methods) - set(METHODS))
+        unknown = sorted({method_name(m) for m in grid.methods} - set(METHODS))
         if unknown:
             raise ConfigError(f"{path}: unknown methods {unknown}; known: {sorted(METHODS)}")
         return grid
 
 
+def _relative_spec(dataset: Any, base: Path) -> Any:
+    """A dataset spec's file paths, taken relative to the grid's YAML file."""
+    if not isinstance(dataset, dict):
+        return dataset
+    out = dict(dataset)
+    for key in ("labelled", "pool", "eval"):
+        if isinstance(out.get(key), dict) and "path" in out[key]:
+            out[key] = {**out[key], "path": str(base / out[key]["path"])}
+    if isinstance(out.get("task"), str):
+        out["task"] = str(base / out["task"])
+    return out
+
+
+def method_name(entry: str | dict[str, Any]) -> str:
+    """A grid method entry's preset name."""
+    return entry if isinstance(entry, str) else entry.get("name", "dualchecker")
+
+
+def method_overrides(entry: str | dict[str, Any]) -> dict[str, Any]:
+    """A grid method entry's own settings (on top of the grid-wide `method_overrides`)."""
+    return {} if isinstance(entry, str) else {k: v for k, v in entry.items() if k != "name"}
+
+
 def cells(grid: GridConfig) -> list[tuple[DatasetSpec, str, int, int]]:
     """The grid's runs, the most informative first (so a grid cut short still compares the
     main methods on every dataset): by n-shot from high to low, then method, then dataset."""
+    names = [method_name(m) for m in grid.methods]
     todo = [(ds, m, n, seed) for ds in grid.datasets for seed in grid.seeds for n in grid.n_shots
-            for m in grid.methods
+            for m in names
             if not (n == 0 and m in NEEDS_SHOTS) and not (n > 0 and m in ZERO_SHOT_ONLY)]
     order = {name: i for i, name in enumerate(PRIORITY)}
     return sorted(todo, key=lambda c: (c[3], c[1] not in ZERO_SHOT_ONLY, -c[2],
                                        order.get(c[1], len(order)), grid.datasets.index(c[0])))
+
+
+def config_key(config: RunConfig, records: list[Record], held_out: list[Record]) -> str:
+    """A cell's provenance: the hash of its fully resolved configuration (run directory aside),
+    the records it labels and is scored on, and the project's version. A changed setting, a
+    changed sample or a new version is a new key, and the cell runs again."""
+    from dualchecker import __version__
+
+    body = config.model_dump_json(exclude={"run": {"dir", "llm_cache_path"}, "student": {"eval"}})
+    ids = ",".join(r.id for r in records) + "|" + ",".join(r.id for r in held_out)
+    return hashlib.sha256(f"{__version__}|{body}|{ids}".encode()).hexdigest()[:12]
 
 
 def cell_id(ds: DatasetSpec, name: str, n_shot: int, seed: int) -> str:
@@ -146,51 +211,115 @@ class Experiment:
         return self._embedder
 
     def run(self, *, progress: bool = True) -> list[dict[str, str]]:
-        """Run the missing cells, appending each to results.csv, then redraw the reports; returns
-        every row of results.csv."""
-        done = {(r["dataset"], r["method"], int(r["n_shot"]), int(r["seed"])) for r in _read_csv(self.csv)}
-        todo = [c for c in cells(self.grid) if (c[0].name, c[1], c[2], c[3]) not in done]
+        """Run the cells whose configuration is not in results.csv yet (by provenance key),
+        appending each, then redraw the reports; returns the rows of the current configuration."""
+        done = {(r["dataset"], r["method"], int(r["n_shot"]), int(r["seed"]), r.get("config"))
+                for r in _read_csv(self.csv)}
+        plans = [(cell, *self._plan(*cell)) for cell in cells(self.grid)]
+        todo = [(cell, config, data) for cell, config, key, data in plans
+                if (cell[0].name, cell[1], cell[2], cell[3], key) not in done]
+        keys = {(c[0].name, c[1], c[2], c[3]): key for c, _, key, _ in plans}
         gold = self._gold_students()
         from tqdm.auto import tqdm
 
-        for ds, name, n_shot, seed in tqdm(todo, desc="grid", unit="run", disable=not progress):
-            row = self._run_cell(ds, name, n_shot, seed)
+        for (ds, name, n_shot, seed), config, data in tqdm(todo, desc="grid", unit="run",
+                                                           disable=not progress):
+            key = keys[(ds.name, name, n_shot, seed)]
+            row = self._run_cell(ds, name, n_shot, seed, config, data, key)
+            row["config"] = key
             row["gold_student_f1"] = gold.get((ds.name, seed))
             _append_csv(self.csv, row)
-        rows = _read_csv(self.csv)
+            self._remember_config(row["config"], config)
+        current = set(keys.items())
+        rows = [r for r in _read_csv(self.csv)
+                if ((r["dataset"], r["method"], int(r["n_shot"]), int(r["seed"])), r.get("config"))
+                in current]
         write_reports(rows, self.out, self.grid)
         return rows
 
-    def _data(self, ds: DatasetSpec, seed: int):
-        return load_dataset(ds.name, self.grid.data_dir, size=ds.size, eval_size=ds.eval_size, seed=seed)
+    def _data(self, ds: DatasetSpec, seed: int) -> tuple[Task, list[Record], list[Record], list[Record]]:
+        """(task, records to label, human pool, held-out records) for one dataset and seed."""
+        if not ds.is_spec:
+            task, labelled, held_out = load_dataset(ds.name, self.grid.data_dir, size=ds.size,
+                                                    eval_size=ds.eval_size, seed=seed)
+            return task, labelled, labelled, held_out
+        task = ds.task if isinstance(ds.task, Task) else Task.model_validate(
+            yaml.safe_load(Path(ds.task).read_text(encoding="utf-8")))
+        rng = random.Random(seed)
+        labelled = load_records(ds.labelled, task)
+        if ds.size is not None and ds.size < len(labelled):
+            labelled = rng.sample(labelled, ds.size)
+        pool = load_records(ds.pool, task) if ds.pool is not None else labelled
+        held_out = load_records(ds.eval, task)
+        if ds.eval_size is not None and ds.eval_size < len(held_out):
+            held_out = rng.sample(held_out, ds.eval_size)
+        return task, labelled, pool, held_out
 
-    def _run_cell(self, ds: DatasetSpec, name: str, n_shot: int, seed: int) -> dict[str, Any]:
-        task, pool, held_out = self._data(ds, seed)
+    def _entry(self, name: str) -> str | dict[str, Any]:
+        return next(m for m in self.grid.methods if method_name(m) == name)
+
+    def _plan(self, ds: DatasetSpec, name: str, n_shot: int, seed: int
+              ) -> tuple[RunConfig, str, tuple[Task, list[Record], list[Record], list[Record]]]:
+        """The cell's resolved configuration, its provenance key and its data."""
+        data = self._data(ds, seed)
+        task, labelled, _, held_out = data
         held_path = self.out / "data" / f"{ds.name}-seed{seed}-heldout.jsonl"
-        atomic_write_text(held_path, "".join(r.model_dump_json() + "\n" for r in held_out))
+        overrides = {**self.grid.method_overrides, **method_overrides(self._entry(name))}
         config = RunConfig(
             task=task, inputs=DataSource(path=Path("-")),
-            method=method(name, n_shot=n_shot, **self.grid.method_overrides), backend=self.grid.backend,
+            method=method(name, n_shot=n_shot, **overrides), backend=self.grid.backend,
             retrieval=self.grid.retrieval,
-            student=self.grid.student.model_copy(update={"eval": DataSource(path=held_path), "gold_reference": False}),
+            student=self.grid.student.model_copy(update={"eval": DataSource(path=held_path),
+                                                         "gold_reference": False}),
             run=RunSettings(dir=self.out / "cells" / cell_id(ds, name, n_shot, seed),
-                            batch_size=self.grid.batch_size, max_concurrency=self.grid.max_concurrency, seed=seed,
-                            # one cache for the grid: a prompt two cells share (the same rationale,
-                            # the same zero-shot question) is asked once; decoding is greedy anyway
-                            llm_cache=self.grid.llm_cache, llm_cache_path=self.out / "llm_cache.sqlite"))
+                            batch_size=self.grid.batch_size, max_concurrency=self.grid.max_concurrency,
+                            seed=seed, llm_cache=self.grid.llm_cache,
+                            llm_cache_path=self.out / "llm_cache.sqlite"))
+        return config, config_key(config, labelled, held_out), data
+
+    def _run_cell(self, ds: DatasetSpec, name: str, n_shot: int, seed: int, config: RunConfig,
+                  data: tuple[Task, list[Record], list[Record], list[Record]], key: str,
+                  ) -> dict[str, Any]:
+        task, labelled, pool, held_out = data
+        held_path = config.student.eval.path
+        atomic_write_text(held_path, "".join(r.model_dump_json() + "\n" for r in held_out))
         started = time.perf_counter()
-        summary = Run(config, llm=self.backend.fresh(), embedder=self.embedder, inputs=pool,
-                      pool=pool).execute(progress=False)
+        # a cell run under an earlier configuration starts over; the shared LLM cache still
+        # answers the calls it has in common
+        stale = self._stale(config, key)
+        atomic_write_text(Path(config.run.dir) / "provenance.txt", key + "\n")
+        summary = Run(config, llm=self.backend.fresh(), embedder=self.embedder, inputs=labelled,
+                      pool=pool, fresh=stale).execute(progress=False)
         teacher = summary.teacher or {}
         student = summary.student or {}
+        cached = sum((a.cached_usage for a in summary.by_agent.values()), start=type(summary.usage)())
         return {"dataset": ds.name, "kind": task.kind.value, "method": name, "n_shot": n_shot, "seed": seed,
+                "cell": str(Path(config.run.dir).relative_to(self.out)),
                 "records": summary.records, "teacher_f1": teacher.get("f1"),
                 "teacher_precision": teacher.get("precision"), "teacher_recall": teacher.get("recall"),
                 "student_f1": student.get("teacher_labels", {}).get("f1"), "llm_calls": summary.llm_calls,
                 "cache_hits": summary.cache_hits,
                 "input_tokens": summary.usage.input_tokens, "output_tokens": summary.usage.output_tokens,
+                "cached_input_tokens": cached.input_tokens, "cached_output_tokens": cached.output_tokens,
                 "seconds": round(time.perf_counter() - started, 1), "reprompt_rate": summary.reprompt_rate,
                 "failed": summary.failed, "synthetic": student.get("synthetic", 0)}
+
+    @staticmethod
+    def _stale(config: RunConfig, key: str) -> bool:
+        """True when the cell's directory holds a run of another configuration."""
+        saved = Path(config.run.dir) / "provenance.txt"
+        if saved.exists():
+            return saved.read_text().strip() != key
+        return (Path(config.run.dir) / "results.sqlite").exists()  # from before provenance
+
+    def _remember_config(self, key: str, config: RunConfig) -> None:
+        """configs.json: each provenance key's resolved method and backend, for the table."""
+        path = self.out / "configs.json"
+        known = json.loads(path.read_text()) if path.exists() else {}
+        known[key] = {"method": config.method.model_dump(mode="json"),
+                      "backend": config.backend.model_dump(mode="json", exclude={"api_key"}),
+                      "student": config.student.model_dump(mode="json", exclude={"eval"})}
+        atomic_write_text(path, json.dumps(known, indent=2))
 
     def _gold_students(self) -> dict[tuple[str, int], float]:
         """The same student trained on the human labels of the same records (once per dataset/seed)."""
@@ -205,9 +334,11 @@ class Experiment:
                 key = f"{ds.name}|{seed}"
                 if key in known:
                     continue
-                task, pool, held_out = self._data(ds, seed)
+                task, labelled, _, held_out = self._data(ds, seed)
                 positive = task.label_names.index(task.positive) if task.positive else 1
-                report = train_and_evaluate(student_config(task, self.grid.student, seed), gold_examples(task, pool),
+                # the human labels of exactly the records the teacher labels
+                report = train_and_evaluate(student_config(task, self.grid.student, seed),
+                                            gold_examples(task, labelled),
                                             gold_examples(task, held_out), positive=positive)
                 known[key] = report.f1
                 atomic_write_text(path, json.dumps(known, indent=2))
@@ -221,24 +352,70 @@ def _f(value: Any) -> float | None:
         return None
 
 
-def markdown_table(rows: list[dict[str, str]]) -> str:
-    """One line per dataset × method × n-shot (mean over seeds)."""
+def cell_records(out: Path, row: dict[str, str]) -> tuple[Task, list[LabelledRecord]]:
+    """A cell's task and labelled records, read back from its run directory."""
+    cell = out / row["cell"]
+    task = Task.model_validate(json.loads((cell / "config.json").read_text())["task"])
+    with (cell / "labels.jsonl").open(encoding="utf-8") as handle:
+        return task, [LabelledRecord.model_validate_json(line) for line in handle if line.strip()]
+
+
+def markdown_table(rows: list[dict[str, str]], out: Path | None = None) -> str:
+    """One line per dataset × method × n-shot, pooled over seeds.
+
+    Teacher F1 comes with a 95% bootstrap interval over the records of all seeds, and with its
+    paired difference from zero-shot on the same records (when `out` holds the cells' labels).
+    Costs are the cell's full cost: a cache hit counts as the call it replaced, shown apart.
+    """
     groups: dict[tuple, list[dict[str, str]]] = {}
     for row in rows:
         groups.setdefault((row["dataset"], row["method"], int(row["n_shot"])), []).append(row)
     order = {name: i for i, name in enumerate(METHODS)}
-    lines = ["| dataset | method | shots | teacher F1 | student F1 | gold-label student F1 | LLM calls/record | "
-             "tokens in/out per record | s/record | re-prompted |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+    lines = ["| dataset | method | shots | seeds | records | teacher F1 [95% CI] | vs zero-shot [95% CI] | "
+             "student F1 | gold-label student F1 | LLM calls/record (from cache) | "
+             "tokens in/out per record | s/record | re-prompted | config |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for (dataset, name, shots), group in sorted(groups.items(), key=lambda kv: (kv[0][0], kv[0][2], order.get(kv[0][1], 99))):
-        mean = lambda col: _mean([_f(r[col]) for r in group])
+        mean = lambda col: _mean([_f(r.get(col)) for r in group]) or 0.0
         records = mean("records") or 1
+        f1_cell, diff_cell = _fmt(_mean([_f(r["teacher_f1"]) for r in group])), "–"
+        if out is not None and all(r.get("cell") for r in group):
+            f1_cell, diff_cell = _intervals(out, group, groups.get((dataset, "zero-shot", 0)), name)
+        calls = mean("llm_calls") + mean("cache_hits")
+        tokens_in = mean("input_tokens") + mean("cached_input_tokens")
+        tokens_out = mean("output_tokens") + mean("cached_output_tokens")
         lines.append(
-            f"| {dataset} | {name} | {shots} | {_fmt(mean('teacher_f1'))} | {_fmt(mean('student_f1'))} | "
-            f"{_fmt(mean('gold_student_f1'))} | {mean('llm_calls') / records:.2f} | "
-            f"{mean('input_tokens') / records:.0f}/{mean('output_tokens') / records:.0f} | "
-            f"{mean('seconds') / records:.2f} | {mean('reprompt_rate'):.0%} |")
+            f"| {dataset} | {name} | {shots} | {len(group)} | {records:.0f} | {f1_cell} | {diff_cell} | "
+            f"{_fmt(_mean([_f(r['student_f1']) for r in group]))} | "
+            f"{_fmt(_mean([_f(r['gold_student_f1']) for r in group]))} | "
+            f"{calls / records:.2f} ({mean('cache_hits') / records:.2f}) | "
+            f"{tokens_in / records:.0f}/{tokens_out / records:.0f} | "
+            f"{mean('seconds') / records:.2f} | {mean('reprompt_rate'):.0%} | "
+            f"{', '.join(sorted({r.get('config') or '–' for r in group}))} |")
     return "\n".join(lines) + "\n"
+
+
+def _intervals(out: Path, group: list[dict[str, str]], zero: list[dict[str, str]] | None,
+               name: str) -> tuple[str, str]:
+    """'F1 [low, high]' pooled over seeds, and the paired difference from zero-shot."""
+    task, pooled, paired_self, paired_zero = None, [], [], []
+    zero_by_seed = {r["seed"]: r for r in zero or [] if r.get("cell")}
+    for row in group:
+        task, labelled = cell_records(out, row)
+        pooled += labelled
+        if name != "zero-shot" and row["seed"] in zero_by_seed:
+            _, base = cell_records(out, zero_by_seed[row["seed"]])
+            base_by_id = {r.id: r for r in base}
+            for r in labelled:
+                if r.id in base_by_id:
+                    paired_self.append(r)
+                    paired_zero.append(base_by_id[r.id])
+    f1, low, high = bootstrap_f1(task, pooled)
+    diff = "–"
+    if paired_self:
+        d, dl, dh = bootstrap_f1(task, paired_self, against=paired_zero)
+        diff = f"{d:+.3f} [{dl:+.3f}, {dh:+.3f}]"
+    return f"{f1:.3f} [{low:.3f}, {high:.3f}]", diff
 
 
 def _mean(values: list[float | None]) -> float | None:
@@ -252,7 +429,7 @@ def _fmt(value: float | None) -> str:
 
 def write_reports(rows: list[dict[str, str]], out: Path, grid: GridConfig) -> None:
     """Write results.md and, when there are rows, the two F1 plots into `out`."""
-    atomic_write_text(out / "results.md", markdown_table(rows))
+    atomic_write_text(out / "results.md", markdown_table(rows, out))
     if rows:
         plot_f1_by_method(rows, out / "f1_by_method.png")
         plot_f1_by_shots(rows, out / "f1_by_shots.png")

@@ -32,6 +32,8 @@ class DataSource(BaseModel):
     spans_field: str = Field("spans", description="A list of {type, start, end} character offsets.")
     label_map: dict[str, str] = Field(default_factory=dict,
                                       description="Rename raw labels, e.g. {'0': 'no', '1': 'yes'}.")
+    span_type_map: dict[str, str] = Field(default_factory=dict,
+                                          description="Rename raw span types, e.g. {'ARG0': 'cause'}.")
     limit: int | None = Field(None, gt=0, description="Read only the first N valid rows.")
     on_bad_row: Literal["error", "skip"] = "error"
 

@@ -63,3 +63,110 @@ def test_tiny_grid_writes_table_csv_and_plots(tmp_path, tiny):
     again = Experiment(grid, llm=ScriptedChatModel(responder=lambda m: pytest.fail("no call expected")),
                        embedder=HashingEmbedder()).run(progress=False)
     assert len(again) == len(rows)
+
+
+def write_jsonl(path, rows):
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path.name
+
+
+def spec_grid(tmp_path, threshold: float = 0.75) -> dict:
+    """A grid over plain JSONL files the project does not know by name: three tasks, two seeds."""
+    words = ["carbon", "solar", "wind", "revenue", "board", "sales", "waste", "profit"]
+    texts = [f"Sentence {i} mentions {words[i % 8]} and more." for i in range(40)]
+    binary = [{"id": f"b{i}", "text": t, "label": int(words[i % 8] in ("carbon", "solar", "wind", "waste"))}
+              for i, t in enumerate(texts)]
+    multi = [{"id": f"m{i}", "text": t, "label": ["energy", "finance", "other"][i % 3]}
+             for i, t in enumerate(texts)]
+    spans = [{"id": f"s{i}", "text": t, "spans": [{"type": "TOPIC", "start": t.index(words[i % 8]),
+                                                   "end": t.index(words[i % 8]) + len(words[i % 8])}]}
+             for i, t in enumerate(texts)]
+    tasks = {
+        "bin": {"name": "green", "kind": "binary", "instructions": "Green?",
+                "labels": [{"name": "no"}, {"name": "yes"}]},
+        "multi": {"name": "topic", "kind": "multiclass", "instructions": "Which topic?",
+                  "labels": [{"name": "energy"}, {"name": "finance"}, {"name": "other"}]},
+        "spans": {"name": "topic words", "kind": "spans", "instructions": "Quote the topic.",
+                  "span_types": [{"name": "topic-word", "description": "the topic word"}]},
+    }
+    data = {"bin": binary, "multi": multi, "spans": spans}
+    datasets = []
+    for name, rows in data.items():
+        write_jsonl(tmp_path / f"{name}-train.jsonl", rows[:30])
+        write_jsonl(tmp_path / f"{name}-eval.jsonl", rows[30:])
+        source = {"label_map": {"0": "no", "1": "yes"}} if name == "bin" else {}
+        if name == "spans":
+            source = {"span_type_map": {"TOPIC": "topic-word"}}
+        datasets.append({"name": name, "task": tasks[name], "size": 8, "eval_size": 6,
+                         "labelled": {"path": f"{name}-train.jsonl", **source},
+                         "eval": {"path": f"{name}-eval.jsonl", **source}})
+    return {"out_dir": "grid", "datasets": datasets, "seeds": [0, 1], "n_shots": [0, 2],
+            "methods": ["zero-shot", {"name": "dtot", "threshold": threshold}, "aligner"],
+            "batch_size": 4, "retrieval": {"kind": "hashing"},
+            "student": {"use_ray": False, "final": False}}
+
+
+def spec_respond(messages):
+    user = messages[-1].content
+    if "You explain" in messages[0].content:
+        return json.dumps({"rationale": "because"})
+    text = user.rsplit("Text: ", 1)[-1].split("\n")[0]
+    if "topic-word" in messages[0].content:
+        word = next((w for w in text.split() if w in ("carbon", "solar", "wind", "revenue", "board",
+                                                      "sales", "waste", "profit")), "")
+        return json.dumps({"topic-word": [word], "confidence": 90})
+    if "Which topic" in messages[0].content:
+        return json.dumps({"label": "energy" if "solar" in text or "wind" in text else "other",
+                           "confidence": 70})
+    green = any(w in text for w in ("carbon", "solar", "wind"))
+    return json.dumps({"label": "yes" if green else "no", "confidence": 60 if "1" in text else 90})
+
+
+def test_a_grid_over_unknown_jsonl_files_has_intervals_and_reruns_only_what_changed(tmp_path):
+    import yaml
+
+    path = tmp_path / "grid.yaml"
+    path.write_text(yaml.safe_dump(spec_grid(tmp_path)))
+    grid = GridConfig.from_yaml(path)
+    model = ScriptedChatModel(responder=spec_respond)
+    rows = Experiment(grid, llm=model, embedder=HashingEmbedder()).run(progress=False)
+    assert {r["dataset"] for r in rows} == {"bin", "multi", "spans"}
+    assert {int(r["seed"]) for r in rows} == {0, 1}
+    table = (tmp_path / "grid" / "results.md").read_text()
+    dtot = next(line for line in table.splitlines() if line.startswith("| bin | dtot | 2 |"))
+    cells_ = [c.strip() for c in dtot.split("|")]
+    assert cells_[4] == "2" and "[" in cells_[6] and cells_[7].startswith(("+", "-"))  # CI, paired diff
+    # a changed setting of one method reruns that method's cells only
+    path.write_text(yaml.safe_dump(spec_grid(tmp_path, threshold=0.95)))
+    grid = GridConfig.from_yaml(path)
+    seen = []
+
+    def counting(messages):
+        seen.append(messages)
+        return spec_respond(messages)
+
+    again = Experiment(grid, llm=ScriptedChatModel(responder=counting),
+                       embedder=HashingEmbedder()).run(progress=False)
+    reran = {r["method"] for r in again} - {r["method"] for r in rows if r in again}
+    assert reran == {"dtot"}
+    assert len(again) == len(rows)
+
+
+def test_bootstrap_point_estimates_equal_teacher_scores():
+    import random
+
+    from dualchecker.agents.types import LabelledRecord, Span
+    from dualchecker.evaluation import bootstrap_f1, teacher_scores
+    from tests.fakes import BINARY, MULTICLASS, SPANS
+
+    rng = random.Random(0)
+    for task in (BINARY, MULTICLASS):
+        labelled = [LabelledRecord(id=str(i), text="t", gold_label=rng.choice(task.label_names),
+                                   label=rng.choice(task.label_names)) for i in range(60)]
+        labelled[0] = labelled[0].model_copy(update={"label": None, "error": "parse"})
+        point, low, high = bootstrap_f1(task, labelled, reps=200)
+        assert point == pytest.approx(teacher_scores(task, labelled)["f1"]) and low <= point <= high
+    span = lambda a, b: Span(type="cause", start=a, end=b)
+    spans = [LabelledRecord(id=str(i), text="x" * 20, gold_spans=[span(0, 4)],
+                            spans=[span(0, 4)] if i % 3 else [span(1, 4)]) for i in range(30)]
+    assert bootstrap_f1(SPANS, spans, reps=50)[0] == pytest.approx(teacher_scores(SPANS, spans)["f1"])
