@@ -32,7 +32,8 @@ class TeacherNodes:
             n = method.n_shot
             new = template[-1:] if template and n else []
             new += ctx.aligner.demonstrations(record, paper_retrieved(n))
-            return self._static(record, max(0, n - len(new))) + new[:n]
+            # the reference's static examples carry hand-written reasons, never an LLM call
+            return self._static(record, max(0, n - len(new)), explain=False) + new[:n]
         shown_template = template[-method.template_size:] if method.template_size else []
         if method.demonstrations == "static":
             demos = self._static(record, k)
@@ -41,13 +42,14 @@ class TeacherNodes:
                                                labels=labels)
         return shown_template + demos
 
-    def _static(self, record: Record, k: int) -> list[Demonstration]:
+    def _static(self, record: Record, k: int, *, explain: bool | None = None) -> list[Demonstration]:
         """The first k of the fixed, label-balanced examples (never the record itself)."""
-        ctx, method = self.ctx, self.ctx.method
+        ctx = self.ctx
+        explain = ctx.method.explain_examples if explain is None else explain
         examples = [r for r in ctx.static if r.id != record.id][:k]
         return [Demonstration(source="static", record_id=r.id, text=r.text, label=r.label,
                               spans=r.spans or [],
-                              rationale=ctx.aligner.rationale(r) if method.explain_examples else "")
+                              rationale=ctx.aligner.rationale(r) if explain else "")
                 for r in examples]
 
     def _vote(self, record: Record) -> dict[str, float] | None:
