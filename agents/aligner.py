@@ -48,6 +48,8 @@ class ExampleIndex:
                        else np.zeros((0, 1), dtype=np.float32))
         self._query_cache: dict[str, np.ndarray] = {}
         self._lock = threading.Lock()
+        self._probe = None
+        self._probe_lock = threading.Lock()
 
     def __len__(self) -> int:
         return len(self.examples)
@@ -110,6 +112,42 @@ class ExampleIndex:
                 weights[example.label] += max(similarity, 0.0)
         total = sum(weights.values())
         return {label: w / total for label, w in weights.items()}
+
+    def probe(self, record: Record, labels: list[str]) -> dict[str, float]:
+        """What the whole pool says about texts like this one: a logistic regression on the pool's
+        embeddings (a linear probe, the smooth cousin of a neighbour vote).
+
+        A pool example is answered by a model fitted without it (5-fold out-of-fold
+        probabilities), so the calibration fitted on pool examples never sees its own label.
+        """
+        with self._probe_lock:  # fitted once, on first use
+            if self._probe is None:
+                self._probe = self._fit_probe(labels)
+        model, held_out = self._probe
+        key = normalise_text(record.text)
+        if key in held_out:
+            p = held_out[key]
+        else:
+            p = model.predict_proba(self._vector(record)[None, :])[0]
+        classes = [str(c) for c in model.classes_]
+        return {label: float(p[classes.index(label)]) if label in classes else 0.0
+                for label in labels}
+
+    def _fit_probe(self, labels: list[str]):
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.model_selection import cross_val_predict
+
+        rows = [i for i, r in enumerate(self.examples) if r.label in labels]
+        x, y = self.matrix[rows], [self.examples[i].label for i in rows]
+        model = LogisticRegression(max_iter=2000).fit(x, y)
+        folds = min(5, min(y.count(label) for label in set(y)))
+        if folds >= 2:
+            out_of_fold = cross_val_predict(LogisticRegression(max_iter=2000), x, y, cv=folds,
+                                            method="predict_proba")
+        else:
+            out_of_fold = model.predict_proba(x)
+        held_out = {self._keys[i]: out_of_fold[j] for j, i in enumerate(rows)}
+        return model, held_out
 
 
 class RationaleCache:

@@ -76,8 +76,12 @@ class MethodConfig(BaseModel):
     calibrate: bool = Field(False, description="Fit a calibration on a sample of the human pool "
                                                "before labelling (token_probability only).")
     calibration_size: int = Field(120, ge=10, description="Pool examples the teacher answers for it.")
-    neighbour_vote: bool = Field(False, description="Combine the teacher with its nearest pool "
-                                                    "examples' labels, weight fitted by the calibration.")
+    neighbour_vote: bool = Field(False, description="Combine the teacher with what the human pool "
+                                                    "says about similar texts, weight fitted by the "
+                                                    "calibration.")
+    vote: Literal["knn", "probe"] = Field(
+        "knn", description="The pool's say: the k nearest examples' labels (kNN-prompting), or a "
+                           "linear probe on all the pool's embeddings (out-of-fold on the pool).")
     vote_k: int = Field(16, ge=1, description="Pool neighbours whose labels vote.")
     target_accuracy: float = Field(0.75, gt=0.0, le=1.0, description="Calibrated threshold rule: "
                                    "re-prompt where the pool shows accuracy below this.")

@@ -57,6 +57,8 @@ class TeacherNodes:
         index, method = self.ctx.aligner.index, self.ctx.method
         if not method.neighbour_vote or index is None or self.ctx.task.is_spans:
             return None
+        if method.vote == "probe":
+            return index.probe(record, self.ctx.task.label_names)
         return index.vote(record, method.vote_k, self.ctx.task.label_names)
 
     def align(self, state: RecordState) -> dict:

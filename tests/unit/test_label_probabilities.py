@@ -195,3 +195,22 @@ def test_span_grammar_admits_only_runs_of_the_texts_words():
     assert grammar["run2"] == '"\\\\\\"stop\\\\\\"" ( " " run3 )?'
     assert grammar["run4"] == '"because" ( "  " run5 )?'  # the double space is kept
     assert grammar["run7"] == '"fell."'
+
+
+def test_the_pool_probe_answers_pool_examples_out_of_fold():
+    """Random texts with random labels: a probe that had seen them would recite their labels."""
+    import random
+
+    from dualchecker.agents.aligner import ExampleIndex
+
+    rng = random.Random(0)
+    words = [f"w{i}" for i in range(400)]
+    pool = [Record(id=str(i), text=" ".join(rng.sample(words, 12)), label=rng.choice(["no", "yes"]))
+            for i in range(80)]
+    index = ExampleIndex(pool, HashingEmbedder())
+    said = [index.probe(r, ["no", "yes"]) for r in pool]
+    assert all(sum(p.values()) == pytest.approx(1.0) for p in said)
+    recited = sum(max(p, key=p.get) == r.label for p, r in zip(said, pool)) / len(pool)
+    assert recited < 0.75  # chance level, not the ~100% of an in-sample fit
+    fresh = Record(id="new", text=pool[0].text + " extra words")
+    assert sum(index.probe(fresh, ["no", "yes"]).values()) == pytest.approx(1.0)
