@@ -13,4 +13,4 @@ def test_ci_runs_the_readme_test_command():
 
 def test_readme_main_job_command_uses_the_embedded_default():
     readme = (ROOT / "README.md").read_text()
-    assert "pip install -q -e '.[local]' && .venv/bin/dualchecker demo" in readme
+    assert "pip install -e '.[local]' && .venv/bin/dualchecker demo" in readme

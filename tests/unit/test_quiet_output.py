@@ -1,0 +1,27 @@
+"""A default run prints what the user needs, not library load reports."""
+
+from __future__ import annotations
+
+import logging
+
+from dualchecker.training.config import StudentConfig
+from dualchecker.training.modeling import load_model
+from dualchecker.training.testing import save_tiny_student
+
+
+def test_loading_a_student_prints_no_transformers_load_report(tmp_path, capfd, caplog, monkeypatch):
+    monkeypatch.delenv("DUALCHECKER_VERBOSE", raising=False)
+    tiny = save_tiny_student(tmp_path / "tiny")
+    caplog.set_level(logging.INFO)
+    load_model(StudentConfig(model=tiny, task="classification", num_labels=2), [])
+    out, err = capfd.readouterr()
+    shown = out + err + caplog.text
+    assert "LOAD REPORT" not in shown and "MISSING" not in shown
+
+
+def test_verbose_brings_the_load_report_back(tmp_path, caplog, monkeypatch):
+    monkeypatch.setenv("DUALCHECKER_VERBOSE", "1")
+    tiny = save_tiny_student(tmp_path / "tiny")
+    with caplog.at_level(logging.WARNING):
+        load_model(StudentConfig(model=tiny, task="classification", num_labels=2), [])
+    assert "MISSING" in caplog.text
