@@ -124,6 +124,7 @@ METHODS: dict[str, dict[str, Any]] = {
     "paper": dict(demonstrations="paper", final_rule="latest", template_size=1, threshold=0.75,
                   borderline_per_batch=1),
     "dualchecker": dict(confidence="token_probability", calibrate=True, neighbour_vote=True,
+                        vote="probe",
                         balanced=True, explain_examples=False, reprompt_style="contrastive",
                         final_rule="average", rationales="reprompted"),
 }
