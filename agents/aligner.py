@@ -44,8 +44,11 @@ class ExampleIndex:
         # Keyed by text, never by id: ids restarting at 0 in two files must not retrieve the
         # neighbours of another text.
         self._row = {key: i for i, key in enumerate(self._keys)}
-        self.matrix = (embedder.encode([r.text for r in self.examples]) if self.examples
-                       else np.zeros((0, 1), dtype=np.float32))
+        self.matrix = (
+            embedder.encode([r.text for r in self.examples])
+            if self.examples
+            else np.zeros((0, 1), dtype=np.float32)
+        )
         self._query_cache: dict[str, np.ndarray] = {}
         self._lock = threading.Lock()
         self._probe = None
@@ -71,8 +74,13 @@ class ExampleIndex:
             self.prefetch([record])
         return self._query_cache[key]
 
-    def neighbours(self, record: Record, k: int, *, label: str | None = None,
-                   ) -> list[tuple[Record, float]]:
+    def neighbours(
+        self,
+        record: Record,
+        k: int,
+        *,
+        label: str | None = None,
+    ) -> list[tuple[Record, float]]:
         """The k most similar examples (of `label`, when given), never the record itself nor a
         duplicate of its text."""
         if k <= 0 or not self.examples:
@@ -130,8 +138,9 @@ class ExampleIndex:
         else:
             p = model.predict_proba(self._vector(record)[None, :])[0]
         classes = [str(c) for c in model.classes_]
-        return {label: float(p[classes.index(label)]) if label in classes else 0.0
-                for label in labels}
+        return {
+            label: float(p[classes.index(label)]) if label in classes else 0.0 for label in labels
+        }
 
     def _fit_probe(self, labels: list[str]):
         from sklearn.linear_model import LogisticRegression
@@ -142,8 +151,9 @@ class ExampleIndex:
         model = LogisticRegression(max_iter=2000).fit(x, y)
         folds = min(5, min(y.count(label) for label in set(y)))
         if folds >= 2:
-            out_of_fold = cross_val_predict(LogisticRegression(max_iter=2000), x, y, cv=folds,
-                                            method="predict_proba")
+            out_of_fold = cross_val_predict(
+                LogisticRegression(max_iter=2000), x, y, cv=folds, method="predict_proba"
+            )
         else:
             out_of_fold = model.predict_proba(x)
         held_out = {self._keys[i]: out_of_fold[j] for j, i in enumerate(rows)}
@@ -186,9 +196,16 @@ def answer_key(record: Record) -> tuple:
 class ContextAligner:
     """Retrieves aligned demonstrations; `on_call` hears about each rationale the LLM wrote."""
 
-    def __init__(self, task: Task, index: ExampleIndex | None, backend: ChatBackend, prompts: PromptBook,
-                 *, explain: bool = True,
-                 on_call: Callable[[str, list[dict], Completion], None] | None = None):
+    def __init__(
+        self,
+        task: Task,
+        index: ExampleIndex | None,
+        backend: ChatBackend,
+        prompts: PromptBook,
+        *,
+        explain: bool = True,
+        on_call: Callable[[str, list[dict], Completion], None] | None = None,
+    ):
         self.task, self.index, self.backend, self.prompts = task, index, backend, prompts
         self.explain = explain
         self.cache = RationaleCache()
@@ -196,12 +213,14 @@ class ContextAligner:
 
     def rationale(self, example: Record) -> str:
         """The teacher's explanation of the example's known answer, written once and cached."""
-        return self.cache.get_or_make((example.id, answer_key(example)),
-                                      lambda: self._write_rationale(example))
+        return self.cache.get_or_make(
+            (example.id, answer_key(example)), lambda: self._write_rationale(example)
+        )
 
     def _write_rationale(self, example: Record) -> str:
-        messages = self.prompts.rationale_messages(self.task, example.text, label=example.label,
-                                                   spans=example.spans)
+        messages = self.prompts.rationale_messages(
+            self.task, example.text, label=example.label, spans=example.spans
+        )
         try:
             reply = self.backend.complete(messages, RATIONALE_SCHEMA)
         except BackendError as exc:  # a demonstration without a reason still teaches the standard
@@ -211,8 +230,9 @@ class ContextAligner:
             self.on_call(example.id, messages, reply)
         return parse_rationale(reply.text, limit=RATIONALE_CHARS)
 
-    def demonstrations(self, record: Record, k: int, *, balanced: bool = False,
-                       labels: list[str] | None = None) -> list[Demonstration]:
+    def demonstrations(
+        self, record: Record, k: int, *, balanced: bool = False, labels: list[str] | None = None
+    ) -> list[Demonstration]:
         """Aligned demonstrations: the k nearest examples, or k label-balanced ones (`labels`
         restricts the balance to those labels, e.g. a re-prompt's two most likely)."""
         if self.index is None:
@@ -223,8 +243,15 @@ class ContextAligner:
             found = self.index.neighbours(record, k)
         demos = []
         for example, similarity in found:
-            demos.append(Demonstration(
-                source="aligned", record_id=example.id, text=example.text, label=example.label,
-                spans=example.spans or [], similarity=similarity,
-                rationale=self.rationale(example) if self.explain else ""))
+            demos.append(
+                Demonstration(
+                    source="aligned",
+                    record_id=example.id,
+                    text=example.text,
+                    label=example.label,
+                    spans=example.spans or [],
+                    similarity=similarity,
+                    rationale=self.rationale(example) if self.explain else "",
+                )
+            )
         return demos

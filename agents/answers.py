@@ -16,9 +16,19 @@ from dualchecker.agents.types import Span, Task, TeacherAnswer
 from dualchecker.errors import AnswerParseError
 
 CONFIDENCE_WORDS = {
-    "certain": 1.0, "very high": 0.95, "high": 0.85, "confident": 0.85, "fairly high": 0.75,
-    "medium": 0.5, "moderate": 0.5, "neutral": 0.5, "fair": 0.5, "unsure": 0.3,
-    "low": 0.25, "very low": 0.1, "none": 0.0,
+    "certain": 1.0,
+    "very high": 0.95,
+    "high": 0.85,
+    "confident": 0.85,
+    "fairly high": 0.75,
+    "medium": 0.5,
+    "moderate": 0.5,
+    "neutral": 0.5,
+    "fair": 0.5,
+    "unsure": 0.3,
+    "low": 0.25,
+    "very low": 0.1,
+    "none": 0.0,
 }
 
 
@@ -98,7 +108,9 @@ def normalise_confidence(value: Any) -> float:
         try:
             number = float(word.rstrip("%").strip())
         except ValueError:
-            raise AnswerParseError(f"confidence {value!r} is neither a number nor a known word") from None
+            raise AnswerParseError(
+                f"confidence {value!r} is neither a number nor a known word"
+            ) from None
         if percent:
             number /= 100.0
             if not 0.0 <= number <= 1.0:
@@ -162,12 +174,16 @@ def parse_spans(data: dict[str, Any], task: Task, text: str) -> tuple[list[Span]
             if quote is None or (isinstance(quote, str) and not quote.strip()):
                 continue
             if not isinstance(quote, str):
-                raise AnswerParseError(f"'{span_type}' must be a quote from the text, got {quote!r}")
+                raise AnswerParseError(
+                    f"'{span_type}' must be a quote from the text, got {quote!r}"
+                )
             where = locate_span(text, quote)
             if where is None:
                 dropped += 1
                 continue
-            span = Span(type=span_type, start=where[0], end=where[1], text=text[where[0]:where[1]])
+            span = Span(
+                type=span_type, start=where[0], end=where[1], text=text[where[0] : where[1]]
+            )
             if span.key() not in {s.key() for s in spans}:
                 spans.append(span)
     return spans, dropped
@@ -186,15 +202,21 @@ def parse_answer(raw: str, task: Task, text: str) -> TeacherAnswer:
     if task.is_spans:
         spans, dropped = parse_spans(data, task, text)
         if dropped and not spans:
-            raise AnswerParseError(f"hallucinated span: none of the {dropped} quotes is in the text")
+            raise AnswerParseError(
+                f"hallucinated span: none of the {dropped} quotes is in the text"
+            )
         # Part of the answer was invented: trust the rest less, in proportion.
         confidence *= len(spans) / (len(spans) + dropped) if spans else 1.0
-        return TeacherAnswer(spans=spans, confidence=confidence, rationale=rationale,
-                             dropped_spans=dropped)
+        return TeacherAnswer(
+            spans=spans, confidence=confidence, rationale=rationale, dropped_spans=dropped
+        )
     if "label" not in fields:
         raise AnswerParseError("the answer has no 'label' field")
-    return TeacherAnswer(label=match_label(fields["label"], task.label_names),
-                         confidence=confidence, rationale=rationale)
+    return TeacherAnswer(
+        label=match_label(fields["label"], task.label_names),
+        confidence=confidence,
+        rationale=rationale,
+    )
 
 
 def parse_rationale(raw: str, *, limit: int | None = None) -> str:
@@ -221,7 +243,7 @@ def trim_at_cap(text: str, limit: int | None) -> str:
     if text.endswith((".", "!", "?")):
         return text
     if sentence_end >= len(text) // 2:
-        return text[:sentence_end + 1]
+        return text[: sentence_end + 1]
     space = text.rfind(" ")
     return (text[:space] if space > 0 else text).rstrip(",;:- ") + "…"
 
@@ -237,8 +259,11 @@ def answer_schema(task: Task, *, reasoning_first: bool = False) -> dict[str, Any
         props["rationale"] = {"type": "string", "maxLength": RATIONALE_CHARS}
     if task.is_spans:
         for span_type in task.span_types:  # a list: a text may hold two causes
-            props[span_type.name] = {"type": "array", "items": {"type": "string"},
-                                     "description": span_type.description}
+            props[span_type.name] = {
+                "type": "array",
+                "items": {"type": "string"},
+                "description": span_type.description,
+            }
     else:
         props["label"] = {"type": "string", "enum": task.label_names}
     props["confidence"] = {"type": "integer", "minimum": 0, "maximum": 100}
@@ -252,6 +277,7 @@ def answer_schema(task: Task, *, reasoning_first: bool = False) -> dict[str, Any
 RATIONALE_CHARS = 240
 ANSWER_RATIONALE_CHARS = 160
 RATIONALE_SCHEMA: dict[str, Any] = {
-    "type": "object", "properties": {"rationale": {"type": "string", "maxLength": RATIONALE_CHARS}},
+    "type": "object",
+    "properties": {"rationale": {"type": "string", "maxLength": RATIONALE_CHARS}},
     "required": ["rationale"],
 }

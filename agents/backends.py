@@ -19,7 +19,8 @@ import logging
 import math
 import os
 import time
-from typing import Any, Callable, Literal
+from collections.abc import Callable
+from typing import Any, Literal
 
 from langchain_core.caches import BaseCache
 from langchain_core.language_models import BaseChatModel
@@ -61,8 +62,14 @@ class ChatBackend:
     that agent; `calls` and `usage` are the real (uncached) calls of all views together.
     """
 
-    def __init__(self, model: BaseChatModel, *, structured: StructuredMethod = "prompt",
-                 name: str | None = None, agent: str = "teacher"):
+    def __init__(
+        self,
+        model: BaseChatModel,
+        *,
+        structured: StructuredMethod = "prompt",
+        name: str | None = None,
+        agent: str = "teacher",
+    ):
         self.model = model
         self.structured = structured
         self.name = name or getattr(model, "model_name", None) or type(model).__name__
@@ -70,19 +77,19 @@ class ChatBackend:
         self.ledger = CallLedger()
         self.logprobs: bool | None = None  # None until a reply shows whether it has log-probs
 
-    def for_agent(self, agent: str) -> "ChatBackend":
+    def for_agent(self, agent: str) -> ChatBackend:
         """The same model and ledger, booking calls under `agent`."""
         view = copy.copy(self)
         view.agent = agent
         return view
 
-    def sampling(self, seed: int, temperature: float = 0.7) -> "ChatBackend":
+    def sampling(self, seed: int, temperature: float = 0.7) -> ChatBackend:
         """A view that samples (seeded, so the LLM cache keeps the k samples apart)."""
         view = copy.copy(self)
         view.model = self.model.bind(temperature=temperature, seed=seed)
         return view
 
-    def fresh(self) -> "ChatBackend":
+    def fresh(self) -> ChatBackend:
         """The same model and structured method with an empty ledger (one per run of a grid)."""
         return ChatBackend(self.model, structured=self.structured, name=self.name, agent=self.agent)
 
@@ -105,8 +112,13 @@ class ChatBackend:
         """Tokens spent on real calls, by every agent sharing the ledger."""
         return self.ledger.total().usage
 
-    def complete(self, messages: Messages, schema: dict[str, Any] | None = None, *,
-                 grammar: str | None = None) -> Completion:
+    def complete(
+        self,
+        messages: Messages,
+        schema: dict[str, Any] | None = None,
+        *,
+        grammar: str | None = None,
+    ) -> Completion:
         """Send `messages`; with a schema, ask for JSON by this backend's structured method.
 
         A GBNF `grammar` (e.g. quotes that must come from the text) replaces the schema on
@@ -126,14 +138,24 @@ class ChatBackend:
             error = BackendUnavailable if is_transient(exc) else BackendError
             raise error(f"{self.name}: {type(exc).__name__}: {exc}") from exc
         cached = bool((getattr(reply, "response_metadata", None) or {}).get("cache_hit"))
-        completion = Completion(text=_reply_text(reply), usage=_usage(reply), cached=cached,
-                                seconds=time.perf_counter() - started)
+        completion = Completion(
+            text=_reply_text(reply),
+            usage=_usage(reply),
+            cached=cached,
+            seconds=time.perf_counter() - started,
+        )
         self.ledger.record(self.agent, completion.usage, cached=cached)
         return completion
 
-    def read_labels(self, messages: Messages, labels: list[str], *, prefix: str = "Answer:",
-                    codes: dict[str, str] | None = None, verbalise: bool = False,
-                    ) -> tuple[LabelReading | None, Completion]:
+    def read_labels(
+        self,
+        messages: Messages,
+        labels: list[str],
+        *,
+        prefix: str = "Answer:",
+        codes: dict[str, str] | None = None,
+        verbalise: bool = False,
+    ) -> tuple[LabelReading | None, Completion]:
         """The model's probability for every label, or None when this backend has none.
 
         The embedded model scores each label after ``prefix`` itself; other models are asked for
@@ -142,13 +164,24 @@ class ChatBackend:
         marks the backend so callers fall back to sampling from then on.
         """
         if getattr(self.model, "scores_labels", False):
-            options: dict[str, Any] = {"label_scoring": {
-                "prefix": prefix, "labels": labels,
-                "verbalise": "\nConfidence (0-100):" if verbalise else None}}
+            options: dict[str, Any] = {
+                "label_scoring": {
+                    "prefix": prefix,
+                    "labels": labels,
+                    "verbalise": "\nConfidence (0-100):" if verbalise else None,
+                }
+            }
         else:
-            options = {"logprobs": True, "top_logprobs": 20, "max_tokens": 4,
-                       "extra_body": {"max_tokens": 4}} if self._speaks_openai() else {
-                "logprobs": True, "top_logprobs": 20}
+            options = (
+                {
+                    "logprobs": True,
+                    "top_logprobs": 20,
+                    "max_tokens": 4,
+                    "extra_body": {"max_tokens": 4},
+                }
+                if self._speaks_openai()
+                else {"logprobs": True, "top_logprobs": 20}
+            )
         started = time.perf_counter()
         try:
             reply = self.model.bind(**options).invoke(convert_to_messages(messages))
@@ -156,9 +189,12 @@ class ChatBackend:
             error = BackendUnavailable if is_transient(exc) else BackendError
             raise error(f"{self.name}: {type(exc).__name__}: {exc}") from exc
         meta = getattr(reply, "response_metadata", None) or {}
-        completion = Completion(text=_reply_text(reply), usage=_usage(reply),
-                                cached=bool(meta.get("cache_hit")),
-                                seconds=time.perf_counter() - started)
+        completion = Completion(
+            text=_reply_text(reply),
+            usage=_usage(reply),
+            cached=bool(meta.get("cache_hit")),
+            seconds=time.perf_counter() - started,
+        )
         self.ledger.record(self.agent, completion.usage, cached=completion.cached)
         probabilities = None
         if meta.get("label_logprobs"):
@@ -167,22 +203,34 @@ class ChatBackend:
             probabilities = from_top_logprobs(top, labels, codes)
         if probabilities is None:
             if self.logprobs is None:
-                log.warning("%s returned no log-probabilities; confidence falls back to "
-                            "agreement over samples", self.name)
+                log.warning(
+                    "%s returned no log-probabilities; confidence falls back to "
+                    "agreement over samples",
+                    self.name,
+                )
             self.logprobs = False
             return None, completion
         self.logprobs = True
-        return LabelReading(probabilities=probabilities, source="token_probability",
-                            verbalised=parse_stated_number(meta.get("verbalised"))), completion
+        return LabelReading(
+            probabilities=probabilities,
+            source="token_probability",
+            verbalised=parse_stated_number(meta.get("verbalised")),
+        ), completion
 
-    def continuation_confidence(self, messages: Messages, prefix: str, continuation: str,
-                                ) -> float | None:
+    def continuation_confidence(
+        self,
+        messages: Messages,
+        prefix: str,
+        continuation: str,
+    ) -> float | None:
         """The model's per-token (geometric mean) probability of `continuation` after the reply
         `prefix`, or None on backends that cannot score text (only the embedded model can)."""
         if not getattr(self.model, "scores_labels", False):
             return None
-        reply = self.model.invoke(convert_to_messages(messages), label_scoring={
-            "prefix": prefix, "labels": [continuation], "separator": ""})
+        reply = self.model.invoke(
+            convert_to_messages(messages),
+            label_scoring={"prefix": prefix, "labels": [continuation], "separator": ""},
+        )
         meta = reply.response_metadata
         self.ledger.record(self.agent, _usage(reply), cached=bool(meta.get("cache_hit")))
         logprob, tokens = meta["label_logprobs"][continuation], meta["label_tokens"][continuation]
@@ -193,16 +241,25 @@ class ChatBackend:
 
     def _bind(self, schema: dict[str, Any]):
         if self.structured == "json_schema":
-            return self.model.bind(response_format={
-                "type": "json_schema",
-                "json_schema": {"name": "answer", "schema": schema, "strict": False}})
+            return self.model.bind(
+                response_format={
+                    "type": "json_schema",
+                    "json_schema": {"name": "answer", "schema": schema, "strict": False},
+                }
+            )
         if self.structured == "response_format":
             return self.model.bind(response_format={"type": "json_object", "schema": schema})
         if self.structured == "json_mode":
             return self.model.bind(response_format={"type": "json_object"})
         if self.structured == "tools":
-            tool = {"type": "function", "function": {"name": "answer", "parameters": schema,
-                                                     "description": "Give the answer."}}
+            tool = {
+                "type": "function",
+                "function": {
+                    "name": "answer",
+                    "parameters": schema,
+                    "description": "Give the answer.",
+                },
+            }
             return self.model.bind_tools([tool], tool_choice="answer")
         return self.model
 
@@ -218,8 +275,10 @@ def _reply_text(reply: Any) -> str:
 
 def _usage(reply: Any) -> Usage:
     meta = getattr(reply, "usage_metadata", None) or {}
-    return Usage(input_tokens=meta.get("input_tokens", 0) or 0,
-                 output_tokens=meta.get("output_tokens", 0) or 0)
+    return Usage(
+        input_tokens=meta.get("input_tokens", 0) or 0,
+        output_tokens=meta.get("output_tokens", 0) or 0,
+    )
 
 
 class BackendConfig(BaseModel):
@@ -228,16 +287,29 @@ class BackendConfig(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
     kind: str = Field("local", description="local | openai | scripted | import")
     model: str | None = Field(None, description="Model name, GGUF path or known local model name.")
-    base_url: str | None = Field(None, description="OpenAI-compatible server, e.g. http://127.0.0.1:8011/v1")
-    api_key_env: str = Field("OPENAI_API_KEY", description="Environment variable holding the API key.")
-    api_key: SecretStr | None = Field(None, description="Prefer api_key_env; never written to traces.")
-    structured: StructuredMethod | None = Field(None, description="Override the backend's JSON method.")
+    base_url: str | None = Field(
+        None, description="OpenAI-compatible server, e.g. http://127.0.0.1:8011/v1"
+    )
+    api_key_env: str = Field(
+        "OPENAI_API_KEY", description="Environment variable holding the API key."
+    )
+    api_key: SecretStr | None = Field(
+        None, description="Prefer api_key_env; never written to traces."
+    )
+    structured: StructuredMethod | None = Field(
+        None, description="Override the backend's JSON method."
+    )
     temperature: float = Field(0.0, ge=0.0, le=2.0)
     max_tokens: int = Field(256, gt=0, description="Upper bound on each reply's tokens.")
     timeout_s: float = Field(120.0, gt=0)
-    max_retries: int = Field(4, ge=0, description="Client retries with backoff on 429/5xx/timeouts.")
+    max_retries: int = Field(
+        4, ge=0, description="Client retries with backoff on 429/5xx/timeouts."
+    )
     requests_per_second: float | None = Field(
-        None, gt=0, description="Rate limit for this backend (LangChain's InMemoryRateLimiter); cache hits are free.")
+        None,
+        gt=0,
+        description="Rate limit for this backend (LangChain's InMemoryRateLimiter); cache hits are free.",
+    )
     target: str | None = Field(None, description="kind=import: 'package.module:ChatClass'.")
     params: dict[str, Any] = Field(default_factory=dict, description="Extra constructor arguments.")
 
@@ -251,10 +323,17 @@ def _openai(cfg: BackendConfig) -> ChatBackend:
     extra: dict[str, Any] = {}
     if cfg.base_url:  # local servers read max_tokens, not max_completion_tokens
         extra["extra_body"] = {"max_tokens": cfg.max_tokens}
-    model = ChatOpenAI(model=cfg.model or "gpt-4o-mini", base_url=cfg.base_url,
-                       api_key=key or "sk-local", temperature=cfg.temperature,
-                       max_tokens=cfg.max_tokens, timeout=cfg.timeout_s,
-                       max_retries=cfg.max_retries, **extra, **cfg.params)
+    model = ChatOpenAI(
+        model=cfg.model or "gpt-4o-mini",
+        base_url=cfg.base_url,
+        api_key=key or "sk-local",
+        temperature=cfg.temperature,
+        max_tokens=cfg.max_tokens,
+        timeout=cfg.timeout_s,
+        max_retries=cfg.max_retries,
+        **extra,
+        **cfg.params,
+    )
     default = "response_format" if cfg.base_url else "json_schema"
     return ChatBackend(model, structured=cfg.structured or default, name=cfg.model or "openai")
 
@@ -262,18 +341,25 @@ def _openai(cfg: BackendConfig) -> ChatBackend:
 def _local(cfg: BackendConfig) -> ChatBackend:
     from dualchecker.agents.local_llm import LocalLlamaChatModel
 
-    model = LocalLlamaChatModel.from_spec(cfg.model or "qwen2.5-coder-0.5b",
-                                          temperature=cfg.temperature, max_tokens=cfg.max_tokens,
-                                          **cfg.params)
-    return ChatBackend(model, structured=cfg.structured or "response_format",
-                       name=cfg.model or "qwen2.5-coder-0.5b")
+    model = LocalLlamaChatModel.from_spec(
+        cfg.model or "qwen2.5-coder-0.5b",
+        temperature=cfg.temperature,
+        max_tokens=cfg.max_tokens,
+        **cfg.params,
+    )
+    return ChatBackend(
+        model,
+        structured=cfg.structured or "response_format",
+        name=cfg.model or "qwen2.5-coder-0.5b",
+    )
 
 
 def _scripted(cfg: BackendConfig) -> ChatBackend:
     from dualchecker.agents.scripted import ScriptedChatModel
 
-    return ChatBackend(ScriptedChatModel(**cfg.params), structured=cfg.structured or "prompt",
-                       name="scripted")
+    return ChatBackend(
+        ScriptedChatModel(**cfg.params), structured=cfg.structured or "prompt", name="scripted"
+    )
 
 
 def _imported(cfg: BackendConfig) -> ChatBackend:
@@ -291,7 +377,10 @@ def _imported(cfg: BackendConfig) -> ChatBackend:
 
 
 BACKENDS: dict[str, Callable[[BackendConfig], ChatBackend]] = {
-    "openai": _openai, "local": _local, "scripted": _scripted, "import": _imported,
+    "openai": _openai,
+    "local": _local,
+    "scripted": _scripted,
+    "import": _imported,
 }
 
 
@@ -325,5 +414,7 @@ def make_backend(llm: BackendConfig | BaseChatModel | ChatBackend | None) -> Cha
     if cfg.requests_per_second:
         backend.model.rate_limiter = InMemoryRateLimiter(
             requests_per_second=cfg.requests_per_second,
-            check_every_n_seconds=min(0.05, 0.5 / cfg.requests_per_second), max_bucket_size=1)
+            check_every_n_seconds=min(0.05, 0.5 / cfg.requests_per_second),
+            max_bucket_size=1,
+        )
     return backend

@@ -38,13 +38,17 @@ class Reliability(BaseModel):
     n: int
     accuracy: float
     ece: float = Field(description="Expected calibration error, 10 equal-width bins.")
-    auroc: float | None = Field(None, description="AUROC of confidence against correctness "
-                                                  "(None when all answers are right or all wrong).")
+    auroc: float | None = Field(
+        None,
+        description="AUROC of confidence against correctness "
+        "(None when all answers are right or all wrong).",
+    )
     bins: list[ReliabilityBin] = Field(default_factory=list)
 
 
-def reliability(confidence: list[float] | np.ndarray, correct: list[bool] | np.ndarray,
-                n_bins: int = 10) -> Reliability:
+def reliability(
+    confidence: list[float] | np.ndarray, correct: list[bool] | np.ndarray, n_bins: int = 10
+) -> Reliability:
     """ECE and AUROC of `confidence` as a predictor of `correct`."""
     conf = np.asarray(confidence, dtype=float)
     right = np.asarray(correct, dtype=bool)
@@ -59,15 +63,24 @@ def reliability(confidence: list[float] | np.ndarray, correct: list[bool] | np.n
             continue
         acc, mean_conf = float(right[mask].mean()), float(conf[mask].mean())
         ece += mask.mean() * abs(acc - mean_conf)
-        bins.append(ReliabilityBin(lower=float(edges[b]), upper=float(edges[b + 1]),
-                                   count=int(mask.sum()), confidence=mean_conf, accuracy=acc))
+        bins.append(
+            ReliabilityBin(
+                lower=float(edges[b]),
+                upper=float(edges[b + 1]),
+                count=int(mask.sum()),
+                confidence=mean_conf,
+                accuracy=acc,
+            )
+        )
     auroc = float(roc_auc_score(right, conf)) if 0 < right.sum() < right.size else None
-    return Reliability(n=int(conf.size), accuracy=float(right.mean()), ece=float(ece),
-                       auroc=auroc, bins=bins)
+    return Reliability(
+        n=int(conf.size), accuracy=float(right.mean()), ece=float(ece), auroc=auroc, bins=bins
+    )
 
 
-def features(labels: list[str], teacher: dict[str, float],
-             neighbours: dict[str, float] | None) -> np.ndarray:
+def features(
+    labels: list[str], teacher: dict[str, float], neighbours: dict[str, float] | None
+) -> np.ndarray:
     """Centred log-probabilities of the teacher (and of the neighbours' labels, when used)."""
     groups = [teacher] + ([neighbours] if neighbours is not None else [])
     parts = []
@@ -101,14 +114,21 @@ class Calibration(BaseModel):
     use_neighbours: bool
     coef: list[list[float]]
     intercept: list[float]
-    threshold: float = Field(description="Teacher checker: re-prompt below this calibrated confidence.")
+    threshold: float = Field(
+        description="Teacher checker: re-prompt below this calibrated confidence."
+    )
     pool_raw: Reliability = Field(description="The teacher's own probabilities on the pool sample.")
-    pool_calibrated: Reliability = Field(description="Calibrated, cross-validated on the pool sample.")
+    pool_calibrated: Reliability = Field(
+        description="Calibrated, cross-validated on the pool sample."
+    )
     pool_verbalised: Reliability | None = None
     neighbour_weight: float | None = Field(
-        None, description="Share of the fitted weight on the neighbours' labels (0 = teacher only).")
+        None, description="Share of the fitted weight on the neighbours' labels (0 = teacher only)."
+    )
 
-    def apply(self, teacher: dict[str, float], neighbours: dict[str, float] | None) -> dict[str, float]:
+    def apply(
+        self, teacher: dict[str, float], neighbours: dict[str, float] | None
+    ) -> dict[str, float]:
         """The calibrated label distribution (`neighbours` is ignored unless the fit used them)."""
         x = features(self.labels, teacher, neighbours if self.use_neighbours else None)
         logits = np.asarray(self.coef) @ x + np.asarray(self.intercept)
@@ -129,9 +149,16 @@ class PoolSample(BaseModel):
     verbalised: float | None = None
 
 
-def fit_calibration(labels: list[str], sample: list[PoolSample], *, use_neighbours: bool,
-                    target_accuracy: float = 0.75, max_rate: float = 0.3, seed: int = 0,
-                    regularisation: float = 1.0) -> Calibration:
+def fit_calibration(
+    labels: list[str],
+    sample: list[PoolSample],
+    *,
+    use_neighbours: bool,
+    target_accuracy: float = 0.75,
+    max_rate: float = 0.3,
+    seed: int = 0,
+    regularisation: float = 1.0,
+) -> Calibration:
     """Fit on the pool sample; report reliability before and after (cross-validated).
 
     Raises:
@@ -140,8 +167,9 @@ def fit_calibration(labels: list[str], sample: list[PoolSample], *, use_neighbou
     y = np.array([labels.index(s.gold) for s in sample])
     if len(set(y.tolist())) < 2:
         raise ValueError("the calibration sample needs examples of at least two labels")
-    x = np.stack([features(labels, s.teacher, s.neighbours if use_neighbours else None)
-                  for s in sample])
+    x = np.stack(
+        [features(labels, s.teacher, s.neighbours if use_neighbours else None) for s in sample]
+    )
     model = LogisticRegression(C=regularisation, max_iter=2000)
     folds = min(5, int(np.bincount(y).min()))
     if folds >= 2:
@@ -157,8 +185,11 @@ def fit_calibration(labels: list[str], sample: list[PoolSample], *, use_neighbou
     raw_pick = raw.argmax(axis=1)
     cal_pick = proba.argmax(axis=1)
     cal_conf = proba.max(axis=1)
-    stated = [(s.verbalised, raw_pick[i] == y[i]) for i, s in enumerate(sample)
-              if s.verbalised is not None]
+    stated = [
+        (s.verbalised, raw_pick[i] == y[i])
+        for i, s in enumerate(sample)
+        if s.verbalised is not None
+    ]
     coef = np.asarray(model.coef_)
     weight = None
     if use_neighbours:
@@ -167,12 +198,18 @@ def fit_calibration(labels: list[str], sample: list[PoolSample], *, use_neighbou
         weight = float(knn_w / (teacher_w + knn_w)) if teacher_w + knn_w > 0 else 0.0
     coef_full, intercept = _expand(model, len(labels))
     return Calibration(
-        labels=labels, use_neighbours=use_neighbours, coef=coef_full, intercept=intercept,
+        labels=labels,
+        use_neighbours=use_neighbours,
+        coef=coef_full,
+        intercept=intercept,
         threshold=pick_threshold(cal_conf, target_accuracy=target_accuracy, max_rate=max_rate),
         pool_raw=reliability(raw.max(axis=1), raw_pick == y),
         pool_calibrated=reliability(cal_conf, cal_pick == y),
-        pool_verbalised=reliability([v for v, _ in stated], [r for _, r in stated]) if stated else None,
-        neighbour_weight=weight)
+        pool_verbalised=reliability([v for v, _ in stated], [r for _, r in stated])
+        if stated
+        else None,
+        neighbour_weight=weight,
+    )
 
 
 def _expand(model: LogisticRegression, n_labels: int) -> tuple[list[list[float]], list[float]]:

@@ -21,8 +21,12 @@ class TeacherChecker(BaseModel):
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
-    threshold: float = Field(0.75, ge=0.0, le=1.0,
-                             description="Re-prompt below this confidence (paper: 0.85 GPT-3.5, 0.75 Llama-2).")
+    threshold: float = Field(
+        0.75,
+        ge=0.0,
+        le=1.0,
+        description="Re-prompt below this confidence (paper: 0.85 GPT-3.5, 0.75 Llama-2).",
+    )
     max_reprompts: int = Field(1, ge=0)
     final_rule: FinalRule = "most_confident"
 
@@ -39,28 +43,42 @@ class TeacherChecker(BaseModel):
             return "reprompt"
         return "accept"
 
-    def final(self, record: Record, attempts: list[Attempt],
-              neighbours: list[str] | None = None) -> LabelledRecord:
+    def final(
+        self, record: Record, attempts: list[Attempt], neighbours: list[str] | None = None
+    ) -> LabelledRecord:
         """The record as labelled by the attempt `final_rule` picks, or with an error when no
         attempt gave a valid answer."""
         valid = [(i, a) for i, a in enumerate(attempts) if a.answer is not None]
-        base = dict(id=record.id, text=record.text, gold_label=record.label,
-                    gold_spans=record.spans, reprompted=len(attempts) > 1,
-                    neighbours=neighbours or [], attempts=attempts)
+        base = dict(
+            id=record.id,
+            text=record.text,
+            gold_label=record.label,
+            gold_spans=record.spans,
+            reprompted=len(attempts) > 1,
+            neighbours=neighbours or [],
+            attempts=attempts,
+        )
         if not valid:
             return LabelledRecord(**base, error=attempts[-1].error or "no answer")
         if self.final_rule == "latest":
             chosen = valid[-1][1]
         elif self.final_rule == "average" and all(a.answer.probabilities for _, a in valid):
-            chosen = valid[-1][1].model_copy(update={"answer": average_answer([a for _, a in valid])})
+            chosen = valid[-1][1].model_copy(
+                update={"answer": average_answer([a for _, a in valid])}
+            )
         else:
             chosen = max(valid, key=lambda pair: (pair[1].answer.confidence, pair[0]))[1]
         answer = chosen.answer
         first = attempts[0].answer
-        return LabelledRecord(**base, label=answer.label, spans=list(answer.spans),
-                              confidence=answer.confidence, rationale=answer.rationale,
-                              confidence_source=answer.confidence_source,
-                              before=first if len(attempts) > 1 else None)
+        return LabelledRecord(
+            **base,
+            label=answer.label,
+            spans=list(answer.spans),
+            confidence=answer.confidence,
+            rationale=answer.rationale,
+            confidence_source=answer.confidence_source,
+            before=first if len(attempts) > 1 else None,
+        )
 
 
 def average_answer(attempts: list[Attempt]) -> TeacherAnswer:
@@ -68,11 +86,14 @@ def average_answer(attempts: list[Attempt]) -> TeacherAnswer:
     simply overwrite (nor get overwritten by) the first answer."""
     answers = [a.answer for a in attempts if a.answer is not None]
     labels = list(answers[0].probabilities)
-    mean = {label: sum(a.probabilities.get(label, 0.0) for a in answers) / len(answers)
-            for label in labels}
+    mean = {
+        label: sum(a.probabilities.get(label, 0.0) for a in answers) / len(answers)
+        for label in labels
+    }
     best = max(mean, key=mean.__getitem__)
-    return answers[-1].model_copy(update={"label": best, "confidence": mean[best],
-                                          "probabilities": mean})
+    return answers[-1].model_copy(
+        update={"label": best, "confidence": mean[best], "probabilities": mean}
+    )
 
 
 class Borderline(BaseModel):
@@ -99,8 +120,12 @@ class StudentChecker(BaseModel):
     per_batch: int = Field(1, ge=0)
     margin: float = Field(0.6, ge=0.0, le=1.0, description="No gold: flag confidence below this.")
 
-    def borderline(self, task: Task, labelled: list[LabelledRecord],
-                   predictions: list[tuple[str | None, list[Span], float]]) -> list[Borderline]:
+    def borderline(
+        self,
+        task: Task,
+        labelled: list[LabelledRecord],
+        predictions: list[tuple[str | None, list[Span], float]],
+    ) -> list[Borderline]:
         """At most `per_batch` cases: wrong vs gold, then disagreement, then low margin, each
         least sure first."""
         cases = []
@@ -110,27 +135,46 @@ class StudentChecker(BaseModel):
                 cases.append(case)
         rank = {"wrong vs gold": 0, "disagrees with teacher": 1, "low margin": 2}
         cases.sort(key=lambda c: (rank[c.reason], c.student_confidence))
-        return cases[:self.per_batch]
+        return cases[: self.per_batch]
 
-    def _judge(self, task: Task, item: LabelledRecord, label: str | None, spans: list[Span],
-               confidence: float) -> Borderline | None:
+    def _judge(
+        self,
+        task: Task,
+        item: LabelledRecord,
+        label: str | None,
+        spans: list[Span],
+        confidence: float,
+    ) -> Borderline | None:
         said = _answer_key(task, label, spans)
-        base = dict(record_id=item.id, student_label=label, student_spans=spans,
-                    student_confidence=confidence)
+        base = dict(
+            record_id=item.id,
+            student_label=label,
+            student_spans=spans,
+            student_confidence=confidence,
+        )
         gold_known = item.gold_spans is not None if task.is_spans else item.gold_label is not None
         if gold_known:
             if said != _answer_key(task, item.gold_label, item.gold_spans or []):
-                return Borderline(**base, reason="wrong vs gold", reference_label=item.gold_label,
-                                  reference_spans=item.gold_spans or [])
+                return Borderline(
+                    **base,
+                    reason="wrong vs gold",
+                    reference_label=item.gold_label,
+                    reference_spans=item.gold_spans or [],
+                )
             return None
         if not item.ok:
             return None
         if said != _answer_key(task, item.label, item.spans):
-            return Borderline(**base, reason="disagrees with teacher", reference_label=item.label,
-                              reference_spans=item.spans)
+            return Borderline(
+                **base,
+                reason="disagrees with teacher",
+                reference_label=item.label,
+                reference_spans=item.spans,
+            )
         if confidence < self.margin:
-            return Borderline(**base, reason="low margin", reference_label=item.label,
-                              reference_spans=item.spans)
+            return Borderline(
+                **base, reason="low margin", reference_label=item.label, reference_spans=item.spans
+            )
         return None
 
 
@@ -148,12 +192,24 @@ class UncertaintyChecker(BaseModel):
     per_batch: int = Field(4, ge=0)
     margin: float = Field(0.95, ge=0.0, le=1.0)
 
-    def borderline(self, task: Task, labelled: list[LabelledRecord],
-                   predictions: list[tuple[str | None, list[Span], float]]) -> list[Borderline]:
+    def borderline(
+        self,
+        task: Task,
+        labelled: list[LabelledRecord],
+        predictions: list[tuple[str | None, list[Span], float]],
+    ) -> list[Borderline]:
         """At most `per_batch` cases below `margin` that the teacher answered, least sure first."""
-        cases = [Borderline(record_id=item.id, reason="low margin", student_label=label,
-                            student_spans=spans, student_confidence=confidence,
-                            reference_label=item.label, reference_spans=item.spans)
-                 for item, (label, spans, confidence) in zip(labelled, predictions)
-                 if item.ok and confidence < self.margin]
-        return sorted(cases, key=lambda c: c.student_confidence)[:self.per_batch]
+        cases = [
+            Borderline(
+                record_id=item.id,
+                reason="low margin",
+                student_label=label,
+                student_spans=spans,
+                student_confidence=confidence,
+                reference_label=item.label,
+                reference_spans=item.spans,
+            )
+            for item, (label, spans, confidence) in zip(labelled, predictions)
+            if item.ok and confidence < self.margin
+        ]
+        return sorted(cases, key=lambda c: c.student_confidence)[: self.per_batch]

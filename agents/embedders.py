@@ -31,8 +31,14 @@ def default_encoder_path() -> str:
 class SentenceTransformerEmbedder:
     """The paper's retrieval encoder role, filled by any sentence-transformers model."""
 
-    def __init__(self, model: str | None = None, *, max_seq_length: int | None = None,
-                 device: str = "cpu", batch_size: int = 64):
+    def __init__(
+        self,
+        model: str | None = None,
+        *,
+        max_seq_length: int | None = None,
+        device: str = "cpu",
+        batch_size: int = 64,
+    ):
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         from sentence_transformers import SentenceTransformer
 
@@ -43,8 +49,13 @@ class SentenceTransformerEmbedder:
 
     def encode(self, texts: list[str]) -> np.ndarray:
         """Sentence embeddings, one normalised row per text."""
-        return self.model.encode(texts, batch_size=self.batch_size, normalize_embeddings=True,
-                                 show_progress_bar=False, convert_to_numpy=True)
+        return self.model.encode(
+            texts,
+            batch_size=self.batch_size,
+            normalize_embeddings=True,
+            show_progress_bar=False,
+            convert_to_numpy=True,
+        )
 
 
 class HashingEmbedder:
@@ -53,8 +64,9 @@ class HashingEmbedder:
     def __init__(self, n_features: int = 2**14):
         from sklearn.feature_extraction.text import HashingVectorizer
 
-        self.vectorizer = HashingVectorizer(n_features=n_features, ngram_range=(1, 2),
-                                            alternate_sign=False, norm="l2")
+        self.vectorizer = HashingVectorizer(
+            n_features=n_features, ngram_range=(1, 2), alternate_sign=False, norm="l2"
+        )
 
     def encode(self, texts: list[str]) -> np.ndarray:
         """Hashed word uni- and bigram counts, one normalised float32 row per text."""

@@ -17,11 +17,18 @@ from __future__ import annotations
 from dualchecker.errors import DualCheckerError
 
 RETRY_STATUS = frozenset({408, 409, 429})
-TRANSIENT_CLASS_NAMES = frozenset({
-    "APIConnectionError", "APITimeoutError",  # openai, anthropic, ... SDKs
-    "TimeoutException", "NetworkError", "RemoteProtocolError",  # httpx transports
-    "ServiceUnavailableError", "RateLimitError", "InternalServerError",
-})
+TRANSIENT_CLASS_NAMES = frozenset(
+    {
+        "APIConnectionError",
+        "APITimeoutError",  # openai, anthropic, ... SDKs
+        "TimeoutException",
+        "NetworkError",
+        "RemoteProtocolError",  # httpx transports
+        "ServiceUnavailableError",
+        "RateLimitError",
+        "InternalServerError",
+    }
+)
 
 
 class BackendUnavailable(DualCheckerError):

@@ -33,7 +33,7 @@ def quote_rules(text: str) -> tuple[str, list[str]]:
     for i, match in enumerate(words):
         word = _literal(match.group())
         if i + 1 < len(words):
-            gap = _literal(text[match.end():words[i + 1].start()])
+            gap = _literal(text[match.end() : words[i + 1].start()])
             rules.append(f"run{i} ::= {word} ( {gap} run{i + 1} )?")
         else:
             rules.append(f"run{i} ::= {word}")
@@ -41,23 +41,28 @@ def quote_rules(text: str) -> tuple[str, list[str]]:
     return "quote", rules
 
 
-def span_grammar(task: Task, text: str, *, rationale_chars: int = 160,
-                 reasoning_first: bool = False) -> str:
+def span_grammar(
+    task: Task, text: str, *, rationale_chars: int = 160, reasoning_first: bool = False
+) -> str:
     """GBNF for the span answer: every span type a list of quotes of `text`, then confidence and
     (unless `rationale_chars` is 0) a short rationale, in the JSON shape the parser reads."""
     _, rules = quote_rules(text)
-    fields = [f'"\\"{name}\\":" ws "[" ws ( qstr ( ws "," ws qstr )* )? ws "]"'
-              for name in task.span_type_names]
+    fields = [
+        f'"\\"{name}\\":" ws "[" ws ( qstr ( ws "," ws qstr )* )? ws "]"'
+        for name in task.span_type_names
+    ]
     fields.append('"\\"confidence\\":" ws pct')
     if rationale_chars:  # no rationale at all when nothing will read it: output tokens are time
         rationale = '"\\"rationale\\":" ws "\\"" rchar{0,' + str(rationale_chars) + '} "\\""'
         fields.insert(0 if reasoning_first else len(fields), rationale)
     body = ' ws "," ws '.join(fields)
-    return "\n".join([
-        f'root ::= "{{" ws {body} ws "}}"',
-        'qstr ::= "\\"" quote "\\""',
-        'pct ::= [0-9] | [1-9] [0-9] | "100"',
-        'rchar ::= [^"\\\\\\x00-\\x1f]',
-        'ws ::= [ ]?',
-        *rules,
-    ])
+    return "\n".join(
+        [
+            f'root ::= "{{" ws {body} ws "}}"',
+            'qstr ::= "\\"" quote "\\""',
+            'pct ::= [0-9] | [1-9] [0-9] | "100"',
+            'rchar ::= [^"\\\\\\x00-\\x1f]',
+            "ws ::= [ ]?",
+            *rules,
+        ]
+    )

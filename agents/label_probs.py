@@ -72,8 +72,9 @@ def _token_key(token: str) -> str:
     return token.strip().strip("\"'`*:.").lower()
 
 
-def from_top_logprobs(top: list[dict[str, Any]], labels: list[str],
-                      codes: dict[str, str] | None = None) -> dict[str, float] | None:
+def from_top_logprobs(
+    top: list[dict[str, Any]], labels: list[str], codes: dict[str, str] | None = None
+) -> dict[str, float] | None:
     """Map the first answer token's ``top_logprobs`` onto the labels; None when none matches.
 
     A token counts for a label when it is a non-empty start of the label's name (or its code);

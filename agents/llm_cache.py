@@ -49,8 +49,9 @@ def _load_generation(data: dict[str, Any]) -> Generation:
     if "message" not in data:
         return Generation(text=data["text"], generation_info=data.get("info"))
     message = messages_from_dict([data["message"]])[0]
-    message = message.model_copy(update={"response_metadata": {**message.response_metadata,
-                                                               "cache_hit": True}})
+    message = message.model_copy(
+        update={"response_metadata": {**message.response_metadata, "cache_hit": True}}
+    )
     return ChatGeneration(message=message, generation_info=data.get("info"))
 
 
@@ -66,7 +67,9 @@ class SQLiteLLMCache(BaseCache):
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._conn = sqlite3.connect(str(self.path), check_same_thread=False, timeout=60)
         self._conn.execute("PRAGMA journal_mode=WAL")  # readers never wait for the writer
-        self._conn.execute("PRAGMA synchronous=NORMAL")  # survives a killed process; no fsync per call
+        self._conn.execute(
+            "PRAGMA synchronous=NORMAL"
+        )  # survives a killed process; no fsync per call
         with self._conn:
             self._conn.execute(SCHEMA)
         self._lock = threading.Lock()
@@ -81,8 +84,9 @@ class SQLiteLLMCache(BaseCache):
     def lookup(self, prompt: str, llm_string: str) -> list[Generation] | None:
         """The cached generations for this prompt and model, or None (counted as a miss)."""
         with self._lock:
-            row = self._conn.execute("SELECT value FROM llm_cache WHERE key = ?",
-                                     (self.key(prompt, llm_string),)).fetchone()
+            row = self._conn.execute(
+                "SELECT value FROM llm_cache WHERE key = ?", (self.key(prompt, llm_string),)
+            ).fetchone()
             if row is None:
                 self.misses += 1
                 return None
@@ -120,8 +124,9 @@ class TokenPrice(BaseModel):
 
     def cost(self, usage: Usage) -> float:
         """What `usage` costs in dollars."""
-        return (usage.input_tokens * self.input_per_mtok
-                + usage.output_tokens * self.output_per_mtok) / 1_000_000
+        return (
+            usage.input_tokens * self.input_per_mtok + usage.output_tokens * self.output_per_mtok
+        ) / 1_000_000
 
 
 class AgentUsage(BaseModel):
@@ -133,14 +138,19 @@ class AgentUsage(BaseModel):
     cached_usage: Usage = Field(default_factory=Usage, description="Tokens the cache saved.")
     cost_usd: float | None = None
 
-    def __add__(self, other: "AgentUsage") -> "AgentUsage":
-        return AgentUsage(calls=self.calls + other.calls, cache_hits=self.cache_hits + other.cache_hits,
-                          usage=self.usage + other.usage,
-                          cached_usage=self.cached_usage + other.cached_usage)
+    def __add__(self, other: AgentUsage) -> AgentUsage:
+        return AgentUsage(
+            calls=self.calls + other.calls,
+            cache_hits=self.cache_hits + other.cache_hits,
+            usage=self.usage + other.usage,
+            cached_usage=self.cached_usage + other.cached_usage,
+        )
 
-    def priced(self, price: TokenPrice | None) -> "AgentUsage":
+    def priced(self, price: TokenPrice | None) -> AgentUsage:
         """A copy with `cost_usd` set from the real calls' tokens (unchanged without a price)."""
-        return self if price is None else self.model_copy(update={"cost_usd": price.cost(self.usage)})
+        return (
+            self if price is None else self.model_copy(update={"cost_usd": price.cost(self.usage)})
+        )
 
 
 class CallLedger:
@@ -155,8 +165,11 @@ class CallLedger:
 
     def record(self, agent: str, usage: Usage, *, cached: bool) -> None:
         """Book one call under `agent` (a cache hit counts its tokens as saved) and tell the sink."""
-        entry = (AgentUsage(cache_hits=1, cached_usage=usage) if cached
-                 else AgentUsage(calls=1, usage=usage))
+        entry = (
+            AgentUsage(cache_hits=1, cached_usage=usage)
+            if cached
+            else AgentUsage(calls=1, usage=usage)
+        )
         with self._lock:
             self._agents[agent] = self._agents.get(agent, AgentUsage()) + entry
         if self.sink is not None:

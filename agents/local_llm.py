@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
-
 from langchain_core.callbacks import CallbackManagerForLLMRun
 from langchain_core.language_models.chat_models import BaseChatModel, LangSmithParams
 from langchain_core.messages import (
@@ -74,8 +73,12 @@ def to_llama_messages(messages: Sequence[BaseMessage]) -> list[dict[str, str]]:
 def _role(message: BaseMessage) -> str:
     if isinstance(message, ChatMessage):
         return message.role
-    roles = {HumanMessage: "user", AIMessage: "assistant", SystemMessage: "system",
-             ToolMessage: "tool"}
+    roles = {
+        HumanMessage: "user",
+        AIMessage: "assistant",
+        SystemMessage: "system",
+        ToolMessage: "tool",
+    }
     for kind, role in roles.items():
         if isinstance(message, kind):
             return role
@@ -87,9 +90,7 @@ def _text(message: BaseMessage) -> str:
         return message.content
     for block in message.content:
         if isinstance(block, dict) and block.get("type") != "text":
-            raise ValueError(
-                f"The local model takes text only; got a {block.get('type')!r} block"
-            )
+            raise ValueError(f"The local model takes text only; got a {block.get('type')!r} block")
     return message.text
 
 
@@ -198,8 +199,15 @@ class LocalLlamaChatModel(BaseChatModel):
             response = self._loaded().create_chat_completion(messages=payload, **params)
         return self._to_result(response)
 
-    def _score_labels(self, messages: list[BaseMessage], *, prefix: str, labels: list[str],
-                      verbalise: str | None = None, separator: str = " ") -> ChatResult:
+    def _score_labels(
+        self,
+        messages: list[BaseMessage],
+        *,
+        prefix: str,
+        labels: list[str],
+        verbalise: str | None = None,
+        separator: str = " ",
+    ) -> ChatResult:
         """Read each label's log-probability after the prompt and ``prefix`` (no sampling).
 
         Called as ``model.invoke(messages, label_scoring={"prefix": "Answer:", "labels": [...]})``
@@ -217,19 +225,25 @@ class LocalLlamaChatModel(BaseChatModel):
             best = labels[int(np.argmax(scored.logprobs))]
             stated = None
             if verbalise is not None:
-                out = llama.create_completion(prompt + " " + best + verbalise, max_tokens=4,
-                                              temperature=0.0, stop=["\n"])
+                out = llama.create_completion(
+                    prompt + " " + best + verbalise, max_tokens=4, temperature=0.0, stop=["\n"]
+                )
                 stated = out["choices"][0]["text"].strip()
         message = AIMessage(
             content=best,
-            usage_metadata=UsageMetadata(input_tokens=scored.prompt_tokens, output_tokens=0,
-                                         total_tokens=scored.prompt_tokens),
+            usage_metadata=UsageMetadata(
+                input_tokens=scored.prompt_tokens,
+                output_tokens=0,
+                total_tokens=scored.prompt_tokens,
+            ),
             response_metadata={
-                "model_name": self.name_or_stem, "model_provider": PROVIDER,
+                "model_name": self.name_or_stem,
+                "model_provider": PROVIDER,
                 "label_logprobs": dict(zip(labels, scored.logprobs)),
                 "label_tokens": dict(zip(labels, scored.lengths)),
                 "evaluated_tokens": scored.evaluated_tokens,
-                "verbalised": stated, "seconds": time.perf_counter() - started,
+                "verbalised": stated,
+                "seconds": time.perf_counter() - started,
             },
         )
         return ChatResult(generations=[ChatGeneration(message=message)])
@@ -466,7 +480,7 @@ def _last_logits(llama: Any) -> np.ndarray:
 def _eval_from_cache(llama: Any, tokens: list[int]) -> int:
     """Evaluate ``tokens``, keeping the KV cache of the prefix already evaluated; returns how many
     tokens were computed. The last token is always recomputed so its logits row is fresh."""
-    cached = common_prefix(llama.input_ids[:llama.n_tokens].tolist(), tokens)
+    cached = common_prefix(llama.input_ids[: llama.n_tokens].tolist(), tokens)
     cached = min(cached, len(tokens) - 1)
     llama.n_tokens = cached
     llama.eval(tokens[cached:])
@@ -476,8 +490,8 @@ def _eval_from_cache(llama: Any, tokens: list[int]) -> int:
 def _continuation_tokens(llama: Any, prompt: str, prompt_tokens: list[int], text: str) -> list[int]:
     """The tokens ``text`` adds after ``prompt``, as the model would see them in one string."""
     joined = llama.tokenize((prompt + text).encode("utf-8"), add_bos=False, special=True)
-    if joined[:len(prompt_tokens)] == prompt_tokens and len(joined) > len(prompt_tokens):
-        return joined[len(prompt_tokens):]
+    if joined[: len(prompt_tokens)] == prompt_tokens and len(joined) > len(prompt_tokens):
+        return joined[len(prompt_tokens) :]
     return llama.tokenize(text.encode("utf-8"), add_bos=False, special=False)
 
 

@@ -299,9 +299,7 @@ def _download(model: GGUFModel, target: Path) -> None:
 
     logger.info("Downloading %s from %s", model.filename, model.hub_repo)
     try:
-        fetched = Path(
-            hf_hub_download(model.hub_repo, model.filename, local_dir=target.parent)
-        )
+        fetched = Path(hf_hub_download(model.hub_repo, model.filename, local_dir=target.parent))
     except Exception as exc:  # any hub/network failure ends in the same advice
         raise ModelNotAvailableError(
             f"Downloading {model.hub_repo}/{model.filename} failed ({exc}).\n"

@@ -41,44 +41,83 @@ class PromptBook:
         if directory is not None:
             loaders.append(jinja2.FileSystemLoader(str(directory)))
         loaders.append(jinja2.PackageLoader("dualchecker.prompts", "."))
-        self.env = jinja2.Environment(loader=jinja2.ChoiceLoader(loaders),
-                                      undefined=jinja2.StrictUndefined, keep_trailing_newline=False,
-                                      autoescape=False)
+        self.env = jinja2.Environment(
+            loader=jinja2.ChoiceLoader(loaders),
+            undefined=jinja2.StrictUndefined,
+            keep_trailing_newline=False,
+            autoescape=False,
+        )
         self.env.globals["demo_answer"] = demo_answer
 
     def render(self, name: str, **variables: object) -> str:
         """Template `name` filled with `variables`, stripped; a missing variable is an error."""
         return self.env.get_template(name).render(**variables).strip()
 
-    def teacher_messages(self, task: Task, record: Record, demonstrations: list[Demonstration],
-                         *, reprompt: bool, style: PromptStyle = "plain",
-                         answer_style: AnswerStyle = "json", codes: dict[str, str] | None = None,
-                         contrastive: bool = False) -> list[dict[str, str]]:
+    def teacher_messages(
+        self,
+        task: Task,
+        record: Record,
+        demonstrations: list[Demonstration],
+        *,
+        reprompt: bool,
+        style: PromptStyle = "plain",
+        answer_style: AnswerStyle = "json",
+        codes: dict[str, str] | None = None,
+        contrastive: bool = False,
+    ) -> list[dict[str, str]]:
         """The teacher's prompt: standard and format (system), examples and the text (user).
 
         ``answer_style="label"`` asks for the label alone, whose probability is read from the
         model; ``"json"`` asks for label, stated confidence and rationale as one JSON object.
         """
         return [
-            {"role": "system", "content": self.render("teacher/system.jinja", task=task, style=style,
-                                                      answer_style=answer_style, codes=codes)},
-            {"role": "user", "content": self.render("teacher/user.jinja", record=record,
-                                                    demonstrations=demonstrations, reprompt=reprompt,
-                                                    answer_style=answer_style,
-                                                    contrastive=contrastive,
-                                                    reasoning_first=style == "cot")},
+            {
+                "role": "system",
+                "content": self.render(
+                    "teacher/system.jinja",
+                    task=task,
+                    style=style,
+                    answer_style=answer_style,
+                    codes=codes,
+                ),
+            },
+            {
+                "role": "user",
+                "content": self.render(
+                    "teacher/user.jinja",
+                    record=record,
+                    demonstrations=demonstrations,
+                    reprompt=reprompt,
+                    answer_style=answer_style,
+                    contrastive=contrastive,
+                    reasoning_first=style == "cot",
+                ),
+            },
         ]
 
-    def rationale_messages(self, task: Task, text: str, *, label: str | None = None,
-                           spans: list[Span] | None = None,
-                           student_answer: str | None = None,
-                           source: Literal["annotators", "teacher"] = "annotators",
-                           ) -> list[dict[str, str]]:
+    def rationale_messages(
+        self,
+        task: Task,
+        text: str,
+        *,
+        label: str | None = None,
+        spans: list[Span] | None = None,
+        student_answer: str | None = None,
+        source: Literal["annotators", "teacher"] = "annotators",
+    ) -> list[dict[str, str]]:
         """Ask the teacher why a known answer is right (aligner), what a student missed, or why
         it chose its own label; ``source`` says truthfully whose answer it is."""
         return [
             {"role": "system", "content": self.render("rationale/system.jinja", task=task)},
-            {"role": "user", "content": self.render("rationale/user.jinja", text=text, label=label,
-                                                    spans=spans or [], student_answer=student_answer,
-                                                    source=source)},
+            {
+                "role": "user",
+                "content": self.render(
+                    "rationale/user.jinja",
+                    text=text,
+                    label=label,
+                    spans=spans or [],
+                    student_answer=student_answer,
+                    source=source,
+                ),
+            },
         ]

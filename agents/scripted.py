@@ -10,7 +10,8 @@ import itertools
 import json
 import threading
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from langchain_core.callbacks import CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel
@@ -33,8 +34,10 @@ class ScriptedChatModel(BaseChatModel):
     rules: list[ScriptRule] = Field(default_factory=list)
     responder: Callable[[list[BaseMessage]], str] | None = None
     logprobs: Callable[[list[BaseMessage]], dict[str, float]] | None = Field(
-        None, description="First-token log-probabilities to return, OpenAI-style, when a call "
-                          "asks for `logprobs` (None: this model has none, like many backends).")
+        None,
+        description="First-token log-probabilities to return, OpenAI-style, when a call "
+        "asks for `logprobs` (None: this model has none, like many backends).",
+    )
     delay_s: float = 0.0
     tokens_per_word: float = 1.3
     _cycles: dict[int, Any] = PrivateAttr(default_factory=dict)
@@ -48,9 +51,11 @@ class ScriptedChatModel(BaseChatModel):
     @property
     def _identifying_params(self) -> dict[str, Any]:
         """Part of LLM-cache keys: two different scripts must never share cached replies."""
-        return {"rules": [r.model_dump() for r in self.rules],
-                "responder": _callable_key(self.responder) if self.responder else None,
-                "logprobs": _callable_key(self.logprobs) if self.logprobs else None}
+        return {
+            "rules": [r.model_dump() for r in self.rules],
+            "responder": _callable_key(self.responder) if self.responder else None,
+            "logprobs": _callable_key(self.logprobs) if self.logprobs else None,
+        }
 
     @property
     def prompts(self) -> list[list[BaseMessage]]:
@@ -68,8 +73,13 @@ class ScriptedChatModel(BaseChatModel):
                     return next(cycle)
         raise ValueError(f"no script rule matches the prompt: {str(last_user)[:200]!r}")
 
-    def _generate(self, messages: list[BaseMessage], stop: list[str] | None = None,
-                  run_manager: CallbackManagerForLLMRun | None = None, **kwargs: Any) -> ChatResult:
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
         with self._lock:
             self._prompts.append(list(messages))
         if self.delay_s:
@@ -78,12 +88,19 @@ class ScriptedChatModel(BaseChatModel):
             return _logprob_result(self.logprobs(messages))
         text = self._next_reply(messages)
         prompt_words = sum(len(str(m.content).split()) for m in messages)
-        usage = {"input_tokens": int(prompt_words * self.tokens_per_word),
-                 "output_tokens": int(len(text.split()) * self.tokens_per_word)}
+        usage = {
+            "input_tokens": int(prompt_words * self.tokens_per_word),
+            "output_tokens": int(len(text.split()) * self.tokens_per_word),
+        }
         usage["total_tokens"] = usage["input_tokens"] + usage["output_tokens"]
         if kwargs.get("tools"):
-            message = AIMessage(content="", usage_metadata=usage, tool_calls=[{
-                "name": "answer", "args": _as_args(text), "id": f"call_{len(self._prompts)}"}])
+            message = AIMessage(
+                content="",
+                usage_metadata=usage,
+                tool_calls=[
+                    {"name": "answer", "args": _as_args(text), "id": f"call_{len(self._prompts)}"}
+                ],
+            )
         else:
             message = AIMessage(content=text, usage_metadata=usage)
         return ChatResult(generations=[ChatGeneration(message=message)])
@@ -97,21 +114,30 @@ def _logprob_result(top: dict[str, float]) -> ChatResult:
     """A one-token reply carrying OpenAI-style ``logprobs`` for that token."""
     best = max(top, key=top.__getitem__)
     entries = [{"token": token, "logprob": lp, "bytes": None} for token, lp in top.items()]
-    message = AIMessage(content=best, usage_metadata={"input_tokens": 1, "output_tokens": 1,
-                                                      "total_tokens": 2},
-                        response_metadata={"logprobs": {"content": [
-                            {"token": best, "logprob": top[best], "bytes": None,
-                             "top_logprobs": entries}]}})
+    message = AIMessage(
+        content=best,
+        usage_metadata={"input_tokens": 1, "output_tokens": 1, "total_tokens": 2},
+        response_metadata={
+            "logprobs": {
+                "content": [
+                    {"token": best, "logprob": top[best], "bytes": None, "top_logprobs": entries}
+                ]
+            }
+        },
+    )
     return ChatResult(generations=[ChatGeneration(message=message)])
 
 
 def _callable_key(fn: Callable) -> str:
     """A stable name for a responder: its own qualified name and those of the callables it closes
     over (so `scripted_teacher(a)` and `scripted_teacher(b)` differ, two calls with `a` agree)."""
-    names = [fn] + [c.cell_contents for c in getattr(fn, "__closure__", None) or ()
-                    if callable(c.cell_contents)]
-    return "|".join(f"{getattr(f, '__module__', '')}.{getattr(f, '__qualname__', type(f).__name__)}"
-                    for f in names)
+    names = [fn] + [
+        c.cell_contents for c in getattr(fn, "__closure__", None) or () if callable(c.cell_contents)
+    ]
+    return "|".join(
+        f"{getattr(f, '__module__', '')}.{getattr(f, '__qualname__', type(f).__name__)}"
+        for f in names
+    )
 
 
 def _as_args(text: str) -> dict[str, Any]:

@@ -27,8 +27,9 @@ class Trainer(Protocol):
         ...
 
 
-def teacher_examples(task: Task, labelled: Sequence[LabelledRecord], *,
-                     min_confidence: float | None = None) -> tuple[list[StudentExample], int]:
+def teacher_examples(
+    task: Task, labelled: Sequence[LabelledRecord], *, min_confidence: float | None = None
+) -> tuple[list[StudentExample], int]:
     """Training examples from teacher answers only; returns (examples, records left out).
 
     With `min_confidence`, answers the teacher is less sure of (calibrated, when the run
@@ -38,8 +39,11 @@ def teacher_examples(task: Task, labelled: Sequence[LabelledRecord], *,
     ids = {name: i for i, name in enumerate(task.label_names)}
     examples, left_out = [], 0
     for item in labelled:
-        unsure = (min_confidence is not None and item.confidence is not None
-                  and item.confidence < min_confidence)
+        unsure = (
+            min_confidence is not None
+            and item.confidence is not None
+            and item.confidence < min_confidence
+        )
         if not item.ok or unsure:
             left_out += 1
             continue
@@ -57,18 +61,27 @@ def gold_examples(task: Task, records: Sequence[Record]) -> list[StudentExample]
     out = []
     for r in records:
         if task.is_spans and r.spans is not None:
-            out.append(StudentExample(id=r.id, text=r.text, spans=[
-                CharSpan(start=s.start, end=s.end, type=s.type) for s in r.spans]))
+            out.append(
+                StudentExample(
+                    id=r.id,
+                    text=r.text,
+                    spans=[CharSpan(start=s.start, end=s.end, type=s.type) for s in r.spans],
+                )
+            )
         elif not task.is_spans and r.label is not None:
             out.append(StudentExample(id=r.id, text=r.text, label=ids[r.label]))
     return out
 
 
-def prediction_answer(task: Task, text: str, prediction: StudentPrediction) -> tuple[str | None, list[Span]]:
+def prediction_answer(
+    task: Task, text: str, prediction: StudentPrediction
+) -> tuple[str | None, list[Span]]:
     """A student prediction in the teacher's vocabulary: a label name, or spans with their text."""
     if task.is_spans:
-        return None, [Span(type=s.type, start=s.start, end=s.end, text=text[s.start:s.end])
-                      for s in prediction.spans]
+        return None, [
+            Span(type=s.type, start=s.start, end=s.end, text=text[s.start : s.end])
+            for s in prediction.spans
+        ]
     return task.label_names[prediction.label], []
 
 
@@ -81,8 +94,9 @@ class StudentAgent:
     def train(self, labelled: Sequence[LabelledRecord]) -> tuple[FitReport | None, int]:
         """Fit on the batch's teacher answers; returns the fit (None if nothing was usable) and
         how many records were left out."""
-        examples, left_out = teacher_examples(self.task, labelled,
-                                              min_confidence=self.min_confidence)
+        examples, left_out = teacher_examples(
+            self.task, labelled, min_confidence=self.min_confidence
+        )
         return (self.trainer.fit_batch(examples) if examples else None), left_out
 
     def predict(self, records: Sequence[LabelledRecord | Record]) -> list[StudentPrediction]:

@@ -15,11 +15,13 @@ from dualchecker.agents.checkers import Borderline
 from dualchecker.agents.prompting import PromptBook
 from dualchecker.agents.types import Demonstration, Record, Task
 
-
 # A small teacher asked why the student was wrong often opens with "The student's answer is
 # correct because…", and later prompts would then teach that phrasing. Such sentences go.
-_PRAISE = re.compile(r"[^.!?]*\bstudent(?:'s| model's)? (?:answer|label|prediction) (?:is|was) "
-                     r"(?:correct|right|accurate)[^.!?]*[.!?]?\s*", re.IGNORECASE)
+_PRAISE = re.compile(
+    r"[^.!?]*\bstudent(?:'s| model's)? (?:answer|label|prediction) (?:is|was) "
+    r"(?:correct|right|accurate)[^.!?]*[.!?]?\s*",
+    re.IGNORECASE,
+)
 
 
 def without_praise_for_the_student(rationale: str) -> str:
@@ -43,11 +45,17 @@ class TemplateRefiner:
     def messages(self, record: Record, case: Borderline) -> list[dict[str, str]]:
         """The prompt asking the teacher to explain the reference answer against the student's."""
         return self.prompts.rationale_messages(
-            self.task, record.text, label=case.reference_label,
-            spans=case.reference_spans or None, student_answer=student_answer_text(case),
-            source="annotators" if case.reason == "wrong vs gold" else "teacher")
+            self.task,
+            record.text,
+            label=case.reference_label,
+            spans=case.reference_spans or None,
+            student_answer=student_answer_text(case),
+            source="annotators" if case.reason == "wrong vs gold" else "teacher",
+        )
 
-    def demonstration(self, record: Record, case: Borderline) -> tuple[Demonstration, Completion | None]:
+    def demonstration(
+        self, record: Record, case: Borderline
+    ) -> tuple[Demonstration, Completion | None]:
         """The new demonstration; without an explanation (dead backend) it still shows the answer."""
         from dualchecker.errors import BackendError
 
@@ -56,8 +64,12 @@ class TemplateRefiner:
         except BackendError:
             reply = None
         rationale = parse_rationale(reply.text, limit=RATIONALE_CHARS) if reply else ""
-        return Demonstration(source="template", record_id=record.id, text=record.text,
-                             label=case.reference_label, spans=case.reference_spans,
-                             rationale=without_praise_for_the_student(rationale),
-                             answer_source="annotators" if case.reason == "wrong vs gold" else "teacher",
-                             ), reply
+        return Demonstration(
+            source="template",
+            record_id=record.id,
+            text=record.text,
+            label=case.reference_label,
+            spans=case.reference_spans,
+            rationale=without_praise_for_the_student(rationale),
+            answer_source="annotators" if case.reason == "wrong vs gold" else "teacher",
+        ), reply

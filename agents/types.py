@@ -32,8 +32,11 @@ class SpanTypeDef(BaseModel):
     """One kind of span a spans task quotes from the text, with what it means."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
-    name: str = Field(min_length=1, pattern=r'^[^"\\\s][^"\\]*$',
-                      description="A key of the teacher's JSON answer, e.g. 'cause'.")
+    name: str = Field(
+        min_length=1,
+        pattern=r'^[^"\\\s][^"\\]*$',
+        description="A key of the teacher's JSON answer, e.g. 'cause'.",
+    )
     description: str = ""
 
 
@@ -47,10 +50,11 @@ class Task(BaseModel):
     labels: list[LabelDef] = Field(default_factory=list)
     span_types: list[SpanTypeDef] = Field(default_factory=list)
     positive_label: str | None = Field(
-        None, description="Binary tasks: the class whose F1 is reported (default: the 2nd label).")
+        None, description="Binary tasks: the class whose F1 is reported (default: the 2nd label)."
+    )
 
     @model_validator(mode="after")
-    def _labels_fit_kind(self) -> "Task":
+    def _labels_fit_kind(self) -> Task:
         if self.kind is TaskKind.SPANS:
             if not self.span_types:
                 raise ValueError("a spans task needs at least one entry in span_types")
@@ -99,7 +103,7 @@ class Span(BaseModel):
     confidence: float | None = Field(None, description="The teacher's probability of this quote.")
 
     @model_validator(mode="after")
-    def _ordered(self) -> "Span":
+    def _ordered(self) -> Span:
         if self.end <= self.start:
             raise ValueError(f"span end {self.end} must be after start {self.start}")
         return self
@@ -115,7 +119,9 @@ class Record(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
     id: str = Field(min_length=1)
     text: str = Field(min_length=1)
-    detail: str | None = Field(None, description="Longer context used when the teacher is re-prompted.")
+    detail: str | None = Field(
+        None, description="Longer context used when the teacher is re-prompted."
+    )
     label: str | None = None
     spans: list[Span] | None = None
 
@@ -127,10 +133,12 @@ class Record(BaseModel):
         return v
 
     @model_validator(mode="after")
-    def _spans_inside_text(self) -> "Record":
+    def _spans_inside_text(self) -> Record:
         for span in self.spans or []:
             if span.end > len(self.text):
-                raise ValueError(f"gold span {span.key()} ends after the text ({len(self.text)} chars)")
+                raise ValueError(
+                    f"gold span {span.key()} ends after the text ({len(self.text)} chars)"
+                )
         return self
 
     @property
@@ -148,16 +156,24 @@ class TeacherAnswer(BaseModel):
     confidence: float = Field(ge=0.0, le=1.0)
     rationale: str = ""
     confidence_source: Literal["token_probability", "sample_agreement", "verbalised"] = Field(
-        "verbalised", description="What produced `confidence`: the model's label probability, "
-                                  "agreement over samples, or the number the model wrote.")
+        "verbalised",
+        description="What produced `confidence`: the model's label probability, "
+        "agreement over samples, or the number the model wrote.",
+    )
     probabilities: dict[str, float] | None = Field(
-        None, description="Classification: the (calibrated, when a calibration is fitted) "
-                          "probability of every label; `label` is the most likely one.")
+        None,
+        description="Classification: the (calibrated, when a calibration is fitted) "
+        "probability of every label; `label` is the most likely one.",
+    )
     raw_probabilities: dict[str, float] | None = Field(
-        None, description="The model's own label distribution, before calibration.")
+        None, description="The model's own label distribution, before calibration."
+    )
     verbalised_confidence: float | None = Field(
-        None, description="The number the model stated, kept beside a token probability.")
-    dropped_spans: int = Field(0, ge=0, description="Quotes not found in the text, dropped one by one.")
+        None, description="The number the model stated, kept beside a token probability."
+    )
+    dropped_spans: int = Field(
+        0, ge=0, description="Quotes not found in the text, dropped one by one."
+    )
 
 
 class Usage(BaseModel):
@@ -166,9 +182,11 @@ class Usage(BaseModel):
     input_tokens: int = 0
     output_tokens: int = 0
 
-    def __add__(self, other: "Usage") -> "Usage":
-        return Usage(input_tokens=self.input_tokens + other.input_tokens,
-                     output_tokens=self.output_tokens + other.output_tokens)
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(
+            input_tokens=self.input_tokens + other.input_tokens,
+            output_tokens=self.output_tokens + other.output_tokens,
+        )
 
 
 class Attempt(BaseModel):
@@ -182,8 +200,12 @@ class Attempt(BaseModel):
     usage: Usage = Field(default_factory=Usage)
     seconds: float = 0.0
     cached: bool = Field(False, description="Answered by the LLM cache.")
-    reasks: int = Field(0, ge=0, description="Malformed replies re-asked with their error "
-                                             "before this answer (or before giving up).")
+    reasks: int = Field(
+        0,
+        ge=0,
+        description="Malformed replies re-asked with their error "
+        "before this answer (or before giving up).",
+    )
 
 
 class Demonstration(BaseModel):
@@ -198,8 +220,10 @@ class Demonstration(BaseModel):
     rationale: str = ""
     similarity: float | None = None
     answer_source: Literal["annotators", "teacher"] = Field(
-        "annotators", description="Whose answer this is: a human label, or the teacher's own "
-                                  "earlier answer (student feedback without a human label).")
+        "annotators",
+        description="Whose answer this is: a human label, or the teacher's own "
+        "earlier answer (student feedback without a human label).",
+    )
 
 
 class LabelledRecord(BaseModel):
@@ -210,12 +234,17 @@ class LabelledRecord(BaseModel):
     label: str | None = None
     spans: list[Span] = Field(default_factory=list)
     confidence: float | None = None
-    confidence_source: str | None = Field(None, description="token_probability, sample_agreement "
-                                                            "or verbalised.")
+    confidence_source: str | None = Field(
+        None, description="token_probability, sample_agreement or verbalised."
+    )
     rationale: str = ""
     reprompted: bool = False
-    before: TeacherAnswer | None = Field(None, description="The first answer, when a re-prompt replaced it.")
-    error: str | None = Field(None, description="Why no answer was accepted (the record is then unlabelled).")
+    before: TeacherAnswer | None = Field(
+        None, description="The first answer, when a re-prompt replaced it."
+    )
+    error: str | None = Field(
+        None, description="Why no answer was accepted (the record is then unlabelled)."
+    )
     gold_label: str | None = None
     gold_spans: list[Span] | None = None
     neighbours: list[str] = Field(default_factory=list)

@@ -22,38 +22,59 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.orchestration import DATA, LABEL_MAP, TASK  # noqa: E402
 from dualchecker.agents.embedders import HashingEmbedder  # noqa: E402
+from dualchecker.data import DataSource  # noqa: E402
 from dualchecker.graph.config import METHODS, RunConfig, RunSettings, method  # noqa: E402
 from dualchecker.runner import Run  # noqa: E402
-from benchmarks.orchestration import DATA, LABEL_MAP, TASK  # noqa: E402
-from dualchecker.data import DataSource  # noqa: E402
-from tests.fakes import current_text, is_reprompt, keyword_label, scripted_teacher  # noqa: E402
+from tests.fakes import keyword_label, scripted_teacher  # noqa: E402
 
 KEYWORDS = {"yes": ["emission", "carbon", "energy", "renewable", "climate", "sustainab", "waste"]}
 
 
 def answer(text: str, reprompt: bool) -> dict[str, Any]:
     unsure = not reprompt and hashlib.sha256(text.encode()).digest()[0] < 51
-    return {"label": keyword_label(text, KEYWORDS, "no"), "confidence": 40 if unsure else 90,
-            "rationale": "The sentence names an environmental benefit of the company's activity."}
+    return {
+        "label": keyword_label(text, KEYWORDS, "no"),
+        "confidence": 40 if unsure else 90,
+        "rationale": "The sentence names an environmental benefit of the company's activity.",
+    }
 
 
 def measure(name: str, n: int, shots: int) -> dict[str, Any]:
     llm = scripted_teacher(answer)
     with tempfile.TemporaryDirectory() as tmp:
         config = RunConfig(
-            task=TASK, inputs=DataSource(path=DATA / "dev.jsonl", limit=n, label_map=LABEL_MAP),
+            task=TASK,
+            inputs=DataSource(path=DATA / "dev.jsonl", limit=n, label_map=LABEL_MAP),
             pool=DataSource(path=DATA / "train.jsonl", limit=300, label_map=LABEL_MAP),
-            method=method(name, **({} if name == "zero-shot" else {"n_shot": shots}),
-                          student=False, student_checker=False),
-            run=RunSettings(dir=Path(tmp) / "run", batch_size=8, max_concurrency=4))
-        summary = Run(config, llm=llm, embedder=HashingEmbedder(), with_student=False).execute(progress=False)
-    per = {agent: {"calls": u.calls / n, "input_tokens": u.usage.input_tokens / n,
-                   "output_tokens": u.usage.output_tokens / n} for agent, u in summary.by_agent.items()}
-    return {"method": name, "calls_per_record": summary.llm_calls / n,
-            "input_tokens_per_record": summary.usage.input_tokens / n,
-            "output_tokens_per_record": summary.usage.output_tokens / n,
-            "reprompt_rate": summary.reprompt_rate, "by_agent": per}
+            method=method(
+                name,
+                **({} if name == "zero-shot" else {"n_shot": shots}),
+                student=False,
+                student_checker=False,
+            ),
+            run=RunSettings(dir=Path(tmp) / "run", batch_size=8, max_concurrency=4),
+        )
+        summary = Run(config, llm=llm, embedder=HashingEmbedder(), with_student=False).execute(
+            progress=False
+        )
+    per = {
+        agent: {
+            "calls": u.calls / n,
+            "input_tokens": u.usage.input_tokens / n,
+            "output_tokens": u.usage.output_tokens / n,
+        }
+        for agent, u in summary.by_agent.items()
+    }
+    return {
+        "method": name,
+        "calls_per_record": summary.llm_calls / n,
+        "input_tokens_per_record": summary.usage.input_tokens / n,
+        "output_tokens_per_record": summary.usage.output_tokens / n,
+        "reprompt_rate": summary.reprompt_rate,
+        "by_agent": per,
+    }
 
 
 def main() -> None:
@@ -64,16 +85,24 @@ def main() -> None:
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     rows = [measure(name, args.records, args.shots) for name in METHODS]
-    out = {"date": date.today().isoformat(), "records": args.records, "shots": args.shots, "rows": rows}
+    out = {
+        "date": date.today().isoformat(),
+        "records": args.records,
+        "shots": args.shots,
+        "rows": rows,
+    }
     text = json.dumps(out, indent=2)
     print(text)
     if args.json_out:
         args.json_out.write_text(text)
     for row in rows:
         agents = ", ".join(f"{a} {v['calls']:.2f}" for a, v in row["by_agent"].items())
-        print(f"{row['method']:<26} {row['calls_per_record']:5.2f} calls ({agents})  "
-              f"{row['input_tokens_per_record']:7.0f} in / {row['output_tokens_per_record']:4.0f} out  "
-              f"re-prompted {row['reprompt_rate']:.0%}", file=sys.stderr)
+        print(
+            f"{row['method']:<26} {row['calls_per_record']:5.2f} calls ({agents})  "
+            f"{row['input_tokens_per_record']:7.0f} in / {row['output_tokens_per_record']:4.0f} out  "
+            f"re-prompted {row['reprompt_rate']:.0%}",
+            file=sys.stderr,
+        )
 
 
 if __name__ == "__main__":

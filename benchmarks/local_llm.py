@@ -140,8 +140,12 @@ def through_server(model: str, threads: int) -> tuple[Callable, Callable[[], Non
     server = helper.start_llama_server(model, n_threads=threads)
     load = time.perf_counter() - started
     chat = ChatOpenAI(
-        base_url=server.base_url, api_key="sk-local", model=server.alias,
-        temperature=0, max_retries=0, timeout=300,
+        base_url=server.base_url,
+        api_key="sk-local",
+        model=server.alias,
+        temperature=0,
+        max_retries=0,
+        timeout=300,
     )
     # The server ignores max_completion_tokens, which is what ChatOpenAI sends.
     bound = chat.bind(response_format=RESPONSE_FORMAT, extra_body={"max_tokens": MAX_TOKENS})
@@ -235,9 +239,13 @@ def main(argv: list[str] | None = None) -> None:
     report = {
         "date": date.today().isoformat(),
         "machine": f"{_cpu_name()}, {os.cpu_count()} CPUs",
-        "threads": args.threads, "records": args.records, "rounds": args.rounds,
-        "data": str(args.data), "max_tokens": MAX_TOKENS,
-        "load_avg_1m": {"before": load_before, "after": os.getloadavg()[0]}, "results": rows,
+        "threads": args.threads,
+        "records": args.records,
+        "rounds": args.rounds,
+        "data": str(args.data),
+        "max_tokens": MAX_TOKENS,
+        "load_avg_1m": {"before": load_before, "after": os.getloadavg()[0]},
+        "results": rows,
         "agreement": agreement,
     }
     print(markdown_table(rows))  # the table is this script's output

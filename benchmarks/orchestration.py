@@ -39,11 +39,19 @@ from dualchecker.graph.config import RetrievalConfig, RunConfig, RunSettings, me
 from dualchecker.runner import Run  # noqa: E402
 from tests.integration.fake_openai_server import FakeOpenAIServer, default_answer, last_text  # noqa: E402
 
-DATA = Path(os.environ.get("DUALCHECKER_DATA", ROOT.parent / "shared" / "data")) / "environmental_claims"
-TASK = Task(name="environmental claims", kind="binary",
-            instructions="Does the sentence make an environmental claim?",
-            labels=[LabelDef(name="no", description="not an environmental claim"),
-                    LabelDef(name="yes", description="an environmental claim")])
+DATA = (
+    Path(os.environ.get("DUALCHECKER_DATA", ROOT.parent / "shared" / "data"))
+    / "environmental_claims"
+)
+TASK = Task(
+    name="environmental claims",
+    kind="binary",
+    instructions="Does the sentence make an environmental claim?",
+    labels=[
+        LabelDef(name="no", description="not an environmental claim"),
+        LabelDef(name="yes", description="an environmental claim"),
+    ],
+)
 LABEL_MAP = {"0": "no", "1": "yes"}
 log = logging.getLogger("benchmarks.orchestration")
 
@@ -67,15 +75,28 @@ class NoRationaleCache(RationaleCache):
         return make()
 
 
-def make_config(server: FakeOpenAIServer, run_dir: Path, *, name: str, n: int, batch: int,
-                in_flight: int, llm_cache: bool, n_shot: int = 5) -> RunConfig:
+def make_config(
+    server: FakeOpenAIServer,
+    run_dir: Path,
+    *,
+    name: str,
+    n: int,
+    batch: int,
+    in_flight: int,
+    llm_cache: bool,
+    n_shot: int = 5,
+) -> RunConfig:
     return RunConfig(
-        task=TASK, inputs=DataSource(path=DATA / "dev.jsonl", limit=n, label_map=LABEL_MAP),
+        task=TASK,
+        inputs=DataSource(path=DATA / "dev.jsonl", limit=n, label_map=LABEL_MAP),
         pool=DataSource(path=DATA / "train.jsonl", limit=300, label_map=LABEL_MAP),
         method=method(name, n_shot=n_shot, student=False, student_checker=False),
         backend=BackendConfig(kind="openai", base_url=server.base_url, model="fake", max_retries=0),
         retrieval=RetrievalConfig(kind="hashing"),
-        run=RunSettings(dir=run_dir, batch_size=batch, max_concurrency=in_flight, llm_cache=llm_cache))
+        run=RunSettings(
+            dir=run_dir, batch_size=batch, max_concurrency=in_flight, llm_cache=llm_cache
+        ),
+    )
 
 
 def timed_run(config: RunConfig, *, reference: bool = False) -> dict[str, Any]:
@@ -85,10 +106,16 @@ def timed_run(config: RunConfig, *, reference: bool = False) -> dict[str, Any]:
     started = time.perf_counter()
     summary = run.execute(progress=False)
     seconds = time.perf_counter() - started
-    return {"records": summary.records, "seconds": seconds, "records_per_s": summary.records / seconds,
-            "calls": summary.llm_calls, "calls_per_record": summary.llm_calls / summary.records,
-            "tokens_per_record": (summary.usage.input_tokens + summary.usage.output_tokens) / summary.records,
-            "failed": summary.failed}
+    return {
+        "records": summary.records,
+        "seconds": seconds,
+        "records_per_s": summary.records / seconds,
+        "calls": summary.llm_calls,
+        "calls_per_record": summary.llm_calls / summary.records,
+        "tokens_per_record": (summary.usage.input_tokens + summary.usage.output_tokens)
+        / summary.records,
+        "failed": summary.failed,
+    }
 
 
 def part_a(delay: float, repeats: int, waves: int) -> list[dict[str, Any]]:
@@ -98,15 +125,31 @@ def part_a(delay: float, repeats: int, waves: int) -> list[dict[str, Any]]:
         rates, peaks = [], []
         for _ in range(repeats):
             with FakeOpenAIServer(delay_s=delay) as server, tempfile.TemporaryDirectory() as tmp:
-                config = make_config(server, Path(tmp) / "run", name="zero-shot", n=n, batch=16,
-                                     in_flight=in_flight, llm_cache=False, n_shot=0)
+                config = make_config(
+                    server,
+                    Path(tmp) / "run",
+                    name="zero-shot",
+                    n=n,
+                    batch=16,
+                    in_flight=in_flight,
+                    llm_cache=False,
+                    n_shot=0,
+                )
                 rates.append(timed_run(config)["records_per_s"])
                 peaks.append(server.log.max_in_flight)
         ideal = in_flight / delay
-        rows.append({"in_flight": in_flight, "records": n, "ideal_per_s": ideal,
-                     "best_per_s": max(rates), "median_per_s": statistics.median(rates),
-                     "best_share": max(rates) / ideal, "median_share": statistics.median(rates) / ideal,
-                     "max_in_flight_seen": max(peaks)})
+        rows.append(
+            {
+                "in_flight": in_flight,
+                "records": n,
+                "ideal_per_s": ideal,
+                "best_per_s": max(rates),
+                "median_per_s": statistics.median(rates),
+                "best_share": max(rates) / ideal,
+                "median_share": statistics.median(rates) / ideal,
+                "max_in_flight_seen": max(peaks),
+            }
+        )
         log.info("a: %s", rows[-1])
     return rows
 
@@ -114,26 +157,44 @@ def part_a(delay: float, repeats: int, waves: int) -> list[dict[str, Any]]:
 def part_c(delay: float, repeats: int, n: int) -> dict[str, Any]:
     results: dict[str, list[dict[str, Any]]] = {"dualchecker": [], "reference": []}
     for _ in range(repeats):
-        for label, batch, in_flight, cache, reference in (("dualchecker", 16, 16, True, False),
-                                                          ("reference", 1, 1, False, True)):
-            with FakeOpenAIServer(delay_s=delay, answer=unsure_one_in_five) as server, \
-                    tempfile.TemporaryDirectory() as tmp:
-                config = make_config(server, Path(tmp) / "run", name="paper", n=n,
-                                     batch=batch, in_flight=in_flight, llm_cache=cache)
+        for label, batch, in_flight, cache, reference in (
+            ("dualchecker", 16, 16, True, False),
+            ("reference", 1, 1, False, True),
+        ):
+            with (
+                FakeOpenAIServer(delay_s=delay, answer=unsure_one_in_five) as server,
+                tempfile.TemporaryDirectory() as tmp,
+            ):
+                config = make_config(
+                    server,
+                    Path(tmp) / "run",
+                    name="paper",
+                    n=n,
+                    batch=batch,
+                    in_flight=in_flight,
+                    llm_cache=cache,
+                )
                 results[label].append(timed_run(config, reference=reference))
     best = {k: max(v, key=lambda r: r["records_per_s"]) for k, v in results.items()}
     ours, ref = best["dualchecker"], best["reference"]
-    return {"method": "paper preset, 5-shot (2 retrieved neighbours)", "delay_s": delay, "records": n,
-            "dualchecker": ours, "reference": ref,
-            "speedup": ours["records_per_s"] / ref["records_per_s"],
-            "call_ratio": ref["calls_per_record"] / ours["calls_per_record"],
-            "token_ratio": ref["tokens_per_record"] / ours["tokens_per_record"]}
+    return {
+        "method": "paper preset, 5-shot (2 retrieved neighbours)",
+        "delay_s": delay,
+        "records": n,
+        "dualchecker": ours,
+        "reference": ref,
+        "speedup": ours["records_per_s"] / ref["records_per_s"],
+        "call_ratio": ref["calls_per_record"] / ours["calls_per_record"],
+        "token_ratio": ref["tokens_per_record"] / ours["tokens_per_record"],
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--part", choices=["a", "c", "both"], default="both")
-    parser.add_argument("--delay", type=float, default=0.5, help="(a) server delay per call, seconds")
+    parser.add_argument(
+        "--delay", type=float, default=0.5, help="(a) server delay per call, seconds"
+    )
     parser.add_argument("--waves", type=int, default=8, help="(a) records = waves × in-flight")
     parser.add_argument("--ref-delay", type=float, default=0.1, help="(c) server delay per call")
     parser.add_argument("--ref-records", type=int, default=32)
@@ -142,8 +203,11 @@ def main() -> None:
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     log.setLevel(logging.INFO)  # only this script's progress; per-request logs would cost CPU
-    out: dict[str, Any] = {"date": date.today().isoformat(), "cpus": os.cpu_count(),
-                           "load_avg_before": os.getloadavg()}
+    out: dict[str, Any] = {
+        "date": date.today().isoformat(),
+        "cpus": os.cpu_count(),
+        "load_avg_before": os.getloadavg(),
+    }
     if args.part in ("a", "both"):
         out["a"] = {"delay_s": args.delay, "rows": part_a(args.delay, args.repeats, args.waves)}
     if args.part in ("c", "both"):

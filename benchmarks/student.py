@@ -45,12 +45,20 @@ def load_task(task: str, data_dir: Path) -> tuple[list[StudentExample], list[Stu
         folder = data_dir / "environmental_claims"
         return load_jsonl_labels(folder / "train.jsonl"), load_jsonl_labels(folder / "dev.jsonl")
     folder = data_dir / "causal_news_corpus"
-    return load_cnc_spans(folder / "train_subtask2.csv"), load_cnc_spans(folder / "dev_subtask2.csv")
+    return load_cnc_spans(folder / "train_subtask2.csv"), load_cnc_spans(
+        folder / "dev_subtask2.csv"
+    )
 
 
 def student_config(task: str, args: argparse.Namespace) -> StudentConfig:
-    shared = dict(learning_rate=args.lr, train_batch_size=args.batch_size, max_length=args.max_length,
-                  seed=args.seed, final_epochs=args.epochs, device=args.device)
+    shared = dict(
+        learning_rate=args.lr,
+        train_batch_size=args.batch_size,
+        max_length=args.max_length,
+        seed=args.seed,
+        final_epochs=args.epochs,
+        device=args.device,
+    )
     if args.model:
         shared["model"] = args.model
     if task == "claims":
@@ -75,7 +83,9 @@ def row(task: str, report: EvalReport) -> dict:
 
 
 def run_sequential(jobs: dict[str, tuple]) -> dict[str, EvalReport]:
-    return {task: train_and_evaluate(config, train, dev) for task, (config, train, dev) in jobs.items()}
+    return {
+        task: train_and_evaluate(config, train, dev) for task, (config, train, dev) in jobs.items()
+    }
 
 
 def run_parallel(jobs: dict[str, tuple], timeout_s: float) -> dict[str, EvalReport]:
@@ -83,24 +93,34 @@ def run_parallel(jobs: dict[str, tuple], timeout_s: float) -> dict[str, EvalRepo
     from dualchecker.training.actor import FinetuneJob, ensure_ray, run_finetunes_parallel
 
     ensure_ray()
-    finetunes = [FinetuneJob(name=t, config=c, train=tr, test=dev) for t, (c, tr, dev) in jobs.items()]
+    finetunes = [
+        FinetuneJob(name=t, config=c, train=tr, test=dev) for t, (c, tr, dev) in jobs.items()
+    ]
     return dict(zip(jobs, run_finetunes_parallel(finetunes, timeout_s=timeout_s)))
 
 
 def parse_args() -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--data-dir", type=Path, default=DEFAULT_DATA, help="folder holding the shared data sets")
+    p.add_argument(
+        "--data-dir", type=Path, default=DEFAULT_DATA, help="folder holding the shared data sets"
+    )
     p.add_argument("--tasks", nargs="+", choices=TASKS, default=list(TASKS))
-    p.add_argument("--train-size", type=int, default=600, help="training examples per task (0 = all)")
+    p.add_argument(
+        "--train-size", type=int, default=600, help="training examples per task (0 = all)"
+    )
     p.add_argument("--dev-size", type=int, default=0, help="dev examples per task (0 = all)")
     p.add_argument("--epochs", type=int, default=3)
     p.add_argument("--lr", type=float, default=1e-4)
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--max-length", type=int, default=128)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--model", default=None, help="HF id or folder (default: packaged all-MiniLM-L6-v2)")
+    p.add_argument(
+        "--model", default=None, help="HF id or folder (default: packaged all-MiniLM-L6-v2)"
+    )
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
-    p.add_argument("--parallel", action="store_true", help="run the tasks side by side as Ray tasks")
+    p.add_argument(
+        "--parallel", action="store_true", help="run the tasks side by side as Ray tasks"
+    )
     p.add_argument("--timeout-s", type=float, default=3600, help="overall limit with --parallel")
     p.add_argument("--json-out", type=Path, default=None, help="also write the results here")
     return p.parse_args()
@@ -114,12 +134,19 @@ def main() -> None:
     jobs = {}
     for task in args.tasks:
         train, dev = load_task(task, args.data_dir)
-        jobs[task] = (student_config(task, args),
-                      subsample(train, args.train_size, args.seed), subsample(dev, args.dev_size, args.seed))
+        jobs[task] = (
+            student_config(task, args),
+            subsample(train, args.train_size, args.seed),
+            subsample(dev, args.dev_size, args.seed),
+        )
     reports = run_parallel(jobs, args.timeout_s) if args.parallel else run_sequential(jobs)
     rows = [row(task, report) for task, report in reports.items()]
-    meta = {"date": date.today().isoformat(), "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
-            "cuda": torch.cuda.is_available(), "args": {k: str(v) for k, v in vars(args).items()}}
+    meta = {
+        "date": date.today().isoformat(),
+        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
+        "cuda": torch.cuda.is_available(),
+        "args": {k: str(v) for k, v in vars(args).items()},
+    }
     print(json.dumps(meta))
     for r in rows:
         print(json.dumps(r))

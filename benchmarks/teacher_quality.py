@@ -45,7 +45,9 @@ from dualchecker.evaluation import teacher_scores  # noqa: E402
 from dualchecker.graph.config import RunConfig, RunSettings, method  # noqa: E402
 from dualchecker.runner import Run  # noqa: E402
 
-DATA = Path(os.environ.get("DUALCHECKER_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
+DATA = Path(
+    os.environ.get("DUALCHECKER_DATA", Path(__file__).resolve().parents[2] / "shared" / "data")
+)
 
 
 def cnc(n: int, seed: int) -> tuple[Task, list[Record], list[Record]]:
@@ -67,8 +69,14 @@ def claims(n: int, seed: int) -> tuple[Task, list[Record], list[Record]]:
     return ENV_CLAIMS, (dev + extra)[:n], environmental_claims(DATA, "train")
 
 
-def bootstrap(task: Task, records: list[LabelledRecord], *, reps: int = 1000, seed: int = 0,
-              against: list[LabelledRecord] | None = None) -> tuple[float, float, float]:
+def bootstrap(
+    task: Task,
+    records: list[LabelledRecord],
+    *,
+    reps: int = 1000,
+    seed: int = 0,
+    against: list[LabelledRecord] | None = None,
+) -> tuple[float, float, float]:
     """F1 (or its paired difference with `against`) and its 95% percentile interval."""
     rng = np.random.default_rng(seed)
     score = lambda rs: teacher_scores(task, rs)["f1"]
@@ -104,17 +112,32 @@ def is_right(answer_label, answer_spans, r: LabelledRecord) -> bool:
 
 def reliability_columns(labelled: list[LabelledRecord]) -> dict[str, float | None]:
     """AUROC/ECE of the final (token-probability) confidence and of the first stated number."""
-    ok = [r for r in labelled if r.ok and (r.gold_label is not None or r.gold_spans is not None)
-          and r.confidence is not None]
+    ok = [
+        r
+        for r in labelled
+        if r.ok
+        and (r.gold_label is not None or r.gold_spans is not None)
+        and r.confidence is not None
+    ]
     right = [is_right(r.label, r.spans, r) for r in ok]
     token = reliability([r.confidence for r in ok], right)
-    stated = [(r.attempts[0].answer.verbalised_confidence,
-               is_right(r.attempts[0].answer.label, r.attempts[0].answer.spans, r))
-              for r in ok if r.attempts and r.attempts[0].answer
-              and r.attempts[0].answer.verbalised_confidence is not None]
+    stated = [
+        (
+            r.attempts[0].answer.verbalised_confidence,
+            is_right(r.attempts[0].answer.label, r.attempts[0].answer.spans, r),
+        )
+        for r in ok
+        if r.attempts
+        and r.attempts[0].answer
+        and r.attempts[0].answer.verbalised_confidence is not None
+    ]
     verbal = reliability([s for s, _ in stated], [c for _, c in stated]) if stated else None
-    return {"auroc_token": token.auroc, "ece_token": token.ece,
-            "auroc_verbal": verbal.auroc if verbal else None, "ece_verbal": verbal.ece if verbal else None}
+    return {
+        "auroc_token": token.auroc,
+        "ece_token": token.ece,
+        "auroc_verbal": verbal.auroc if verbal else None,
+        "ece_verbal": verbal.ece if verbal else None,
+    }
 
 
 def flips(labelled: list[LabelledRecord]) -> tuple[int, int]:
@@ -130,12 +153,23 @@ def flips(labelled: list[LabelledRecord]) -> tuple[int, int]:
     return good, bad
 
 
-def run_row(name: str, preset: str, task: Task, inputs: list[Record], pool: list[Record],
-            backend: ChatBackend, embedder, workdir: Path, **overrides) -> dict:
-    config = RunConfig(task=task, inputs=DataSource(path=workdir / "unused.jsonl"),
-                       method=method(preset, student=False, student_checker=False, **overrides),
-                       run=RunSettings(dir=workdir / name, batch_size=8, max_concurrency=1,
-                                       llm_cache=False))
+def run_row(
+    name: str,
+    preset: str,
+    task: Task,
+    inputs: list[Record],
+    pool: list[Record],
+    backend: ChatBackend,
+    embedder,
+    workdir: Path,
+    **overrides,
+) -> dict:
+    config = RunConfig(
+        task=task,
+        inputs=DataSource(path=workdir / "unused.jsonl"),
+        method=method(preset, student=False, student_checker=False, **overrides),
+        run=RunSettings(dir=workdir / name, batch_size=8, max_concurrency=1, llm_cache=False),
+    )
     fresh = backend.fresh()
     started = time.perf_counter()
     run = Run(config, llm=fresh, embedder=embedder, inputs=inputs, pool=pool, with_student=False)
@@ -144,48 +178,87 @@ def run_row(name: str, preset: str, task: Task, inputs: list[Record], pool: list
     labelled = run.store.all()
     by_id = {r.id: r for r in labelled}
     labelled = [by_id[r.id] for r in inputs]
-    events = [json.loads(line) for line in (workdir / name / "events.jsonl").read_text().splitlines()]
-    calibration = next((e["data"]["calibration"] for e in events
-                        if e["agent"] == "calibration" and e["kind"] == "fitted"), None)
-    return {"name": name, "labelled": labelled, "seconds": seconds, "calls": fresh.calls,
-            "usage": fresh.usage, "calibration": calibration}
+    events = [
+        json.loads(line) for line in (workdir / name / "events.jsonl").read_text().splitlines()
+    ]
+    calibration = next(
+        (
+            e["data"]["calibration"]
+            for e in events
+            if e["agent"] == "calibration" and e["kind"] == "fitted"
+        ),
+        None,
+    )
+    return {
+        "name": name,
+        "labelled": labelled,
+        "seconds": seconds,
+        "calls": fresh.calls,
+        "usage": fresh.usage,
+        "calibration": calibration,
+    }
 
 
-def no_llm_reference(task: Task, inputs: list[Record], pool: list[Record], embedder) -> list[LabelledRecord]:
+def no_llm_reference(
+    task: Task, inputs: list[Record], pool: list[Record], embedder
+) -> list[LabelledRecord]:
     """Logistic regression on frozen MiniLM embeddings of the whole human pool (classification);
     for spans, MiniLM fine-tuned as a BIO tagger on 600 pool sentences."""
     if task.is_spans:
         return span_tagger_reference(task, inputs, pool)
     from sklearn.linear_model import LogisticRegression
 
-    clf = LogisticRegression(max_iter=2000).fit(embedder.encode([r.text for r in pool]),
-                                                [r.label for r in pool])
+    clf = LogisticRegression(max_iter=2000).fit(
+        embedder.encode([r.text for r in pool]), [r.label for r in pool]
+    )
     proba = clf.predict_proba(embedder.encode([r.text for r in inputs]))
     out = []
     for record, p in zip(inputs, proba):
         best = int(np.argmax(p))
-        out.append(LabelledRecord(id=record.id, text=record.text, label=str(clf.classes_[best]),
-                                  confidence=float(p[best]), gold_label=record.label))
+        out.append(
+            LabelledRecord(
+                id=record.id,
+                text=record.text,
+                label=str(clf.classes_[best]),
+                confidence=float(p[best]),
+                gold_label=record.label,
+            )
+        )
     return out
 
 
-def span_tagger_reference(task: Task, inputs: list[Record], pool: list[Record],
-                          n_train: int = 600, epochs: int = 3) -> list[LabelledRecord]:
+def span_tagger_reference(
+    task: Task, inputs: list[Record], pool: list[Record], n_train: int = 600, epochs: int = 3
+) -> list[LabelledRecord]:
     from dualchecker.agents.student import gold_examples
     from dualchecker.agents.types import Span
     from dualchecker.training.config import StudentConfig
     from dualchecker.training.trainer import StudentTrainer
 
-    config = StudentConfig(task="spans", span_types=task.span_type_names, final_epochs=epochs,
-                           learning_rate=1e-4, seed=0)
+    config = StudentConfig(
+        task="spans",
+        span_types=task.span_type_names,
+        final_epochs=epochs,
+        learning_rate=1e-4,
+        seed=0,
+    )
     trainer = StudentTrainer(config)
     trainer.fit(gold_examples(task, random.Random(0).sample(pool, min(n_train, len(pool)))), epochs)
     out = []
     for record, prediction in zip(inputs, trainer.predict([r.text for r in inputs])):
-        spans = [Span(type=s.type, start=s.start, end=s.end, text=record.text[s.start:s.end])
-                 for s in prediction.spans]
-        out.append(LabelledRecord(id=record.id, text=record.text, spans=spans,
-                                  confidence=prediction.confidence, gold_spans=record.spans))
+        spans = [
+            Span(type=s.type, start=s.start, end=s.end, text=record.text[s.start : s.end])
+            for s in prediction.spans
+        ]
+        out.append(
+            LabelledRecord(
+                id=record.id,
+                text=record.text,
+                spans=spans,
+                confidence=prediction.confidence,
+                gold_spans=record.spans,
+            )
+        )
     return out
 
 
@@ -199,7 +272,9 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--rows", default="zero,few,dc0,dc5,before")
     parser.add_argument("--out", default="benchmarks/results")
-    parser.add_argument("--ref-n", type=int, default=600, help="spans: pool sentences for the tagger")
+    parser.add_argument(
+        "--ref-n", type=int, default=600, help="spans: pool sentences for the tagger"
+    )
     args = parser.parse_args()
 
     task, inputs, pool = (claims if args.dataset == "claims" else cnc)(args.n, args.seed)
@@ -210,29 +285,50 @@ def main() -> None:
     backend = ChatBackend(model, structured="response_format", name=args.model)
     embedder = SentenceTransformerEmbedder()
     rows = {
-        "zero": ("zero-shot", "zero-shot", inputs, dict(confidence="token_probability", verbalise=True)),
-        "few": ("few-shot (5, static)", "few-shot", inputs,
-                dict(n_shot=5, confidence="token_probability", verbalise=True)),
+        "zero": (
+            "zero-shot",
+            "zero-shot",
+            inputs,
+            dict(confidence="token_probability", verbalise=True),
+        ),
+        "few": (
+            "few-shot (5, static)",
+            "few-shot",
+            inputs,
+            dict(n_shot=5, confidence="token_probability", verbalise=True),
+        ),
         "dc0": ("DualChecker 0-shot", "dualchecker", inputs, dict(n_shot=0, verbalise=True)),
         "dc5": ("DualChecker 5-shot", "dualchecker", inputs, dict(n_shot=5, verbalise=True)),
-        "before": ("DualChecker 5-shot as first built (verbalised)", "dualchecker-verbalised",
-                   inputs[:args.before_n], dict(n_shot=5)),
+        "before": (
+            "DualChecker 5-shot as first built (verbalised)",
+            "dualchecker-verbalised",
+            inputs[: args.before_n],
+            dict(n_shot=5),
+        ),
     }
     results, per_record = [], {}
     with tempfile.TemporaryDirectory(prefix="tq-") as tmp:
         for key in args.rows.split(","):
             name, preset, rows_inputs, overrides = rows[key]
             print(f"== {name} ({len(rows_inputs)} records)", file=sys.stderr, flush=True)
-            result = run_row(key, preset, task, rows_inputs, pool, backend, embedder, Path(tmp),
-                             **overrides)
+            result = run_row(
+                key, preset, task, rows_inputs, pool, backend, embedder, Path(tmp), **overrides
+            )
             results.append((name, result))
             per_record[key] = result["labelled"]
             _write_partial(out / f"{tag}.partial.jsonl", name, result)
-        ref = (span_tagger_reference(task, inputs, pool, n_train=args.ref_n) if task.is_spans
-               else no_llm_reference(task, inputs, pool, embedder))
+        ref = (
+            span_tagger_reference(task, inputs, pool, n_train=args.ref_n)
+            if task.is_spans
+            else no_llm_reference(task, inputs, pool, embedder)
+        )
         system = ChatBackend(model).model  # for the speed limit: the zero-shot prompt, uncached
         first = per_record.get("dc5") or per_record.get("zero")
-        rate = prefill_speed(system, _prompt_text(model, first[0].attempts[0].messages)) if first else None
+        rate = (
+            prefill_speed(system, _prompt_text(model, first[0].attempts[0].messages))
+            if first
+            else None
+        )
     table = _table(task, results, ref, per_record.get("zero"), rate, args, len(pool))
     (out / f"{tag}.md").write_text(table)
     print(table)
@@ -247,23 +343,46 @@ def _prompt_text(model: LocalLlamaChatModel, messages: list[dict]) -> str:
 def _write_partial(path: Path, name: str, result: dict) -> None:
     with path.open("a", encoding="utf-8") as handle:
         for r in result["labelled"]:
-            handle.write(json.dumps({"row": name, "id": r.id, "gold": r.gold_label, "label": r.label,
-                                     "confidence": r.confidence, "reprompted": r.reprompted,
-                                     "before": r.before.label if r.before else None,
-                                     "probabilities": r.attempts[-1].answer.probabilities
-                                     if r.attempts and r.attempts[-1].answer else None}) + "\n")
+            handle.write(
+                json.dumps(
+                    {
+                        "row": name,
+                        "id": r.id,
+                        "gold": r.gold_label,
+                        "label": r.label,
+                        "confidence": r.confidence,
+                        "reprompted": r.reprompted,
+                        "before": r.before.label if r.before else None,
+                        "probabilities": r.attempts[-1].answer.probabilities
+                        if r.attempts and r.attempts[-1].answer
+                        else None,
+                    }
+                )
+                + "\n"
+            )
 
 
-def _table(task: Task, results: list, ref: list[LabelledRecord], zero: list[LabelledRecord] | None,
-           rate: float | None, args, pool_size: int) -> str:
-    lines = [f"Teacher quality, {args.dataset}, {args.model}, {args.n} records (seed {args.seed}), "
-             f"pool {pool_size}; {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-             f"{time.strftime('%Y-%m-%d')}.",
-             f"Prefill speed of the model on these prompts, nothing cached: {rate:.0f} tokens/s." if rate else "",
-             "",
-             "| row | n | teacher F1 [95% CI] | vs zero-shot [95% CI] | AUROC token | ECE token | "
-             "AUROC stated | ECE stated | re-prompted | flips ✓/✗ | calls/rec | s/rec | prefill limit s/rec |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+def _table(
+    task: Task,
+    results: list,
+    ref: list[LabelledRecord],
+    zero: list[LabelledRecord] | None,
+    rate: float | None,
+    args,
+    pool_size: int,
+) -> str:
+    lines = [
+        f"Teacher quality, {args.dataset}, {args.model}, {args.n} records (seed {args.seed}), "
+        f"pool {pool_size}; {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+        f"{time.strftime('%Y-%m-%d')}.",
+        f"Prefill speed of the model on these prompts, nothing cached: {rate:.0f} tokens/s."
+        if rate
+        else "",
+        "",
+        "| row | n | teacher F1 [95% CI] | vs zero-shot [95% CI] | AUROC token | ECE token | "
+        "AUROC stated | ECE stated | re-prompted | flips ✓/✗ | calls/rec | s/rec | prefill limit s/rec |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
     for name, result in results:
         labelled = result["labelled"]
         f1, low, high = bootstrap(task, labelled)
@@ -277,27 +396,36 @@ def _table(task: Task, results: list, ref: list[LabelledRecord], zero: list[Labe
         reprompted = sum(r.reprompted for r in labelled)
         limit = f"{result['usage'].input_tokens / rate / n:.2f}" if rate else "–"
         fmt = lambda v: "–" if v is None else f"{v:.3f}"
-        lines.append(f"| {name} | {n} | {f1:.3f} [{low:.3f}, {high:.3f}] | {paired or '–'} | "
-                     f"{fmt(rel['auroc_token'])} | {fmt(rel['ece_token'])} | {fmt(rel['auroc_verbal'])} | "
-                     f"{fmt(rel['ece_verbal'])} | {reprompted / n:.0%} | {good}/{bad} | "
-                     f"{result['calls'] / n:.2f} | {result['seconds'] / n:.2f} | {limit} |")
+        lines.append(
+            f"| {name} | {n} | {f1:.3f} [{low:.3f}, {high:.3f}] | {paired or '–'} | "
+            f"{fmt(rel['auroc_token'])} | {fmt(rel['ece_token'])} | {fmt(rel['auroc_verbal'])} | "
+            f"{fmt(rel['ece_verbal'])} | {reprompted / n:.0%} | {good}/{bad} | "
+            f"{result['calls'] / n:.2f} | {result['seconds'] / n:.2f} | {limit} |"
+        )
         cal = result.get("calibration")
         if cal:
-            lines.append(f"|  ↳ calibration on {cal['pool_raw']['n']} pool examples | | "
-                         f"raw acc {cal['pool_raw']['accuracy']:.3f} → calibrated "
-                         f"{cal['pool_calibrated']['accuracy']:.3f} | threshold {cal['threshold']:.2f}, "
-                         f"neighbour weight {cal['neighbour_weight'] or 0:.2f} | "
-                         f"{fmt(cal['pool_calibrated']['auroc'])} | {fmt(cal['pool_calibrated']['ece'])} "
-                         "| | | | | | | |")
+            lines.append(
+                f"|  ↳ calibration on {cal['pool_raw']['n']} pool examples | | "
+                f"raw acc {cal['pool_raw']['accuracy']:.3f} → calibrated "
+                f"{cal['pool_calibrated']['accuracy']:.3f} | threshold {cal['threshold']:.2f}, "
+                f"neighbour weight {cal['neighbour_weight'] or 0:.2f} | "
+                f"{fmt(cal['pool_calibrated']['auroc'])} | {fmt(cal['pool_calibrated']['ece'])} "
+                "| | | | | | | |"
+            )
     f1, low, high = bootstrap(task, ref)
     d, dl, dh = bootstrap(task, ref, against=zero) if zero else (0, 0, 0)
     rel = reliability_columns(ref)
-    name = ("no LLM: MiniLM BIO tagger fine-tuned on 600 pool sentences" if task.is_spans
-            else "no LLM: logistic regression on MiniLM, whole pool")
+    name = (
+        "no LLM: MiniLM BIO tagger fine-tuned on 600 pool sentences"
+        if task.is_spans
+        else "no LLM: logistic regression on MiniLM, whole pool"
+    )
     fmt = lambda v: "–" if v is None else f"{v:.3f}"
-    lines.append(f"| {name} | {len(ref)} | "
-                 f"{f1:.3f} [{low:.3f}, {high:.3f}] | {d:+.3f} [{dl:+.3f}, {dh:+.3f}] | "
-                 f"{fmt(rel['auroc_token'])} | {fmt(rel['ece_token'])} | – | – | – | – | 0 | – | – |")
+    lines.append(
+        f"| {name} | {len(ref)} | "
+        f"{f1:.3f} [{low:.3f}, {high:.3f}] | {d:+.3f} [{dl:+.3f}, {dh:+.3f}] | "
+        f"{fmt(rel['auroc_token'])} | {fmt(rel['ece_token'])} | – | – | – | – | 0 | – | – |"
+    )
     return "\n".join(lines) + "\n"
 
 

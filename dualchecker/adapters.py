@@ -12,56 +12,88 @@ import csv
 import json
 import random
 from collections import Counter
+from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
-from typing import Callable, Literal
+from typing import Literal
 
 from dualchecker.agents.types import LabelDef, Record, Span, SpanTypeDef, Task
 from dualchecker.errors import DataError
 from dualchecker.training.corpora import parse_tagged_spans
 
 ENV_CLAIMS = Task(
-    name="environmental claim detection", kind="binary",
-    instructions=("Decide whether the sentence, taken from a company's report or earnings call, is an "
-                  "environmental claim: a statement that the company, a product or an activity is "
-                  "environmentally friendly, sustainable, or has a positive environmental impact. General "
-                  "business talk, or mentions of energy or climate without such a claim, are not claims."),
-    labels=[LabelDef(name="no", description="not an environmental claim"),
-            LabelDef(name="yes", description="an environmental claim")],
+    name="environmental claim detection",
+    kind="binary",
+    instructions=(
+        "Decide whether the sentence, taken from a company's report or earnings call, is an "
+        "environmental claim: a statement that the company, a product or an activity is "
+        "environmentally friendly, sustainable, or has a positive environmental impact. General "
+        "business talk, or mentions of energy or climate without such a claim, are not claims."
+    ),
+    labels=[
+        LabelDef(name="no", description="not an environmental claim"),
+        LabelDef(name="yes", description="an environmental claim"),
+    ],
 )
 CNC_SPANS = Task(
-    name="cause and effect extraction", kind="spans",
+    name="cause and effect extraction",
+    kind="spans",
     instructions="The news sentence describes a causal relation. Extract its cause and its effect.",
-    span_types=[SpanTypeDef(name="cause", description="the event or situation that causes something"),
-                SpanTypeDef(name="effect", description="what happens because of the cause")],
+    span_types=[
+        SpanTypeDef(name="cause", description="the event or situation that causes something"),
+        SpanTypeDef(name="effect", description="what happens because of the cause"),
+    ],
 )
 CNC_CAUSAL = Task(
-    name="causal sentence detection", kind="binary",
+    name="causal sentence detection",
+    kind="binary",
     instructions="Decide whether the news sentence states a cause-and-effect relation between events.",
-    labels=[LabelDef(name="no", description="no causal relation"),
-            LabelDef(name="yes", description="states a causal relation")],
+    labels=[
+        LabelDef(name="no", description="no causal relation"),
+        LabelDef(name="yes", description="states a causal relation"),
+    ],
 )
 GREEN_BINARY = Task(
-    name="green innovation", kind="binary",
-    instructions=("Decide whether the invention belongs to green innovation: yes only when an "
-                  "environmental benefit (saving energy or resources, renewable energy, less emission, "
-                  "pollution or waste) is its stated purpose or primary effect."),
-    labels=[LabelDef(name="no", description="not green innovation"),
-            LabelDef(name="yes", description="green innovation")],
+    name="green innovation",
+    kind="binary",
+    instructions=(
+        "Decide whether the invention belongs to green innovation: yes only when an "
+        "environmental benefit (saving energy or resources, renewable energy, less emission, "
+        "pollution or waste) is its stated purpose or primary effect."
+    ),
+    labels=[
+        LabelDef(name="no", description="not green innovation"),
+        LabelDef(name="yes", description="green innovation"),
+    ],
 )
 GREEN_PATHS = Task(
-    name="environmental path", kind="multiclass",
+    name="environmental path",
+    kind="multiclass",
     instructions="Decide through which path the green invention ultimately helps the environment.",
-    labels=[LabelDef(name="energy_efficiency", description="cuts energy consumption or improves efficiency"),
-            LabelDef(name="renewables_emissions", description="renewable energy, lower emissions or GHG"),
-            LabelDef(name="waste_recycling", description="less waste, recycling, circular use of resources"),
-            LabelDef(name="product_innovation", description="new green technology, durability, safety, materials")],
+    labels=[
+        LabelDef(
+            name="energy_efficiency", description="cuts energy consumption or improves efficiency"
+        ),
+        LabelDef(
+            name="renewables_emissions", description="renewable energy, lower emissions or GHG"
+        ),
+        LabelDef(
+            name="waste_recycling", description="less waste, recycling, circular use of resources"
+        ),
+        LabelDef(
+            name="product_innovation",
+            description="new green technology, durability, safety, materials",
+        ),
+    ],
 )
 GREEN_EFFECTS = Task(
-    name="technology and environmental effect", kind="spans",
+    name="technology and environmental effect",
+    kind="spans",
     instructions="Extract the technology (the means) and the environmental effect it has.",
-    span_types=[SpanTypeDef(name="cause", description="the technology or means"),
-                SpanTypeDef(name="effect", description="its environmental effect")],
+    span_types=[
+        SpanTypeDef(name="cause", description="the technology or means"),
+        SpanTypeDef(name="effect", description="its environmental effect"),
+    ],
 )
 
 
@@ -75,11 +107,15 @@ def _jsonl(path: Path) -> list[dict]:
 def environmental_claims(data_dir: Path, split: str) -> list[Record]:
     """One split of Environmental Claims (JSONL), label 1 read as "yes", else "no"."""
     rows = _jsonl(data_dir / "environmental_claims" / f"{split}.jsonl")
-    return [Record(id=f"ec-{split}-{i}", text=row["text"], label="yes" if row["label"] == 1 else "no")
-            for i, row in enumerate(rows)]
+    return [
+        Record(id=f"ec-{split}-{i}", text=row["text"], label="yes" if row["label"] == 1 else "no")
+        for i, row in enumerate(rows)
+    ]
 
 
-def cnc_spans(data_dir: Path, split: str, relations: Literal["single", "all"] = "single") -> list[Record]:
+def cnc_spans(
+    data_dir: Path, split: str, relations: Literal["single", "all"] = "single"
+) -> list[Record]:
     """Causal News Corpus subtask 2: cause/effect spans per sentence. ``single`` keeps sentences
     with one relation only; ``all`` merges every relation's spans into one record."""
     path = data_dir / "causal_news_corpus" / f"{split}_subtask2.csv"
@@ -97,10 +133,15 @@ def cnc_spans(data_dir: Path, split: str, relations: Literal["single", "all"] = 
         try:
             spans = parse_tagged_spans(row["text_w_pairs"], row["text"])
         except ValueError as exc:
-            raise DataError(str(exc), source=str(path), row=row_number, field="text_w_pairs") from None
+            raise DataError(
+                str(exc), source=str(path), row=row_number, field="text_w_pairs"
+            ) from None
         known = records[k].spans if k in records else []
-        merged = known + [Span(type=s.type, start=s.start, end=s.end, text=row["text"][s.start:s.end])
-                          for s in spans if s.key() not in {x.key() for x in known}]
+        merged = known + [
+            Span(type=s.type, start=s.start, end=s.end, text=row["text"][s.start : s.end])
+            for s in spans
+            if s.key() not in {x.key() for x in known}
+        ]
         records[k] = Record(id=k, text=row["text"], spans=merged)
     return list(records.values())
 
@@ -111,27 +152,50 @@ def cnc_causal(data_dir: Path, split: str) -> list[Record]:
     if not path.exists():
         raise DataError("no such file", source=str(path))
     with path.open(encoding="utf-8-sig", newline="") as handle:
-        return [Record(id=row["index"], text=row["text"], label="yes" if row["label"] == "1" else "no")
-                for row in csv.DictReader(handle)]
+        return [
+            Record(id=row["index"], text=row["text"], label="yes" if row["label"] == "1" else "no")
+            for row in csv.DictReader(handle)
+        ]
 
 
 def quickstart(name: str) -> list[Record]:
     """The project's own small green-innovation datasets, shipped in the package."""
-    text = resources.files("dualchecker.quickstart").joinpath(f"{name}.jsonl").read_text(encoding="utf-8")
+    text = (
+        resources.files("dualchecker.quickstart")
+        .joinpath(f"{name}.jsonl")
+        .read_text(encoding="utf-8")
+    )
     rows = [json.loads(line) for line in text.splitlines() if line.strip()]
     out = []
     for row in rows:
-        spans = [Span(type=s["type"], start=s["start"], end=s["end"], text=row["text"][s["start"]:s["end"]])
-                 for s in row.get("spans", [])] or None
-        out.append(Record(id=row["id"], text=row["text"], detail=row.get("detail"),
-                          label=row.get("label"), spans=spans))
+        spans = [
+            Span(
+                type=s["type"],
+                start=s["start"],
+                end=s["end"],
+                text=row["text"][s["start"] : s["end"]],
+            )
+            for s in row.get("spans", [])
+        ] or None
+        out.append(
+            Record(
+                id=row["id"],
+                text=row["text"],
+                detail=row.get("detail"),
+                label=row.get("label"),
+                spans=spans,
+            )
+        )
     return out
 
 
 Loader = Callable[[Path], tuple[list[Record], list[Record]]]
 # name → (task, loader returning (train pool, held-out))
 DATASETS: dict[str, tuple[Task, Loader]] = {
-    "environmental_claims": (ENV_CLAIMS, lambda d: (environmental_claims(d, "train"), environmental_claims(d, "dev"))),
+    "environmental_claims": (
+        ENV_CLAIMS,
+        lambda d: (environmental_claims(d, "train"), environmental_claims(d, "dev")),
+    ),
     "cnc_spans": (CNC_SPANS, lambda d: (cnc_spans(d, "train"), cnc_spans(d, "dev"))),
     "cnc_causal": (CNC_CAUSAL, lambda d: (cnc_causal(d, "train"), cnc_causal(d, "dev"))),
     "green_binary": (GREEN_BINARY, lambda d: _split(quickstart("green_binary"))),
@@ -146,8 +210,14 @@ def _split(records: list[Record], share: float = 0.75) -> tuple[list[Record], li
     return records[:cut], records[cut:]
 
 
-def load_dataset(name: str, data_dir: Path, *, size: int | None = None, eval_size: int | None = None,
-                 seed: int = 0) -> tuple[Task, list[Record], list[Record]]:
+def load_dataset(
+    name: str,
+    data_dir: Path,
+    *,
+    size: int | None = None,
+    eval_size: int | None = None,
+    seed: int = 0,
+) -> tuple[Task, list[Record], list[Record]]:
     """(task, records to label = the labelled pool, held-out records), sampled with `seed`."""
     if name not in DATASETS:
         raise DataError(f"unknown dataset {name!r}; known: {sorted(DATASETS)}")

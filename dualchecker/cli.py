@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from pathlib import Path
-from typing import Optional
 
 import typer
 
 from dualchecker.errors import DualCheckerError
 
-app = typer.Typer(add_completion=False, no_args_is_help=True,
-                  help="DualChecker: distil an LLM into a small student without its hallucinations.")
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="DualChecker: distil an LLM into a small student without its hallucinations.",
+)
 
 
 def _fail(exc: Exception) -> None:
@@ -22,11 +23,16 @@ def _fail(exc: Exception) -> None:
 
 
 @app.callback()
-def main(verbose: bool = typer.Option(False, "--verbose", "-v",
-                                      help="Log at INFO level, library load reports included.")) -> None:
+def main(
+    verbose: bool = typer.Option(
+        False, "--verbose", "-v", help="Log at INFO level, library load reports included."
+    ),
+) -> None:
     """Set up logging for every command; without --verbose, noisy libraries log errors only."""
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
-                        format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
     if verbose:
         os.environ["DUALCHECKER_VERBOSE"] = "1"  # Ray workers inherit it
     else:  # libraries' notices that are not the user's problem
@@ -35,16 +41,23 @@ def main(verbose: bool = typer.Option(False, "--verbose", "-v",
 
 
 @app.command()
-def label(config: Path = typer.Argument(..., exists=True, help="Run configuration (YAML)."),
-          fresh: bool = typer.Option(False, help="Discard the run dir's progress and start over."),
-          run_dir: Optional[Path] = typer.Option(None, help="Override run.dir from the config."),
-          limit: Optional[int] = typer.Option(None, help="Label only the first N input records."),
-          progress: bool = typer.Option(True, help="Show a progress bar."),
-          dry_run: bool = typer.Option(False, "--dry-run",
-                                       help="Estimate LLM calls, tokens and cost; call no model."),
-          reprompt_rate: Optional[float] = typer.Option(
-              None, min=0.0, max=1.0, help="Dry run: share of teacher answers assumed unsure "
-                                           "(default: the method's re-prompt cap, or 0.1).")) -> None:
+def label(
+    config: Path = typer.Argument(..., exists=True, help="Run configuration (YAML)."),
+    fresh: bool = typer.Option(False, help="Discard the run dir's progress and start over."),
+    run_dir: Path | None = typer.Option(None, help="Override run.dir from the config."),
+    limit: int | None = typer.Option(None, help="Label only the first N input records."),
+    progress: bool = typer.Option(True, help="Show a progress bar."),
+    dry_run: bool = typer.Option(
+        False, "--dry-run", help="Estimate LLM calls, tokens and cost; call no model."
+    ),
+    reprompt_rate: float | None = typer.Option(
+        None,
+        min=0.0,
+        max=1.0,
+        help="Dry run: share of teacher answers assumed unsure "
+        "(default: the method's re-prompt cap, or 0.1).",
+    ),
+) -> None:
     """Label a dataset with the DualChecker graph; re-running the same command resumes it."""
     from dualchecker.graph.config import RunConfig
     from dualchecker.runner import Run, estimate, format_estimate, format_summary
@@ -65,8 +78,10 @@ def label(config: Path = typer.Argument(..., exists=True, help="Run configuratio
 
 
 @app.command()
-def graph(config: Optional[Path] = typer.Argument(None, help="Draw this configuration's graph."),
-          student: bool = typer.Option(True, help="Include the student side.")) -> None:
+def graph(
+    config: Path | None = typer.Argument(None, help="Draw this configuration's graph."),
+    student: bool = typer.Option(True, help="Include the student side."),
+) -> None:
     """Print the state machine as Mermaid (paste into any Mermaid renderer)."""
     from dualchecker.graph.build import draw_mermaid
     from dualchecker.graph.config import RunConfig
@@ -79,9 +94,11 @@ def graph(config: Optional[Path] = typer.Argument(None, help="Draw this configur
 
 
 @app.command()
-def prompt(config: Path = typer.Argument(..., exists=True),
-           record: str = typer.Option(..., "--record", help="Record id."),
-           reprompt: bool = typer.Option(False, help="Show the re-prompt instead.")) -> None:
+def prompt(
+    config: Path = typer.Argument(..., exists=True),
+    record: str = typer.Option(..., "--record", help="Record id."),
+    reprompt: bool = typer.Option(False, help="Show the re-prompt instead."),
+) -> None:
     """Print the exact teacher prompt for one record (rationales are generated if needed)."""
     from dualchecker.data import load_records
     from dualchecker.graph.config import RunConfig
@@ -107,11 +124,13 @@ def prompt(config: Path = typer.Argument(..., exists=True),
 
 
 @app.command()
-def demo(dataset: str = typer.Option("green_binary", help="green_binary | green_paths | green_effects"),
-         model: str = typer.Option("qwen2.5-coder-0.5b", help="Local model name or a GGUF path."),
-         run_dir: Path = typer.Option(Path("runs/quickstart"), help="Where runs are written."),
-         fresh: bool = typer.Option(False, help="Start over instead of resuming."),
-         ray: bool = typer.Option(True, help="Train the student in a Ray actor.")) -> None:
+def demo(
+    dataset: str = typer.Option("green_binary", help="green_binary | green_paths | green_effects"),
+    model: str = typer.Option("qwen2.5-coder-0.5b", help="Local model name or a GGUF path."),
+    run_dir: Path = typer.Option(Path("runs/quickstart"), help="Where runs are written."),
+    fresh: bool = typer.Option(False, help="Start over instead of resuming."),
+    ray: bool = typer.Option(True, help="Train the student in a Ray actor."),
+) -> None:
     """Run DualChecker end to end on packaged data with the embedded local LLM (no API key)."""
     from dualchecker.demo import QUICKSTART, run_demo
     from dualchecker.runner import format_summary
@@ -126,8 +145,10 @@ def demo(dataset: str = typer.Option("green_binary", help="green_binary | green_
 
 
 @app.command()
-def experiment(config: Path = typer.Argument(..., exists=True, help="Grid configuration (YAML)."),
-               progress: bool = typer.Option(True, help="Show a progress bar over the grid.")) -> None:
+def experiment(
+    config: Path = typer.Argument(..., exists=True, help="Grid configuration (YAML)."),
+    progress: bool = typer.Option(True, help="Show a progress bar over the grid."),
+) -> None:
     """Run a grid of methods × n-shot × seeds × datasets; writes results.csv/.md and plots."""
     from dualchecker.experiment import Experiment, GridConfig
 
@@ -137,12 +158,16 @@ def experiment(config: Path = typer.Argument(..., exists=True, help="Grid config
     except DualCheckerError as exc:
         _fail(exc)
     typer.echo((Path(grid.out_dir) / "results.md").read_text())
-    typer.echo(f"results: {grid.out_dir}/results.csv, results.md, f1_by_method.png, f1_by_shots.png")
+    typer.echo(
+        f"results: {grid.out_dir}/results.csv, results.md, f1_by_method.png, f1_by_shots.png"
+    )
 
 
 @app.command()
-def export(run_dir: Path = typer.Argument(..., exists=True),
-           attempts: bool = typer.Option(False, help="Include every attempt's prompt and reply.")) -> None:
+def export(
+    run_dir: Path = typer.Argument(..., exists=True),
+    attempts: bool = typer.Option(False, help="Include every attempt's prompt and reply."),
+) -> None:
     """Print a run's labelled records as JSONL (from its results table)."""
     from dualchecker.graph.store import ResultStore
 

@@ -15,9 +15,9 @@ import os
 import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ValidationError
 
 from dualchecker.agents.types import LabelledRecord, Record, Task
 from dualchecker.errors import DataError
@@ -41,7 +41,9 @@ def _read_rows(path: Path, fmt: str) -> Iterator[tuple[int, dict[str, Any]]]:
             try:
                 row = json.loads(line)
             except json.JSONDecodeError as exc:
-                raise DataError(f"invalid JSON: {exc.msg}", source=str(path), row=row_number) from None
+                raise DataError(
+                    f"invalid JSON: {exc.msg}", source=str(path), row=row_number
+                ) from None
             if not isinstance(row, dict):
                 raise DataError("a row must be a JSON object", source=str(path), row=row_number)
             yield row_number, row
@@ -56,13 +58,15 @@ def _read_text(path: Path) -> str:
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        line = data[:exc.start].count(b"\n") + 1
-        raise DataError(f"not UTF-8 text ({exc.reason} at byte {exc.start})", source=str(path),
-                        row=line) from None
+        line = data[: exc.start].count(b"\n") + 1
+        raise DataError(
+            f"not UTF-8 text ({exc.reason} at byte {exc.start})", source=str(path), row=line
+        ) from None
 
 
-def row_to_record(row: dict[str, Any], task: Task, source: DataSource | None, *,
-                  default_id: str) -> Record:
+def row_to_record(
+    row: dict[str, Any], task: Task, source: DataSource | None, *, default_id: str
+) -> Record:
     """One raw row to a Record; raises ValueError/ValidationError naming the field."""
     src = source or DataSource(path=Path("-"))
     if src.text_field not in row or row[src.text_field] in (None, ""):
@@ -77,8 +81,10 @@ def row_to_record(row: dict[str, Any], task: Task, source: DataSource | None, *,
     if raw_label not in (None, "") and not task.is_spans:
         label = src.label_map.get(str(raw_label), str(raw_label))
         if label not in task.label_names:
-            raise DataError(f"unknown label {raw_label!r}; the task's labels are {task.label_names}",
-                            field=src.label_field)
+            raise DataError(
+                f"unknown label {raw_label!r}; the task's labels are {task.label_names}",
+                field=src.label_field,
+            )
         values["label"] = label
     raw_spans = row.get(src.spans_field)
     if task.is_spans and raw_spans not in (None, ""):
@@ -89,13 +95,18 @@ def row_to_record(row: dict[str, Any], task: Task, source: DataSource | None, *,
         unknown = {s.get("type") for s in spans} - set(task.span_type_names)
         if unknown:
             raise DataError(f"unknown span types {sorted(unknown)}", field=src.spans_field)
-        values["spans"] = [{**s, "text": values["text"][s["start"]:s["end"]]} for s in spans]
+        values["spans"] = [{**s, "text": values["text"][s["start"] : s["end"]]} for s in spans]
     return Record(**values)
 
 
-def records_from_rows(rows: Iterable[tuple[int, dict[str, Any]]], task: Task,
-                      source: DataSource | None, *, name: str,
-                      id_prefix: str | None = None) -> tuple[list[Record], int]:
+def records_from_rows(
+    rows: Iterable[tuple[int, dict[str, Any]]],
+    task: Task,
+    source: DataSource | None,
+    *,
+    name: str,
+    id_prefix: str | None = None,
+) -> tuple[list[Record], int]:
     """Validate rows into records; returns (records, number skipped). Ids must be unique; a row
     without one gets ``<id_prefix>-<row>`` (default prefix: `name`)."""
     records: list[Record] = []
@@ -104,11 +115,14 @@ def records_from_rows(rows: Iterable[tuple[int, dict[str, Any]]], task: Task,
     on_bad = source.on_bad_row if source else "error"
     for row_number, row in rows:
         try:
-            record = row_to_record(row, task, source,
-                                   default_id=f"{id_prefix or name}-{row_number}")
+            record = row_to_record(
+                row, task, source, default_id=f"{id_prefix or name}-{row_number}"
+            )
             if record.id in seen:
-                raise DataError(f"duplicate id {record.id!r} (first at row {seen[record.id]})",
-                                field=source.id_field if source else "id")
+                raise DataError(
+                    f"duplicate id {record.id!r} (first at row {seen[record.id]})",
+                    field=source.id_field if source else "id",
+                )
         except (DataError, ValidationError, ValueError, KeyError, TypeError) as exc:
             error = _as_data_error(exc, name, row_number)
             if on_bad == "error":
@@ -125,8 +139,12 @@ def records_from_rows(rows: Iterable[tuple[int, dict[str, Any]]], task: Task,
 
 def _as_data_error(exc: Exception, name: str, row: int) -> DataError:
     if isinstance(exc, DataError):
-        return DataError(str(exc).split(": ", 1)[-1] if exc.source is None and exc.field else str(exc),
-                         source=name, row=row, field=exc.field)
+        return DataError(
+            str(exc).split(": ", 1)[-1] if exc.source is None and exc.field else str(exc),
+            source=name,
+            row=row,
+            field=exc.field,
+        )
     if isinstance(exc, ValidationError):
         first = exc.errors()[0]
         field = ".".join(str(p) for p in first["loc"]) or None
@@ -136,21 +154,31 @@ def _as_data_error(exc: Exception, name: str, row: int) -> DataError:
 
 def load_records(source: DataSource, task: Task) -> list[Record]:
     """Read a JSONL or CSV file into validated records."""
-    records, skipped = records_from_rows(_read_rows(source.path, source.format), task, source,
-                                         name=str(source.path), id_prefix=Path(source.path).stem)
+    records, skipped = records_from_rows(
+        _read_rows(source.path, source.format),
+        task,
+        source,
+        name=str(source.path),
+        id_prefix=Path(source.path).stem,
+    )
     if skipped:
         log.warning("%s: skipped %d bad rows", source.path, skipped)
     return records
 
 
-def to_records(data: Any, task: Task, *, name: str = "data",
-               source: DataSource | None = None) -> list[Record]:
+def to_records(
+    data: Any, task: Task, *, name: str = "data", source: DataSource | None = None
+) -> list[Record]:
     """Records from a list of dicts/strings/Records, a pandas DataFrame or a HF dataset."""
     if data is None:
         return []
     if isinstance(data, (str, Path)):
-        return load_records(source.model_copy(update={"path": Path(data)}) if source
-                            else DataSource(path=Path(data)), task)
+        return load_records(
+            source.model_copy(update={"path": Path(data)})
+            if source
+            else DataSource(path=Path(data)),
+            task,
+        )
     if hasattr(data, "to_dict") and hasattr(data, "columns"):  # pandas
         data = data.to_dict(orient="records")
     rows: list[dict[str, Any]] = []
@@ -182,8 +210,9 @@ def atomic_write_text(path: Path, text: str) -> None:
         raise
 
 
-def write_labels_jsonl(path: Path, labelled: Iterable[LabelledRecord], *,
-                       with_attempts: bool = False) -> None:
+def write_labels_jsonl(
+    path: Path, labelled: Iterable[LabelledRecord], *, with_attempts: bool = False
+) -> None:
     """Labelled records as JSONL: label or spans, confidence, rationale, re-prompt info."""
     exclude = None if with_attempts else {"attempts"}
     lines = [item.model_dump_json(exclude=exclude) for item in labelled]

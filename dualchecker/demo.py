@@ -13,8 +13,9 @@ from dualchecker.runner import Run, RunSummary, clear_run_dir
 QUICKSTART = ("green_binary", "green_paths", "green_effects")
 
 
-def demo_config(dataset: str, run_dir: Path, model: str, *,
-                use_ray: bool = True) -> tuple[RunConfig, list, list, list]:
+def demo_config(
+    dataset: str, run_dir: Path, model: str, *, use_ray: bool = True
+) -> tuple[RunConfig, list, list, list]:
     """DualChecker on a quickstart set, sized to be watched (about two minutes on 2 cores).
 
     The set's last quarter is held out for the final students; of the rest, the first 16
@@ -27,21 +28,35 @@ def demo_config(dataset: str, run_dir: Path, model: str, *,
     held_path = run_dir / "held_out.jsonl"
     atomic_write_text(held_path, "".join(r.model_dump_json() + "\n" for r in held_out))
     config = RunConfig(
-        task=task, inputs=DataSource(path=Path("-")),
+        task=task,
+        inputs=DataSource(path=Path("-")),
         backend=BackendConfig(kind="local", model=model, max_tokens=200),
         method=method("dualchecker", n_shot=2, calibration_size=DEMO_POOL, max_reprompt_rate=0.4),
-        student=StudentSettings(use_ray=use_ray, epochs_per_batch=2, replay=8, final_epochs=8,
-                                learning_rate=1e-4, eval=DataSource(path=held_path)),
-        run=RunSettings(dir=run_dir, batch_size=8, max_concurrency=1))
+        student=StudentSettings(
+            use_ray=use_ray,
+            epochs_per_batch=2,
+            replay=8,
+            final_epochs=8,
+            learning_rate=1e-4,
+            eval=DataSource(path=held_path),
+        ),
+        run=RunSettings(dir=run_dir, batch_size=8, max_concurrency=1),
+    )
     return config, pool, inputs, held_out
 
 
 DEMO_POOL = 16
 
 
-def run_demo(dataset: str = "green_binary", run_dir: Path = Path("runs/quickstart"),
-             model: str = "qwen2.5-coder-0.5b", *, fresh: bool = False, progress: bool = True,
-             use_ray: bool = True) -> RunSummary:
+def run_demo(
+    dataset: str = "green_binary",
+    run_dir: Path = Path("runs/quickstart"),
+    model: str = "qwen2.5-coder-0.5b",
+    *,
+    fresh: bool = False,
+    progress: bool = True,
+    use_ray: bool = True,
+) -> RunSummary:
     """Run the quickstart on one dataset under ``run_dir/<dataset>`` and write its HTML trace
     (`fresh` starts over, keeping the LLM cache)."""
     run_dir = Path(run_dir) / dataset

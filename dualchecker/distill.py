@@ -24,11 +24,16 @@ def student_config(task: Task, settings: StudentSettings, seed: int) -> StudentC
         extra["span_types"] = task.span_type_names
     else:
         extra["num_labels"] = len(task.labels)
-    return StudentConfig(task="spans" if task.is_spans else "classification",
-                         learning_rate=settings.learning_rate,
-                         epochs_per_batch=settings.epochs_per_batch, replay=settings.replay,
-                         max_length=settings.max_length, final_epochs=settings.final_epochs,
-                         seed=seed, **extra)
+    return StudentConfig(
+        task="spans" if task.is_spans else "classification",
+        learning_rate=settings.learning_rate,
+        epochs_per_batch=settings.epochs_per_batch,
+        replay=settings.replay,
+        max_length=settings.max_length,
+        final_epochs=settings.final_epochs,
+        seed=seed,
+        **extra,
+    )
 
 
 def make_trainer(config: StudentConfig, settings: StudentSettings):
@@ -43,31 +48,41 @@ def make_trainer(config: StudentConfig, settings: StudentSettings):
     return StudentTrainer(config)
 
 
-def attach_student(ctx: RunContext, settings: StudentSettings, seed: int,
-                   already_labelled: list[LabelledRecord]) -> None:
+def attach_student(
+    ctx: RunContext, settings: StudentSettings, seed: int, already_labelled: list[LabelledRecord]
+) -> None:
     """Put the student agents into the run context.
 
     On resume the student is rebuilt from the teacher labels stored so far (one online step
     over all of them), since model weights are not part of the graph checkpoint.
     """
     config = student_config(ctx.task, settings, seed)
-    ctx.student = StudentAgent(ctx.task, make_trainer(config, settings),
-                               min_confidence=settings.min_confidence)
+    ctx.student = StudentAgent(
+        ctx.task, make_trainer(config, settings), min_confidence=settings.min_confidence
+    )
     if ctx.method.evokd:
         ctx.student_checker = UncertaintyChecker()
-        ctx.sample_writer = SampleWriter(ctx.task, ctx.teacher.backend.for_agent("student_checker"),
-                                                  ctx.teacher.prompts)
+        ctx.sample_writer = SampleWriter(
+            ctx.task, ctx.teacher.backend.for_agent("student_checker"), ctx.teacher.prompts
+        )
     else:
         ctx.student_checker = StudentChecker(per_batch=ctx.method.borderline_per_batch)
-        ctx.refiner = TemplateRefiner(ctx.task, ctx.teacher.backend.for_agent("student_checker"),
-                                               ctx.teacher.prompts)
+        ctx.refiner = TemplateRefiner(
+            ctx.task, ctx.teacher.backend.for_agent("student_checker"), ctx.teacher.prompts
+        )
     if already_labelled:
         ctx.student.train(already_labelled + ctx.store.synthetic())
 
 
-def final_students(task: Task, settings: StudentSettings, seed: int, labelled: list[LabelledRecord],
-                   pool: list[Record], held_out: list[Record],
-                   synthetic: list[LabelledRecord] = ()) -> dict[str, Any]:
+def final_students(
+    task: Task,
+    settings: StudentSettings,
+    seed: int,
+    labelled: list[LabelledRecord],
+    pool: list[Record],
+    held_out: list[Record],
+    synthetic: list[LabelledRecord] = (),
+) -> dict[str, Any]:
     """Fresh students on (a) all teacher labels and (b) the pool's gold labels, scored on held-out.
 
     Both run in parallel Ray tasks when Ray is on; the gold one is the paper's "human labels"
@@ -77,8 +92,9 @@ def final_students(task: Task, settings: StudentSettings, seed: int, labelled: l
 
     config = student_config(task, settings, seed)
     test = gold_examples(task, held_out)
-    train, left_out = teacher_examples(task, [*labelled, *synthetic],
-                                       min_confidence=settings.min_confidence)
+    train, left_out = teacher_examples(
+        task, [*labelled, *synthetic], min_confidence=settings.min_confidence
+    )
     positive = task.label_names.index(task.positive) if task.positive else 1
     jobs = {"teacher_labels": train}
     if settings.gold_reference:
@@ -90,14 +106,23 @@ def final_students(task: Task, settings: StudentSettings, seed: int, labelled: l
 
         ensure_ray(settings.ray_address)
         reports = run_finetunes_parallel(
-            [FinetuneJob(name=name, config=config, train=data, test=test, positive=positive)
-             for name, data in jobs.items()], timeout_s=settings.timeout_s)
+            [
+                FinetuneJob(name=name, config=config, train=data, test=test, positive=positive)
+                for name, data in jobs.items()
+            ],
+            timeout_s=settings.timeout_s,
+        )
     else:
-        reports = [train_and_evaluate(config, data, test, positive=positive) for data in jobs.values()]
+        reports = [
+            train_and_evaluate(config, data, test, positive=positive) for data in jobs.values()
+        ]
     out: dict[str, Any] = {"left_out": left_out, "n_test": len(test), "synthetic": len(synthetic)}
     out.update({name: {"f1": None, "n_train": 0} for name in empty})
     for name, report in zip(jobs, reports):
-        out[name] = {"f1": report.f1, "n_train": report.n_train,
-                     "train_samples_per_s": report.train_samples_per_s, **{
-                         k: v for k, v in report.scores.items() if k in ("precision", "recall", "token_f1")}}
+        out[name] = {
+            "f1": report.f1,
+            "n_train": report.n_train,
+            "train_samples_per_s": report.train_samples_per_s,
+            **{k: v for k, v in report.scores.items() if k in ("precision", "recall", "token_f1")},
+        }
     return out

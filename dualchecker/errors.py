@@ -14,13 +14,23 @@ class ConfigError(DualCheckerError):
 class DataError(DualCheckerError):
     """A data file or row is invalid; the message names the file, the row and the field."""
 
-    def __init__(self, message: str, *, source: str | None = None, row: int | None = None,
-                 field: str | None = None):
-        where = ", ".join(p for p in (
-            f"file {source}" if source else "",
-            f"row {row}" if row is not None else "",
-            f"field '{field}'" if field else "",
-        ) if p)
+    def __init__(
+        self,
+        message: str,
+        *,
+        source: str | None = None,
+        row: int | None = None,
+        field: str | None = None,
+    ):
+        where = ", ".join(
+            p
+            for p in (
+                f"file {source}" if source else "",
+                f"row {row}" if row is not None else "",
+                f"field '{field}'" if field else "",
+            )
+            if p
+        )
         super().__init__(f"{where}: {message}" if where else message)
         self.source, self.row, self.field = source, row, field
 

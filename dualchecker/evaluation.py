@@ -26,8 +26,13 @@ def teacher_scores(task: Task, labelled: list[LabelledRecord]) -> dict[str, floa
         pred = [_char_spans(r.spans) if r.ok else None for r in scored]
         exact = span_exact_f1(gold, pred)
         tokens = token_f1([r.text for r in scored], gold, pred)
-        return {"f1": exact["f1"], "precision": exact["precision"], "recall": exact["recall"],
-                "token_f1": tokens["f1"], "n": float(len(scored))}
+        return {
+            "f1": exact["f1"],
+            "precision": exact["precision"],
+            "recall": exact["recall"],
+            "token_f1": tokens["f1"],
+            "n": float(len(scored)),
+        }
     scored = [r for r in labelled if r.gold_label is not None]
     if not scored:
         return None
@@ -62,9 +67,11 @@ def f1_counts(task: Task, labelled: list[LabelledRecord]) -> np.ndarray:
         if pred is None and binary:  # as in `teacher_scores`: a miss is the wrong class
             pred = next(label for label in task.label_names if label != r.gold_label)
         for j, label in enumerate(labels):
-            counts[i, j] = (pred == label and r.gold_label == label,
-                            pred == label and r.gold_label != label,
-                            pred != label and r.gold_label == label)
+            counts[i, j] = (
+                pred == label and r.gold_label == label,
+                pred == label and r.gold_label != label,
+                pred != label and r.gold_label == label,
+            )
     return counts
 
 
@@ -79,14 +86,21 @@ def f1_from_counts(totals: np.ndarray) -> float:
     return float(f1[present].mean())
 
 
-def bootstrap_f1(task: Task, records: list[LabelledRecord], *,
-                 against: list[LabelledRecord] | None = None, reps: int = 2000,
-                 seed: int = 0) -> tuple[float, float, float]:
+def bootstrap_f1(
+    task: Task,
+    records: list[LabelledRecord],
+    *,
+    against: list[LabelledRecord] | None = None,
+    reps: int = 2000,
+    seed: int = 0,
+) -> tuple[float, float, float]:
     """Teacher F1 (or its paired difference with `against`, record for record) with a 95%
     percentile bootstrap interval over records."""
     mine = f1_counts(task, records)
     other = f1_counts(task, against) if against is not None else None
-    point = f1_from_counts(mine.sum(0)) - (f1_from_counts(other.sum(0)) if other is not None else 0.0)
+    point = f1_from_counts(mine.sum(0)) - (
+        f1_from_counts(other.sum(0)) if other is not None else 0.0
+    )
     rng = np.random.default_rng(seed)
     draws = np.empty(reps)
     for k in range(reps):

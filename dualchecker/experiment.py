@@ -18,31 +18,73 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from langchain_core.language_models import BaseChatModel
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from dualchecker.adapters import load_dataset
-from langchain_core.language_models import BaseChatModel
-
 from dualchecker.agents.backends import BackendConfig, make_backend
 from dualchecker.agents.embedders import Embedder
 from dualchecker.agents.types import LabelledRecord, Record, Task
 from dualchecker.data import DataSource, atomic_write_text, load_records
 from dualchecker.errors import ConfigError
 from dualchecker.evaluation import bootstrap_f1
-from dualchecker.graph.config import METHODS, RetrievalConfig, RunConfig, RunSettings, StudentSettings, method
+from dualchecker.graph.config import (
+    METHODS,
+    RetrievalConfig,
+    RunConfig,
+    RunSettings,
+    StudentSettings,
+    method,
+)
 from dualchecker.runner import Run, make_embedder
 
 log = logging.getLogger(__name__)
 
-COLUMNS = ["dataset", "kind", "method", "n_shot", "seed", "config", "cell", "records", "teacher_f1",
-           "teacher_precision", "teacher_recall", "student_f1", "gold_student_f1", "llm_calls",
-           "cache_hits", "input_tokens", "output_tokens", "cached_input_tokens",
-           "cached_output_tokens", "seconds", "reprompt_rate", "failed", "synthetic"]
+COLUMNS = [
+    "dataset",
+    "kind",
+    "method",
+    "n_shot",
+    "seed",
+    "config",
+    "cell",
+    "records",
+    "teacher_f1",
+    "teacher_precision",
+    "teacher_recall",
+    "student_f1",
+    "gold_student_f1",
+    "llm_calls",
+    "cache_hits",
+    "input_tokens",
+    "output_tokens",
+    "cached_input_tokens",
+    "cached_output_tokens",
+    "seconds",
+    "reprompt_rate",
+    "failed",
+    "synthetic",
+]
 # With no demonstrations these methods are the same prompt as zero-shot: not run at 0-shot.
-NEEDS_SHOTS = {"few-shot", "aligner", "aligner+teacher-checker", "aligner+student-checker", "dualchecker"}
+NEEDS_SHOTS = {
+    "few-shot",
+    "aligner",
+    "aligner+teacher-checker",
+    "aligner+student-checker",
+    "dualchecker",
+}
 ZERO_SHOT_ONLY = {"zero-shot"}
-PRIORITY = ["zero-shot", "dualchecker", "dtot", "cot", "aligner", "aligner+teacher-checker",
-            "evokd", "aligner+student-checker", "few-shot"]
+PRIORITY = [
+    "zero-shot",
+    "dualchecker",
+    "dtot",
+    "cot",
+    "aligner",
+    "aligner+teacher-checker",
+    "evokd",
+    "aligner+student-checker",
+    "few-shot",
+]
 
 
 class DatasetSpec(BaseModel):
@@ -56,16 +98,21 @@ class DatasetSpec(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
     name: str
-    size: int | None = Field(None, gt=0, description="Records the teacher labels (sampled with the seed).")
+    size: int | None = Field(
+        None, gt=0, description="Records the teacher labels (sampled with the seed)."
+    )
     eval_size: int | None = Field(None, gt=0, description="Held-out gold records for the students.")
-    task: Task | Path | None = Field(None, description="The task, or a YAML file with one (spec only).")
+    task: Task | Path | None = Field(
+        None, description="The task, or a YAML file with one (spec only)."
+    )
     labelled: DataSource | None = Field(None, description="Records the teacher labels (spec only).")
-    pool: DataSource | None = Field(None, description="Human-labelled examples; default: the "
-                                                      "labelled records, leave-one-out.")
+    pool: DataSource | None = Field(
+        None, description="Human-labelled examples; default: the labelled records, leave-one-out."
+    )
     eval: DataSource | None = Field(None, description="Held-out records for the students.")
 
     @model_validator(mode="after")
-    def _preset_or_spec(self) -> "DatasetSpec":
+    def _preset_or_spec(self) -> DatasetSpec:
         spec = self.task is not None or self.labelled is not None or self.eval is not None
         if spec and (self.task is None or self.labelled is None or self.eval is None):
             raise ValueError(f"dataset {self.name!r}: a spec needs task, labelled and eval")
@@ -73,6 +120,7 @@ class DatasetSpec(BaseModel):
 
     @property
     def is_spec(self) -> bool:
+        """True for a dataset described by its files rather than by a preset name."""
         return self.labelled is not None
 
 
@@ -86,7 +134,8 @@ class GridConfig(BaseModel):
     datasets: list[DatasetSpec]
     methods: list[str | dict[str, Any]] = Field(
         default_factory=lambda: list(METHODS),
-        description="Preset names, or {name: preset, ...overrides} for one method's own settings.")
+        description="Preset names, or {name: preset, ...overrides} for one method's own settings.",
+    )
     n_shots: list[int] = Field(default_factory=lambda: [0, 5])
     seeds: list[int] = Field(default_factory=lambda: [0])
     backend: BackendConfig = Field(default_factory=BackendConfig)
@@ -95,11 +144,12 @@ class GridConfig(BaseModel):
     batch_size: int = 8
     max_concurrency: int = 1
     llm_cache: bool = Field(True, description="Share one LLM call cache across the grid's cells.")
-    method_overrides: dict[str, Any] = Field(default_factory=dict,
-                                             description="Applied to every method, e.g. {threshold: 0.8}.")
+    method_overrides: dict[str, Any] = Field(
+        default_factory=dict, description="Applied to every method, e.g. {threshold: 0.8}."
+    )
 
     @classmethod
-    def from_yaml(cls, path: str | Path) -> "GridConfig":
+    def from_yaml(cls, path: str | Path) -> GridConfig:
         """Load a grid from YAML; `out_dir` and `data_dir` are relative to the file.
 
         Raises:
@@ -114,7 +164,9 @@ class GridConfig(BaseModel):
         try:
             grid = cls.model_validate(raw)
         except ValidationError as exc:
-            problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+            problems = "; ".join(
+                f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()
+            )
             raise ConfigError(f"{path}: {problems}") from None
         unknown = sorted({method_name(m) for m in grid.methods} - set(METHODS))
         if unknown:
@@ -149,12 +201,25 @@ def cells(grid: GridConfig) -> list[tuple[DatasetSpec, str, int, int]]:
     """The grid's runs, the most informative first (so a grid cut short still compares the
     main methods on every dataset): by n-shot from high to low, then method, then dataset."""
     names = [method_name(m) for m in grid.methods]
-    todo = [(ds, m, n, seed) for ds in grid.datasets for seed in grid.seeds for n in grid.n_shots
-            for m in names
-            if not (n == 0 and m in NEEDS_SHOTS) and not (n > 0 and m in ZERO_SHOT_ONLY)]
+    todo = [
+        (ds, m, n, seed)
+        for ds in grid.datasets
+        for seed in grid.seeds
+        for n in grid.n_shots
+        for m in names
+        if not (n == 0 and m in NEEDS_SHOTS) and not (n > 0 and m in ZERO_SHOT_ONLY)
+    ]
     order = {name: i for i, name in enumerate(PRIORITY)}
-    return sorted(todo, key=lambda c: (c[3], c[1] not in ZERO_SHOT_ONLY, -c[2],
-                                       order.get(c[1], len(order)), grid.datasets.index(c[0])))
+    return sorted(
+        todo,
+        key=lambda c: (
+            c[3],
+            c[1] not in ZERO_SHOT_ONLY,
+            -c[2],
+            order.get(c[1], len(order)),
+            grid.datasets.index(c[0]),
+        ),
+    )
 
 
 def config_key(config: RunConfig, records: list[Record], held_out: list[Record]) -> str:
@@ -193,7 +258,13 @@ def _append_csv(path: Path, row: dict[str, Any]) -> None:
 class Experiment:
     """Runs the cells of a grid that are not in results.csv yet, then writes table and plots."""
 
-    def __init__(self, grid: GridConfig, *, llm: BaseChatModel | None = None, embedder: Embedder | None = None):
+    def __init__(
+        self,
+        grid: GridConfig,
+        *,
+        llm: BaseChatModel | None = None,
+        embedder: Embedder | None = None,
+    ):
         # One chat model for the whole grid (a local model loads once); each cell gets a fresh
         # ChatBackend on it, with the backend's structured-output method, counting its own calls.
         self.grid = grid
@@ -213,17 +284,23 @@ class Experiment:
     def run(self, *, progress: bool = True) -> list[dict[str, str]]:
         """Run the cells whose configuration is not in results.csv yet (by provenance key),
         appending each, then redraw the reports; returns the rows of the current configuration."""
-        done = {(r["dataset"], r["method"], int(r["n_shot"]), int(r["seed"]), r.get("config"))
-                for r in _read_csv(self.csv)}
+        done = {
+            (r["dataset"], r["method"], int(r["n_shot"]), int(r["seed"]), r.get("config"))
+            for r in _read_csv(self.csv)
+        }
         plans = [(cell, *self._plan(*cell)) for cell in cells(self.grid)]
-        todo = [(cell, config, data) for cell, config, key, data in plans
-                if (cell[0].name, cell[1], cell[2], cell[3], key) not in done]
+        todo = [
+            (cell, config, data)
+            for cell, config, key, data in plans
+            if (cell[0].name, cell[1], cell[2], cell[3], key) not in done
+        ]
         keys = {(c[0].name, c[1], c[2], c[3]): key for c, _, key, _ in plans}
         gold = self._gold_students()
         from tqdm.auto import tqdm
 
-        for (ds, name, n_shot, seed), config, data in tqdm(todo, desc="grid", unit="run",
-                                                           disable=not progress):
+        for (ds, name, n_shot, seed), config, data in tqdm(
+            todo, desc="grid", unit="run", disable=not progress
+        ):
             key = keys[(ds.name, name, n_shot, seed)]
             row = self._run_cell(ds, name, n_shot, seed, config, data, key)
             row["config"] = key
@@ -231,20 +308,29 @@ class Experiment:
             _append_csv(self.csv, row)
             self._remember_config(row["config"], config)
         current = set(keys.items())
-        rows = [r for r in _read_csv(self.csv)
-                if ((r["dataset"], r["method"], int(r["n_shot"]), int(r["seed"])), r.get("config"))
-                in current]
+        rows = [
+            r
+            for r in _read_csv(self.csv)
+            if ((r["dataset"], r["method"], int(r["n_shot"]), int(r["seed"])), r.get("config"))
+            in current
+        ]
         write_reports(rows, self.out, self.grid)
         return rows
 
-    def _data(self, ds: DatasetSpec, seed: int) -> tuple[Task, list[Record], list[Record], list[Record]]:
+    def _data(
+        self, ds: DatasetSpec, seed: int
+    ) -> tuple[Task, list[Record], list[Record], list[Record]]:
         """(task, records to label, human pool, held-out records) for one dataset and seed."""
         if not ds.is_spec:
-            task, labelled, held_out = load_dataset(ds.name, self.grid.data_dir, size=ds.size,
-                                                    eval_size=ds.eval_size, seed=seed)
+            task, labelled, held_out = load_dataset(
+                ds.name, self.grid.data_dir, size=ds.size, eval_size=ds.eval_size, seed=seed
+            )
             return task, labelled, labelled, held_out
-        task = ds.task if isinstance(ds.task, Task) else Task.model_validate(
-            yaml.safe_load(Path(ds.task).read_text(encoding="utf-8")))
+        task = (
+            ds.task
+            if isinstance(ds.task, Task)
+            else Task.model_validate(yaml.safe_load(Path(ds.task).read_text(encoding="utf-8")))
+        )
         rng = random.Random(seed)
         labelled = load_records(ds.labelled, task)
         if ds.size is not None and ds.size < len(labelled):
@@ -258,28 +344,44 @@ class Experiment:
     def _entry(self, name: str) -> str | dict[str, Any]:
         return next(m for m in self.grid.methods if method_name(m) == name)
 
-    def _plan(self, ds: DatasetSpec, name: str, n_shot: int, seed: int
-              ) -> tuple[RunConfig, str, tuple[Task, list[Record], list[Record], list[Record]]]:
+    def _plan(
+        self, ds: DatasetSpec, name: str, n_shot: int, seed: int
+    ) -> tuple[RunConfig, str, tuple[Task, list[Record], list[Record], list[Record]]]:
         """The cell's resolved configuration, its provenance key and its data."""
         data = self._data(ds, seed)
         task, labelled, _, held_out = data
         held_path = self.out / "data" / f"{ds.name}-seed{seed}-heldout.jsonl"
         overrides = {**self.grid.method_overrides, **method_overrides(self._entry(name))}
         config = RunConfig(
-            task=task, inputs=DataSource(path=Path("-")),
-            method=method(name, n_shot=n_shot, **overrides), backend=self.grid.backend,
+            task=task,
+            inputs=DataSource(path=Path("-")),
+            method=method(name, n_shot=n_shot, **overrides),
+            backend=self.grid.backend,
             retrieval=self.grid.retrieval,
-            student=self.grid.student.model_copy(update={"eval": DataSource(path=held_path),
-                                                         "gold_reference": False}),
-            run=RunSettings(dir=self.out / "cells" / cell_id(ds, name, n_shot, seed),
-                            batch_size=self.grid.batch_size, max_concurrency=self.grid.max_concurrency,
-                            seed=seed, llm_cache=self.grid.llm_cache,
-                            llm_cache_path=self.out / "llm_cache.sqlite"))
+            student=self.grid.student.model_copy(
+                update={"eval": DataSource(path=held_path), "gold_reference": False}
+            ),
+            run=RunSettings(
+                dir=self.out / "cells" / cell_id(ds, name, n_shot, seed),
+                batch_size=self.grid.batch_size,
+                max_concurrency=self.grid.max_concurrency,
+                seed=seed,
+                llm_cache=self.grid.llm_cache,
+                llm_cache_path=self.out / "llm_cache.sqlite",
+            ),
+        )
         return config, config_key(config, labelled, held_out), data
 
-    def _run_cell(self, ds: DatasetSpec, name: str, n_shot: int, seed: int, config: RunConfig,
-                  data: tuple[Task, list[Record], list[Record], list[Record]], key: str,
-                  ) -> dict[str, Any]:
+    def _run_cell(
+        self,
+        ds: DatasetSpec,
+        name: str,
+        n_shot: int,
+        seed: int,
+        config: RunConfig,
+        data: tuple[Task, list[Record], list[Record], list[Record]],
+        key: str,
+    ) -> dict[str, Any]:
         task, labelled, pool, held_out = data
         held_path = config.student.eval.path
         atomic_write_text(held_path, "".join(r.model_dump_json() + "\n" for r in held_out))
@@ -288,21 +390,42 @@ class Experiment:
         # answers the calls it has in common
         stale = self._stale(config, key)
         atomic_write_text(Path(config.run.dir) / "provenance.txt", key + "\n")
-        summary = Run(config, llm=self.backend.fresh(), embedder=self.embedder, inputs=labelled,
-                      pool=pool, fresh=stale).execute(progress=False)
+        summary = Run(
+            config,
+            llm=self.backend.fresh(),
+            embedder=self.embedder,
+            inputs=labelled,
+            pool=pool,
+            fresh=stale,
+        ).execute(progress=False)
         teacher = summary.teacher or {}
         student = summary.student or {}
-        cached = sum((a.cached_usage for a in summary.by_agent.values()), start=type(summary.usage)())
-        return {"dataset": ds.name, "kind": task.kind.value, "method": name, "n_shot": n_shot, "seed": seed,
-                "cell": str(Path(config.run.dir).relative_to(self.out)),
-                "records": summary.records, "teacher_f1": teacher.get("f1"),
-                "teacher_precision": teacher.get("precision"), "teacher_recall": teacher.get("recall"),
-                "student_f1": student.get("teacher_labels", {}).get("f1"), "llm_calls": summary.llm_calls,
-                "cache_hits": summary.cache_hits,
-                "input_tokens": summary.usage.input_tokens, "output_tokens": summary.usage.output_tokens,
-                "cached_input_tokens": cached.input_tokens, "cached_output_tokens": cached.output_tokens,
-                "seconds": round(time.perf_counter() - started, 1), "reprompt_rate": summary.reprompt_rate,
-                "failed": summary.failed, "synthetic": student.get("synthetic", 0)}
+        cached = sum(
+            (a.cached_usage for a in summary.by_agent.values()), start=type(summary.usage)()
+        )
+        return {
+            "dataset": ds.name,
+            "kind": task.kind.value,
+            "method": name,
+            "n_shot": n_shot,
+            "seed": seed,
+            "cell": str(Path(config.run.dir).relative_to(self.out)),
+            "records": summary.records,
+            "teacher_f1": teacher.get("f1"),
+            "teacher_precision": teacher.get("precision"),
+            "teacher_recall": teacher.get("recall"),
+            "student_f1": student.get("teacher_labels", {}).get("f1"),
+            "llm_calls": summary.llm_calls,
+            "cache_hits": summary.cache_hits,
+            "input_tokens": summary.usage.input_tokens,
+            "output_tokens": summary.usage.output_tokens,
+            "cached_input_tokens": cached.input_tokens,
+            "cached_output_tokens": cached.output_tokens,
+            "seconds": round(time.perf_counter() - started, 1),
+            "reprompt_rate": summary.reprompt_rate,
+            "failed": summary.failed,
+            "synthetic": student.get("synthetic", 0),
+        }
 
     @staticmethod
     def _stale(config: RunConfig, key: str) -> bool:
@@ -316,17 +439,19 @@ class Experiment:
         """configs.json: each provenance key's resolved method and backend, for the table."""
         path = self.out / "configs.json"
         known = json.loads(path.read_text()) if path.exists() else {}
-        known[key] = {"method": config.method.model_dump(mode="json"),
-                      "backend": config.backend.model_dump(mode="json", exclude={"api_key"}),
-                      "student": config.student.model_dump(mode="json", exclude={"eval"})}
+        known[key] = {
+            "method": config.method.model_dump(mode="json"),
+            "backend": config.backend.model_dump(mode="json", exclude={"api_key"}),
+            "student": config.student.model_dump(mode="json", exclude={"eval"}),
+        }
         atomic_write_text(path, json.dumps(known, indent=2))
 
     def _gold_students(self) -> dict[tuple[str, int], float]:
         """The same student trained on the human labels of the same records (once per dataset/seed)."""
         path = self.out / "gold_students.json"
         known = json.loads(path.read_text()) if path.exists() else {}
-        from dualchecker.distill import student_config
         from dualchecker.agents.student import gold_examples
+        from dualchecker.distill import student_config
         from dualchecker.training.evaluate import train_and_evaluate
 
         for ds in self.grid.datasets:
@@ -337,9 +462,12 @@ class Experiment:
                 task, labelled, _, held_out = self._data(ds, seed)
                 positive = task.label_names.index(task.positive) if task.positive else 1
                 # the human labels of exactly the records the teacher labels
-                report = train_and_evaluate(student_config(task, self.grid.student, seed),
-                                            gold_examples(task, labelled),
-                                            gold_examples(task, held_out), positive=positive)
+                report = train_and_evaluate(
+                    student_config(task, self.grid.student, seed),
+                    gold_examples(task, labelled),
+                    gold_examples(task, held_out),
+                    positive=positive,
+                )
                 known[key] = report.f1
                 atomic_write_text(path, json.dumps(known, indent=2))
         return {(k.split("|")[0], int(k.split("|")[1])): v for k, v in known.items()}
@@ -371,11 +499,15 @@ def markdown_table(rows: list[dict[str, str]], out: Path | None = None) -> str:
     for row in rows:
         groups.setdefault((row["dataset"], row["method"], int(row["n_shot"])), []).append(row)
     order = {name: i for i, name in enumerate(METHODS)}
-    lines = ["| dataset | method | shots | seeds | records | teacher F1 [95% CI] | vs zero-shot [95% CI] | "
-             "student F1 | gold-label student F1 | LLM calls/record (from cache) | "
-             "tokens in/out per record | s/record | re-prompted | config |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
-    for (dataset, name, shots), group in sorted(groups.items(), key=lambda kv: (kv[0][0], kv[0][2], order.get(kv[0][1], 99))):
+    lines = [
+        "| dataset | method | shots | seeds | records | teacher F1 [95% CI] | vs zero-shot [95% CI] | "
+        "student F1 | gold-label student F1 | LLM calls/record (from cache) | "
+        "tokens in/out per record | s/record | re-prompted | config |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for (dataset, name, shots), group in sorted(
+        groups.items(), key=lambda kv: (kv[0][0], kv[0][2], order.get(kv[0][1], 99))
+    ):
         mean = lambda col: _mean([_f(r.get(col)) for r in group]) or 0.0
         records = mean("records") or 1
         f1_cell, diff_cell = _fmt(_mean([_f(r["teacher_f1"]) for r in group])), "–"
@@ -391,12 +523,14 @@ def markdown_table(rows: list[dict[str, str]], out: Path | None = None) -> str:
             f"{calls / records:.2f} ({mean('cache_hits') / records:.2f}) | "
             f"{tokens_in / records:.0f}/{tokens_out / records:.0f} | "
             f"{mean('seconds') / records:.2f} | {mean('reprompt_rate'):.0%} | "
-            f"{', '.join(sorted({r.get('config') or '–' for r in group}))} |")
+            f"{', '.join(sorted({r.get('config') or '–' for r in group}))} |"
+        )
     return "\n".join(lines) + "\n"
 
 
-def _intervals(out: Path, group: list[dict[str, str]], zero: list[dict[str, str]] | None,
-               name: str) -> tuple[str, str]:
+def _intervals(
+    out: Path, group: list[dict[str, str]], zero: list[dict[str, str]] | None, name: str
+) -> tuple[str, str]:
     """'F1 [low, high]' pooled over seeds, and the paired difference from zero-shot."""
     task, pooled, paired_self, paired_zero = None, [], [], []
     zero_by_seed = {r["seed"]: r for r in zero or [] if r.get("cell")}
@@ -444,7 +578,9 @@ def _panels(rows: list[dict[str, str]], height: float):
 
     datasets = sorted({r["dataset"] for r in rows})
     fig, axes = plt.subplots(1, len(datasets), figsize=(5.5 * len(datasets), height), squeeze=False)
-    return fig, [(ax, d, [r for r in rows if r["dataset"] == d]) for ax, d in zip(axes[0], datasets)]
+    return fig, [
+        (ax, d, [r for r in rows if r["dataset"] == d]) for ax, d in zip(axes[0], datasets)
+    ]
 
 
 def _save(fig, path: Path) -> None:
@@ -461,15 +597,21 @@ def plot_f1_by_method(rows: list[dict[str, str]], path: Path) -> None:
     for ax, dataset, subset in panels:
         names = [m for m in METHODS if any(r["method"] == m for r in subset)]
         shots = {m: max(int(r["n_shot"]) for r in subset if r["method"] == m) for m in names}
-        pick = lambda m, col: _mean([_f(r[col]) for r in subset
-                                     if r["method"] == m and int(r["n_shot"]) == shots[m]]) or 0
+        pick = lambda m, col: (
+            _mean([_f(r[col]) for r in subset if r["method"] == m and int(r["n_shot"]) == shots[m]])
+            or 0
+        )
         xs = range(len(names))
         ax.bar([x - 0.2 for x in xs], [pick(m, "teacher_f1") for m in names], 0.4, label="teacher")
         ax.bar([x + 0.2 for x in xs], [pick(m, "student_f1") for m in names], 0.4, label="student")
         gold = _mean([_f(r["gold_student_f1"]) for r in subset])
         if gold is not None:
-            ax.axhline(gold, color="black", linestyle="--", linewidth=1, label="student on gold labels")
-        ax.set_xticks(list(xs), [f"{m} ({shots[m]})" for m in names], rotation=35, ha="right", fontsize=8)
+            ax.axhline(
+                gold, color="black", linestyle="--", linewidth=1, label="student on gold labels"
+            )
+        ax.set_xticks(
+            list(xs), [f"{m} ({shots[m]})" for m in names], rotation=35, ha="right", fontsize=8
+        )
         ax.set_ylim(0, 1)
         ax.set_title(f"{dataset} (method (n-shot))")
         ax.set_ylabel("F1")
@@ -485,8 +627,16 @@ def plot_f1_by_shots(rows: list[dict[str, str]], path: Path) -> None:
             points = sorted({int(r["n_shot"]) for r in subset if r["method"] == name})
             if len(points) < 2:
                 continue
-            ys = [_mean([_f(r["teacher_f1"]) for r in subset if r["method"] == name and int(r["n_shot"]) == n])
-                  for n in points]
+            ys = [
+                _mean(
+                    [
+                        _f(r["teacher_f1"])
+                        for r in subset
+                        if r["method"] == name and int(r["n_shot"]) == n
+                    ]
+                )
+                for n in points
+            ]
             ax.plot(points, ys, marker="o", label=name)
         ax.set_title(dataset)
         ax.set_xlabel("demonstrations (n-shot)")

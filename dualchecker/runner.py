@@ -43,10 +43,22 @@ from dualchecker.graph.store import ResultStore
 log = logging.getLogger(__name__)
 
 THREAD = {"configurable": {"thread_id": "run"}}
-SERIALISED_TYPES = [("dualchecker.agents.types", name) for name in (
-    "Record", "Span", "TeacherAnswer", "Usage", "Attempt", "Demonstration", "LabelledRecord",
-    "TaskKind")] + [("dualchecker.agents.calibration", name) for name in (
-    "Calibration", "Reliability", "ReliabilityBin")]
+SERIALISED_TYPES = [
+    ("dualchecker.agents.types", name)
+    for name in (
+        "Record",
+        "Span",
+        "TeacherAnswer",
+        "Usage",
+        "Attempt",
+        "Demonstration",
+        "LabelledRecord",
+        "TaskKind",
+    )
+] + [
+    ("dualchecker.agents.calibration", name)
+    for name in ("Calibration", "Reliability", "ReliabilityBin")
+]
 
 
 class RunSummary(BaseModel):
@@ -60,30 +72,43 @@ class RunSummary(BaseModel):
     reprompted: int
     reprompt_rate: float
     changed_by_reprompt: int
-    llm_calls: int = Field(description="Real LLM calls of the whole run, over every resume "
-                                       "(cache hits excluded).")
+    llm_calls: int = Field(
+        description="Real LLM calls of the whole run, over every resume (cache hits excluded)."
+    )
     usage: Usage
     seconds: float = Field(description="Wall time of the whole run, over every resume.")
     seconds_by_phase: dict[str, float] = Field(
-        default_factory=dict, description="Of `seconds`: labelling (teacher side), the online "
-                                          "student's training, the final students.")
+        default_factory=dict,
+        description="Of `seconds`: labelling (teacher side), the online "
+        "student's training, the final students.",
+    )
     cache_hits: int = 0
     note: str | None = Field(None, description="E.g. that a finished run was not run again.")
-    template_refinements: int = Field(0, description="Demonstrations the student checker added "
-                                                     "to the teaching template.")
-    by_agent: dict[str, AgentUsage] = Field(default_factory=dict,
-                                            description="Calls, cache hits, tokens (and $) per agent.")
-    cost_usd: float | None = Field(None, description="From `prices` in the config, when the model is listed.")
+    template_refinements: int = Field(
+        0, description="Demonstrations the student checker added to the teaching template."
+    )
+    by_agent: dict[str, AgentUsage] = Field(
+        default_factory=dict, description="Calls, cache hits, tokens (and $) per agent."
+    )
+    cost_usd: float | None = Field(
+        None, description="From `prices` in the config, when the model is listed."
+    )
     teacher: dict[str, float] | None = Field(None, description="Scores against gold, when present.")
     reprompt_flips: dict[str, int] | None = Field(
-        None, description="Re-prompts that changed the label, against gold: wrong_to_right, "
-                          "right_to_wrong, other (wrong to another wrong, or no gold).")
+        None,
+        description="Re-prompts that changed the label, against gold: wrong_to_right, "
+        "right_to_wrong, other (wrong to another wrong, or no gold).",
+    )
     confidence: dict[str, Any] | None = Field(
-        None, description="Where confidences came from (counts per source) and, against gold, "
-                          "their reliability (ECE, AUROC, bins) for the first and final answers.")
+        None,
+        description="Where confidences came from (counts per source) and, against gold, "
+        "their reliability (ECE, AUROC, bins) for the first and final answers.",
+    )
     calibration: dict[str, Any] | None = Field(
-        None, description="The calibration fitted on the pool: threshold, neighbour weight, "
-                          "reliability before and after.")
+        None,
+        description="The calibration fitted on the pool: threshold, neighbour weight, "
+        "reliability before and after.",
+    )
     student: dict[str, Any] | None = None
     outputs: dict[str, str] = Field(default_factory=dict)
 
@@ -107,8 +132,9 @@ def clear_run_dir(run_dir: Path) -> None:
         log.info("%s: starting over; the LLM cache is kept", run_dir)
 
 
-def check_disjoint(held_out: list[Record], others: dict[str, list[Record]], *,
-                   allow: bool = False) -> None:
+def check_disjoint(
+    held_out: list[Record], others: dict[str, list[Record]], *, allow: bool = False
+) -> None:
     """Evaluation records must not also be training or retrieval material: none may share its
     (normalised) text with the pool or the labelled records.
 
@@ -124,7 +150,7 @@ def check_disjoint(held_out: list[Record], others: dict[str, list[Record]], *,
             continue
         shown = ", ".join(f"{a} = {name} {b}" for a, b in clash[:8])
         more = f" (and {len(clash) - 8} more)" if len(clash) > 8 else ""
-        message = (f"{len(clash)} evaluation records also appear in the {name}: {shown}{more}")
+        message = f"{len(clash)} evaluation records also appear in the {name}: {shown}{more}"
         if not allow:
             raise DataError(message + "; remove them, or set student.allow_eval_overlap")
         log.warning("%s (allowed by student.allow_eval_overlap)", message)
@@ -139,9 +165,13 @@ def make_embedder(cfg: RetrievalConfig) -> Embedder:
 
 def fingerprint(config: RunConfig, records: list[Record]) -> str:
     """Identifies a run's inputs and settings; a run dir refuses to resume a different run."""
-    body = config.model_dump_json(exclude={
-        "run": {"max_concurrency", "llm_cache", "llm_cache_path", "node_retries"}, "prices": True,
-        "backend": {"api_key", "max_retries", "timeout_s", "requests_per_second"}})
+    body = config.model_dump_json(
+        exclude={
+            "run": {"max_concurrency", "llm_cache", "llm_cache_path", "node_retries"},
+            "prices": True,
+            "backend": {"api_key", "max_retries", "timeout_s", "requests_per_second"},
+        }
+    )
     ids = ",".join(r.id for r in records)
     return hashlib.sha256((body + ids).encode()).hexdigest()[:16]
 
@@ -161,9 +191,17 @@ def open_checkpointer(path: Path) -> Iterator[SqliteSaver]:
 class Run:
     """One run directory: config, checkpoints, results, events and outputs live side by side."""
 
-    def __init__(self, config: RunConfig, *, llm: BaseChatModel | ChatBackend | None = None,
-                 embedder: Embedder | None = None, inputs: list[Record] | None = None,
-                 pool: list[Record] | None = None, fresh: bool = False, with_student: bool = True):
+    def __init__(
+        self,
+        config: RunConfig,
+        *,
+        llm: BaseChatModel | ChatBackend | None = None,
+        embedder: Embedder | None = None,
+        inputs: list[Record] | None = None,
+        pool: list[Record] | None = None,
+        fresh: bool = False,
+        with_student: bool = True,
+    ):
         self.config = config
         self.dir = Path(config.run.dir)
         # data and backend first: a bad file or config must not leave an empty run dir behind
@@ -180,14 +218,19 @@ class Run:
         self._check_fingerprint()
         self.backend.ledger.sink = self.store.add_usage
         self._seconds_before = float(self.store.get_meta("seconds") or 0.0)
-        self.events = EventLog(self.dir / "events.jsonl", run_id=self.store.get_meta("run_id") or "")
+        self.events = EventLog(
+            self.dir / "events.jsonl", run_id=self.store.get_meta("run_id") or ""
+        )
         self.ctx = self._context(embedder)
         self.with_student = with_student
         self.held_out: list[Record] = []
         if with_student and config.student.eval is not None:
             self.held_out = load_records(config.student.eval, config.task)
-            check_disjoint(self.held_out, {"pool": self.pool, "inputs": self.inputs},
-                           allow=config.student.allow_eval_overlap)
+            check_disjoint(
+                self.held_out,
+                {"pool": self.pool, "inputs": self.inputs},
+                allow=config.student.allow_eval_overlap,
+            )
         if with_student and config.method.student:
             from dualchecker.distill import attach_student
 
@@ -206,40 +249,79 @@ class Run:
         mark = fingerprint(self.config, self.inputs)
         stored = self.store.get_meta("fingerprint")
         if stored is not None and stored != mark:
-            raise ConfigError(f"{self.dir} holds a different run (other config or data); "
-                              "use a new run dir or --fresh")
+            raise ConfigError(
+                f"{self.dir} holds a different run (other config or data); "
+                "use a new run dir or --fresh"
+            )
         if stored is None:
             self.store.set_meta("fingerprint", mark)
             self.store.set_meta("run_id", f"{self.dir.name}-{time.strftime('%Y%m%dT%H%M%S')}")
-        atomic_write_text(self.dir / "config.json",
-                          self.config.model_dump_json(indent=2, exclude={"backend": {"api_key"}}))
+        atomic_write_text(
+            self.dir / "config.json",
+            self.config.model_dump_json(indent=2, exclude={"backend": {"api_key"}}),
+        )
 
     def _context(self, embedder: Embedder | None) -> RunContext:
         cfg, method = self.config, self.config.method
         prompts = PromptBook(cfg.prompts_dir)
-        needs_index = (method.demonstrations in ("aligned", "paper")
-                       and max(method.n_shot, method.reprompt_k) > 0 or method.neighbour_vote)
-        index = ExampleIndex(self.pool, embedder or make_embedder(cfg.retrieval)) if needs_index else None
+        needs_index = (
+            method.demonstrations in ("aligned", "paper")
+            and max(method.n_shot, method.reprompt_k) > 0
+            or method.neighbour_vote
+        )
+        index = (
+            ExampleIndex(self.pool, embedder or make_embedder(cfg.retrieval))
+            if needs_index
+            else None
+        )
 
         def on_rationale(example_id: str, messages: list[dict], reply: Completion) -> None:
-            self.events.emit("aligner", "rationale", record_id=example_id, usage=reply.usage,
-                             seconds=reply.seconds, cached=reply.cached, messages=messages,
-                             raw=reply.text)
+            self.events.emit(
+                "aligner",
+                "rationale",
+                record_id=example_id,
+                usage=reply.usage,
+                seconds=reply.seconds,
+                cached=reply.cached,
+                messages=messages,
+                raw=reply.text,
+            )
 
-        aligner = ContextAligner(cfg.task, index, self.backend.for_agent("aligner"), prompts,
-                                 explain=method.explain_examples, on_call=on_rationale)
+        aligner = ContextAligner(
+            cfg.task,
+            index,
+            self.backend.for_agent("aligner"),
+            prompts,
+            explain=method.explain_examples,
+            on_call=on_rationale,
+        )
         return RunContext(
-            task=cfg.task, method=method, settings=cfg.run,
-            records={r.id: r for r in self.inputs}, order=[r.id for r in self.inputs],
-            teacher=Teacher(cfg.task, self.backend.for_agent("teacher"), prompts, style=method.style,
-                            confidence=method.confidence, samples=method.samples,
-                            verbalise=method.verbalise, max_reasks=method.max_reasks),
+            task=cfg.task,
+            method=method,
+            settings=cfg.run,
+            records={r.id: r for r in self.inputs},
+            order=[r.id for r in self.inputs],
+            teacher=Teacher(
+                cfg.task,
+                self.backend.for_agent("teacher"),
+                prompts,
+                style=method.style,
+                confidence=method.confidence,
+                samples=method.samples,
+                verbalise=method.verbalise,
+                max_reasks=method.max_reasks,
+            ),
             pool=self.pool,
-            checker=TeacherChecker(threshold=method.threshold, max_reprompts=method.max_reprompts,
-                                   final_rule=method.final_rule),
+            checker=TeacherChecker(
+                threshold=method.threshold,
+                max_reprompts=method.max_reprompts,
+                final_rule=method.final_rule,
+            ),
             aligner=aligner,
             static=static_examples(self.pool, max(method.n_shot, method.reprompt_k), cfg.run.seed),
-            events=self.events, store=self.store)
+            events=self.events,
+            store=self.store,
+        )
 
     def graph(self, checkpointer: SqliteSaver | None = None) -> CompiledStateGraph:
         """The run's compiled labelling graph, checkpointed when a checkpointer is given."""
@@ -252,8 +334,11 @@ class Run:
         self._progress = progress
         with open_checkpointer(self.dir / "checkpoints.sqlite") as saver:
             graph = self.graph(saver)
-            config = {**THREAD, "max_concurrency": self.config.run.max_concurrency,
-                      "recursion_limit": 10 * self.ctx.n_batches + 20}
+            config = {
+                **THREAD,
+                "max_concurrency": self.config.run.max_concurrency,
+                "recursion_limit": 10 * self.ctx.n_batches + 20,
+            }
             snapshot = graph.get_state(config)
             # a task whose writes were saved before a kill is in `tasks` but not in `next`
             pending = bool(snapshot.next or snapshot.tasks)
@@ -266,9 +351,13 @@ class Run:
             else:
                 finished = False
                 graph_input = None if pending else {"batch_index": 0, "template": []}
-                self.events.emit("runner", "run_resumed" if pending else "run_started",
-                                 records=total, already_labelled=len(self.store),
-                                 method=self.config.method.model_dump())
+                self.events.emit(
+                    "runner",
+                    "run_resumed" if pending else "run_started",
+                    records=total,
+                    already_labelled=len(self.store),
+                    method=self.config.method.model_dump(),
+                )
             if not finished and total:
                 self._announce_labelling(total)
                 with _progress(progress, total, len(self.store)) as advance:
@@ -276,8 +365,9 @@ class Run:
                         if "collect" in update:
                             advance(len(self.store))
                             # a killed process's time still counts, up to its last batch
-                            self.store.set_meta("seconds", str(
-                                self._seconds_before + time.perf_counter() - started))
+                            self.store.set_meta(
+                                "seconds", str(self._seconds_before + time.perf_counter() - started)
+                            )
         return self._finish(time.perf_counter() - started)
 
     def phase(self, text: str) -> None:
@@ -288,11 +378,15 @@ class Run:
     def _announce_labelling(self, total: int) -> None:
         method, ctx = self.config.method, self.ctx
         if method.calibrate and not self.config.task.is_spans and not len(self.store):
-            self.phase(f"calibrating the teacher on up to {method.calibration_size} "
-                       "human-labelled pool examples")
+            self.phase(
+                f"calibrating the teacher on up to {method.calibration_size} "
+                "human-labelled pool examples"
+            )
         after = ", the student training after each" if method.student and self.with_student else ""
-        self.phase(f"labelling {total - len(self.store)} records in batches of "
-                   f"{ctx.settings.batch_size}{after}")
+        self.phase(
+            f"labelling {total - len(self.store)} records in batches of "
+            f"{ctx.settings.batch_size}{after}"
+        )
 
     def _stored_summary(self) -> RunSummary | None:
         """A finished run's summary, unchanged, with a note saying nothing was run again."""
@@ -301,37 +395,63 @@ class Run:
             return None
         summary = RunSummary.model_validate_json(path.read_text(encoding="utf-8"))
         log.info("%s is already complete", self.dir)
-        return summary.model_copy(update={
-            "note": "already complete: nothing was run again (use --fresh to start over)"})
+        return summary.model_copy(
+            update={"note": "already complete: nothing was run again (use --fresh to start over)"}
+        )
 
     def _finish(self, seconds: float) -> RunSummary:
         labelled = self.store.all()
-        outputs = {"labels": str(self.dir / "labels.jsonl"), "events": str(self.dir / "events.jsonl"),
-                   "summary": str(self.dir / "summary.json")}
+        outputs = {
+            "labels": str(self.dir / "labels.jsonl"),
+            "events": str(self.dir / "events.jsonl"),
+            "summary": str(self.dir / "summary.json"),
+        }
         write_labels_jsonl(self.dir / "labels.jsonl", labelled)
         seconds += self._seconds_before
         self.store.set_meta("seconds", str(seconds))
-        summary = summarise(self.config, labelled, self.backend, seconds, outputs,
-                            by_agent=self.store.usage_by_agent())
-        fitted = [e for e in read_events(self.dir / "events.jsonl")
-                  if e.agent == "calibration" and e.kind == "fitted"]
+        summary = summarise(
+            self.config,
+            labelled,
+            self.backend,
+            seconds,
+            outputs,
+            by_agent=self.store.usage_by_agent(),
+        )
+        fitted = [
+            e
+            for e in read_events(self.dir / "events.jsonl")
+            if e.agent == "calibration" and e.kind == "fitted"
+        ]
         if fitted:
-            summary.calibration = {k: v for k, v in fitted[-1].data["calibration"].items()
-                                   if k not in ("coef", "intercept")}
+            summary.calibration = {
+                k: v
+                for k, v in fitted[-1].data["calibration"].items()
+                if k not in ("coef", "intercept")
+            }
         summary.template_refinements = sum(
-            1 for e in read_events(self.dir / "events.jsonl")
-            if e.agent == "student_checker" and e.kind == "template_changed")
+            1
+            for e in read_events(self.dir / "events.jsonl")
+            if e.agent == "student_checker" and e.kind == "template_changed"
+        )
         if self.with_student and self.config.student.final and self.held_out:
-            self.phase(f"final students: fine-tuning {self.config.student.final_epochs} epochs on "
-                       "the teacher's labels and, for reference, on human labels")
+            self.phase(
+                f"final students: fine-tuning {self.config.student.final_epochs} epochs on "
+                "the teacher's labels and, for reference, on human labels"
+            )
         final_started = time.perf_counter()
         summary.student = self._final_students(labelled)
         final_seconds = time.perf_counter() - final_started
         summary.seconds += final_seconds
-        online = sum(e.data.get("seconds") or 0.0 for e in read_events(self.dir / "events.jsonl")
-                     if e.agent == "student" and e.kind == "batch_trained")
-        summary.seconds_by_phase = {"labelling": max(0.0, seconds - online), "online_student": online,
-                                    "final_students": final_seconds}
+        online = sum(
+            e.data.get("seconds") or 0.0
+            for e in read_events(self.dir / "events.jsonl")
+            if e.agent == "student" and e.kind == "batch_trained"
+        )
+        summary.seconds_by_phase = {
+            "labelling": max(0.0, seconds - online),
+            "online_student": online,
+            "final_students": final_seconds,
+        }
         self.store.set_meta("seconds", str(summary.seconds))
         atomic_write_text(self.dir / "summary.json", summary.model_dump_json(indent=2))
         self.events.emit("runner", "run_finished", summary=summary.model_dump())
@@ -351,35 +471,63 @@ class Run:
         # labelled (like with like); only when those have none, from the pool
         labelled_gold = [r for r in self.inputs if r.has_gold]
         reference = labelled_gold or self.pool
-        result = final_students(self.config.task, settings, self.config.run.seed, labelled,
-                                reference, self.held_out, self.store.synthetic())
+        result = final_students(
+            self.config.task,
+            settings,
+            self.config.run.seed,
+            labelled,
+            reference,
+            self.held_out,
+            self.store.synthetic(),
+        )
         result["gold_reference_data"] = (
             f"the human labels of the {len(reference)} records the teacher labelled"
-            if labelled_gold else f"the {len(reference)} human-labelled pool examples "
-                                  "(the labelled records have no human labels)")
+            if labelled_gold
+            else f"the {len(reference)} human-labelled pool examples "
+            "(the labelled records have no human labels)"
+        )
         self.events.emit("student", "final", **result)
         return result
 
 
-def summarise(config: RunConfig, labelled: list[LabelledRecord], backend: ChatBackend,
-              seconds: float, outputs: dict[str, str],
-              by_agent: dict[str, AgentUsage] | None = None) -> RunSummary:
+def summarise(
+    config: RunConfig,
+    labelled: list[LabelledRecord],
+    backend: ChatBackend,
+    seconds: float,
+    outputs: dict[str, str],
+    by_agent: dict[str, AgentUsage] | None = None,
+) -> RunSummary:
     """The run's figures; `by_agent` (default: this process's ledger) is the LLM bill."""
     reprompted = [r for r in labelled if r.reprompted]
-    changed = sum(1 for r in reprompted if r.before is not None and
-                  (r.before.label, r.before.spans) != (r.label, r.spans))
+    changed = sum(
+        1
+        for r in reprompted
+        if r.before is not None and (r.before.label, r.before.spans) != (r.label, r.spans)
+    )
     price = config.prices.get(backend.name)
     by_agent = backend.ledger.by_agent() if by_agent is None else by_agent
     total = sum(by_agent.values(), AgentUsage()).priced(price)
     return RunSummary(
-        run_dir=str(config.run.dir), method=config.method.name, records=len(labelled),
-        labelled=sum(r.ok for r in labelled), failed=sum(not r.ok for r in labelled),
-        reprompted=len(reprompted), reprompt_rate=len(reprompted) / len(labelled) if labelled else 0.0,
-        changed_by_reprompt=changed, llm_calls=total.calls, usage=total.usage, seconds=seconds,
-        cache_hits=total.cache_hits, cost_usd=total.cost_usd,
+        run_dir=str(config.run.dir),
+        method=config.method.name,
+        records=len(labelled),
+        labelled=sum(r.ok for r in labelled),
+        failed=sum(not r.ok for r in labelled),
+        reprompted=len(reprompted),
+        reprompt_rate=len(reprompted) / len(labelled) if labelled else 0.0,
+        changed_by_reprompt=changed,
+        llm_calls=total.calls,
+        usage=total.usage,
+        seconds=seconds,
+        cache_hits=total.cache_hits,
+        cost_usd=total.cost_usd,
         by_agent={name: u.priced(price) for name, u in by_agent.items()},
-        teacher=teacher_scores(config.task, labelled), outputs=outputs,
-        reprompt_flips=reprompt_flips(labelled), confidence=confidence_report(config.task, labelled))
+        teacher=teacher_scores(config.task, labelled),
+        outputs=outputs,
+        reprompt_flips=reprompt_flips(labelled),
+        confidence=confidence_report(config.task, labelled),
+    )
 
 
 def reprompt_flips(labelled: list[LabelledRecord]) -> dict[str, int]:
@@ -408,16 +556,26 @@ def confidence_report(task, labelled: list[LabelledRecord]) -> dict[str, Any]:
     report: dict[str, Any] = {"sources": sources}
     scored = [r for r in labelled if r.ok and r.gold_label is not None and not task.is_spans]
     if scored:
-        firsts = [(r.attempts[0].answer, r.gold_label) for r in scored
-                  if r.attempts and r.attempts[0].answer is not None]
-        report["final"] = reliability([r.confidence for r in scored],
-                                      [r.label == r.gold_label for r in scored]).model_dump()
-        report["first"] = reliability([a.confidence for a, _ in firsts],
-                                      [a.label == g for a, g in firsts]).model_dump()
-        stated = [(a.verbalised_confidence, a.label == g) for a, g in firsts
-                  if a.verbalised_confidence is not None]
+        firsts = [
+            (r.attempts[0].answer, r.gold_label)
+            for r in scored
+            if r.attempts and r.attempts[0].answer is not None
+        ]
+        report["final"] = reliability(
+            [r.confidence for r in scored], [r.label == r.gold_label for r in scored]
+        ).model_dump()
+        report["first"] = reliability(
+            [a.confidence for a, _ in firsts], [a.label == g for a, g in firsts]
+        ).model_dump()
+        stated = [
+            (a.verbalised_confidence, a.label == g)
+            for a, g in firsts
+            if a.verbalised_confidence is not None
+        ]
         if stated:
-            report["stated"] = reliability([c for c, _ in stated], [k for _, k in stated]).model_dump()
+            report["stated"] = reliability(
+                [c for c, _ in stated], [k for _, k in stated]
+            ).model_dump()
     return report
 
 
@@ -433,26 +591,34 @@ class RunEstimate(BaseModel):
     assumptions: dict[str, Any] = Field(default_factory=dict)
 
 
-DRY_RATIONALE = ("The sentence states the property the standard asks about in plain words, so the "
-                 "answer follows directly from the text and the examples.")
+DRY_RATIONALE = (
+    "The sentence states the property the standard asks about in plain words, so the "
+    "answer follows directly from the text and the examples."
+)
 
 
 def _dry_reply(config: RunConfig, reprompt_rate: float) -> Callable[[list[Any]], str]:
     """Instant, valid answers; an attempt is unsure with probability `reprompt_rate` (by prompt hash)."""
     task = config.task
-    answer: dict[str, Any] = {name: "" for name in task.span_type_names} if task.is_spans else {
-        "label": task.label_names[0]}
+    answer: dict[str, Any] = (
+        {name: "" for name in task.span_type_names}
+        if task.is_spans
+        else {"label": task.label_names[0]}
+    )
 
     def reply(messages: list[Any]) -> str:
         prompt = "\n".join(str(m.content) for m in messages)
         draw = int(hashlib.sha256(prompt.encode()).hexdigest()[:8], 16) / 0xFFFFFFFF
-        return json.dumps({**answer, "confidence": 0 if draw < reprompt_rate else 100,
-                           "rationale": DRY_RATIONALE})
+        return json.dumps(
+            {**answer, "confidence": 0 if draw < reprompt_rate else 100, "rationale": DRY_RATIONALE}
+        )
 
     return reply
 
 
-def _dry_logprobs(config: RunConfig, reprompt_rate: float) -> Callable[[list[Any]], dict[str, float]]:
+def _dry_logprobs(
+    config: RunConfig, reprompt_rate: float
+) -> Callable[[list[Any]], dict[str, float]]:
     """Instant label log-probabilities: sure of the first label, or unsure with `reprompt_rate`."""
     labels = config.task.label_names
 
@@ -466,8 +632,9 @@ def _dry_logprobs(config: RunConfig, reprompt_rate: float) -> Callable[[list[Any
     return logprobs
 
 
-def estimate(config: RunConfig, *, reprompt_rate: float | None = None,
-             embedder: Embedder | None = None) -> RunEstimate:
+def estimate(
+    config: RunConfig, *, reprompt_rate: float | None = None, embedder: Embedder | None = None
+) -> RunEstimate:
     """Dry run: the real graph and prompts, answered instantly by a model that costs nothing.
 
     Counts every call the method makes (calibration on the pool, rationales, first answers,
@@ -482,43 +649,64 @@ def estimate(config: RunConfig, *, reprompt_rate: float | None = None,
     method = config.method
     if reprompt_rate is None:
         reprompt_rate = method.max_reprompt_rate if method.calibrate else 0.1
-    reads_logprobs = (method.confidence == "token_probability" and not config.task.is_spans
-                      and config.backend.kind in ("local", "openai"))
-    model = ScriptedChatModel(responder=_dry_reply(config, reprompt_rate), tokens_per_word=1.3,
-                              logprobs=_dry_logprobs(config, reprompt_rate) if reads_logprobs else None)
+    reads_logprobs = (
+        method.confidence == "token_probability"
+        and not config.task.is_spans
+        and config.backend.kind in ("local", "openai")
+    )
+    model = ScriptedChatModel(
+        responder=_dry_reply(config, reprompt_rate),
+        tokens_per_word=1.3,
+        logprobs=_dry_logprobs(config, reprompt_rate) if reads_logprobs else None,
+    )
     with tempfile.TemporaryDirectory(prefix="dualchecker-dry-") as tmp:
-        dry = config.model_copy(update={
-            "run": config.run.model_copy(update={"dir": Path(tmp), "llm_cache": False}),
-            "method": method.model_copy(update={"student": False, "student_checker": False})})
+        dry = config.model_copy(
+            update={
+                "run": config.run.model_copy(update={"dir": Path(tmp), "llm_cache": False}),
+                "method": method.model_copy(update={"student": False, "student_checker": False}),
+            }
+        )
         summary = Run(dry, llm=model, embedder=embedder, with_student=False).execute(progress=False)
     by_agent = dict(summary.by_agent)
     if method.student and method.student_checker and method.borderline_per_batch:
         batches = -(-summary.records // config.run.batch_size)
         feedback = batches * method.borderline_per_batch
         words = 1.3 * 120  # a rationale prompt of ~120 words, a ~25-word reply
-        by_agent["student_checker"] = AgentUsage(calls=feedback, usage=Usage(
-            input_tokens=int(feedback * words), output_tokens=int(feedback * 1.3 * 25)))
+        by_agent["student_checker"] = AgentUsage(
+            calls=feedback,
+            usage=Usage(input_tokens=int(feedback * words), output_tokens=int(feedback * 1.3 * 25)),
+        )
     total = sum(by_agent.values(), AgentUsage())
     price = config.prices.get(config.backend.model or "")
     return RunEstimate(
-        records=summary.records, calls=total.calls, usage=total.usage,
+        records=summary.records,
+        calls=total.calls,
+        usage=total.usage,
         calls_per_record=total.calls / summary.records if summary.records else 0.0,
         by_agent={name: u.priced(price) for name, u in by_agent.items()},
         cost_usd=price.cost(total.usage) if price else None,
-        assumptions={"reprompt_rate": reprompt_rate, "tokens_per_word": 1.3,
-                     "max_reprompts": method.max_reprompts,
-                     "label_probabilities": reads_logprobs,
-                     "student_checker_calls": "one per borderline case per batch",
-                     "evokd_samples": "not included"})
+        assumptions={
+            "reprompt_rate": reprompt_rate,
+            "tokens_per_word": 1.3,
+            "max_reprompts": method.max_reprompts,
+            "label_probabilities": reads_logprobs,
+            "student_checker_calls": "one per borderline case per batch",
+            "evokd_samples": "not included",
+        },
+    )
 
 
 def format_estimate(est: RunEstimate) -> str:
     """The dry-run estimate as text: totals, one line per agent, then the assumptions."""
-    lines = [f"dry run: {est.records} records  ~{est.calls} LLM calls ({est.calls_per_record:.2f}/record)  "
-             f"~{est.usage.input_tokens} tokens in, ~{est.usage.output_tokens} out"
-             + (f"  ~${est.cost_usd:.4f}" if est.cost_usd is not None else "")]
-    lines += [f"  {name}: {u.calls} calls, ~{u.usage.input_tokens}/{u.usage.output_tokens} tokens"
-              for name, u in est.by_agent.items()]
+    lines = [
+        f"dry run: {est.records} records  ~{est.calls} LLM calls ({est.calls_per_record:.2f}/record)  "
+        f"~{est.usage.input_tokens} tokens in, ~{est.usage.output_tokens} out"
+        + (f"  ~${est.cost_usd:.4f}" if est.cost_usd is not None else "")
+    ]
+    lines += [
+        f"  {name}: {u.calls} calls, ~{u.usage.input_tokens}/{u.usage.output_tokens} tokens"
+        for name, u in est.by_agent.items()
+    ]
     lines.append("assumptions: " + json.dumps(est.assumptions))
     return "\n".join(lines)
 
@@ -541,44 +729,63 @@ def _progress(enabled: bool, total: int, done: int) -> Iterator[Callable[[int], 
 def format_summary(summary: RunSummary) -> str:
     """The run summary as text for the terminal; lines for parts the run did not have are left out."""
     lines = [summary.note] if summary.note else []
-    lines += [f"records {summary.records}  labelled {summary.labelled}  failed {summary.failed}  "
-             f"re-prompted {summary.reprompted} ({summary.reprompt_rate:.0%}, "
-             f"{summary.changed_by_reprompt} changed)",
-             f"LLM calls {summary.llm_calls}  cache hits {summary.cache_hits}  tokens in/out "
-             f"{summary.usage.input_tokens}/{summary.usage.output_tokens}  {summary.seconds:.1f}s"
-             + (f"  ${summary.cost_usd:.4f}" if summary.cost_usd is not None else "")]
-    lines += [f"  {name}: {u.calls} calls, {u.cache_hits} cache hits, tokens in/out "
-              f"{u.usage.input_tokens}/{u.usage.output_tokens}" for name, u in summary.by_agent.items()]
+    lines += [
+        f"records {summary.records}  labelled {summary.labelled}  failed {summary.failed}  "
+        f"re-prompted {summary.reprompted} ({summary.reprompt_rate:.0%}, "
+        f"{summary.changed_by_reprompt} changed)",
+        f"LLM calls {summary.llm_calls}  cache hits {summary.cache_hits}  tokens in/out "
+        f"{summary.usage.input_tokens}/{summary.usage.output_tokens}  {summary.seconds:.1f}s"
+        + (f"  ${summary.cost_usd:.4f}" if summary.cost_usd is not None else ""),
+    ]
+    lines += [
+        f"  {name}: {u.calls} calls, {u.cache_hits} cache hits, tokens in/out "
+        f"{u.usage.input_tokens}/{u.usage.output_tokens}"
+        for name, u in summary.by_agent.items()
+    ]
     if summary.teacher:
         t = summary.teacher
-        lines.append(f"teacher F1 {t['f1']:.3f}  precision {t['precision']:.3f}  recall {t['recall']:.3f}")
+        lines.append(
+            f"teacher F1 {t['f1']:.3f}  precision {t['precision']:.3f}  recall {t['recall']:.3f}"
+        )
     if summary.reprompt_flips and summary.changed_by_reprompt:
         f = summary.reprompt_flips
-        lines.append(f"re-prompts that changed a label: {f['wrong_to_right']} wrong→right, "
-                     f"{f['right_to_wrong']} right→wrong, {f['other']} other")
+        lines.append(
+            f"re-prompts that changed a label: {f['wrong_to_right']} wrong→right, "
+            f"{f['right_to_wrong']} right→wrong, {f['other']} other"
+        )
     if summary.calibration:
         c = summary.calibration
         raw, cal = c["pool_raw"], c["pool_calibrated"]
-        lines.append(f"calibration on {raw['n']} pool examples: accuracy {raw['accuracy']:.3f} → "
-                     f"{cal['accuracy']:.3f}, ECE {raw['ece']:.3f} → {cal['ece']:.3f}, "
-                     f"re-prompt below {c['threshold']:.2f}")
+        lines.append(
+            f"calibration on {raw['n']} pool examples: accuracy {raw['accuracy']:.3f} → "
+            f"{cal['accuracy']:.3f}, ECE {raw['ece']:.3f} → {cal['ece']:.3f}, "
+            f"re-prompt below {c['threshold']:.2f}"
+        )
     final = (summary.confidence or {}).get("final")
     if final and final.get("auroc") is not None:
-        lines.append(f"confidence vs correctness on labelled records: AUROC {final['auroc']:.3f}  "
-                     f"ECE {final['ece']:.3f}  ({summary.confidence['sources']})")
+        lines.append(
+            f"confidence vs correctness on labelled records: AUROC {final['auroc']:.3f}  "
+            f"ECE {final['ece']:.3f}  ({summary.confidence['sources']})"
+        )
     if summary.template_refinements:
-        lines.append(f"student checker: {summary.template_refinements} demonstrations added to "
-                     "the teaching template")
+        lines.append(
+            f"student checker: {summary.template_refinements} demonstrations added to "
+            "the teaching template"
+        )
     if summary.student:
         st = summary.student
         f1 = lambda name: "–" if st[name]["f1"] is None else f"{st[name]['f1']:.3f}"
-        line = (f"final student F1 on {st['n_test']} held-out gold records: trained on the "
-                f"teacher's labels {f1('teacher_labels')}")
+        line = (
+            f"final student F1 on {st['n_test']} held-out gold records: trained on the "
+            f"teacher's labels {f1('teacher_labels')}"
+        )
         if "gold_labels" in st:
             line += f", trained on human labels (reference) {f1('gold_labels')}"
         lines.append(line + f"  ({st['left_out']} unlabelled or unsure records left out)")
     lines += [f"{name}: {path}" for name, path in summary.outputs.items()]
     if "trace" in summary.outputs:
-        lines.append(f"  open the trace in a browser, or `dualchecker trace {summary.run_dir} "
-                     "--record ID` for one record in the terminal")
+        lines.append(
+            f"  open the trace in a browser, or `dualchecker trace {summary.run_dir} "
+            "--record ID` for one record in the terminal"
+        )
     return "\n".join(lines)

@@ -1,9 +1,9 @@
 """The DualChecker state machine, shaped like the paper's figure.
 
-    (calibrate ─▶) plan_batch ─Send×B─▶ label_record[ align → teach ─(low confidence)▶ reprompt … → finalize ]
-        ▲                                   │
-        │                                collect ─▶ train_student ─▶ check_student ─(borderline)▶ refine_template
-        └───────────────────────────────────┴──────────────────────────────┴───────────────────────┘
+(calibrate ─▶) plan_batch ─Send×B─▶ label_record[ align → teach ─(low confidence)▶ reprompt … → finalize ]
+    ▲                                   │
+    │                                collect ─▶ train_student ─▶ check_student ─(borderline)▶ refine_template
+    └───────────────────────────────────┴──────────────────────────────┴───────────────────────┘
 """
 
 from __future__ import annotations
@@ -30,8 +30,9 @@ def build_teacher_graph(ctx: RunContext, *, own_checkpoints: bool = False) -> Co
     """
     nodes = TeacherNodes(ctx)
     checker = ctx.checker if ctx.method.teacher_checker else None
-    retry = RetryPolicy(max_attempts=ctx.settings.node_retries, initial_interval=1.0,
-                        retry_on=BackendUnavailable)
+    retry = RetryPolicy(
+        max_attempts=ctx.settings.node_retries, initial_interval=1.0, retry_on=BackendUnavailable
+    )
     graph = StateGraph(RecordState, output_schema=RecordOutput)
     graph.add_node("align", nodes.align, retry_policy=retry)
     graph.add_node("teach", nodes.teach, retry_policy=retry)
@@ -48,8 +49,9 @@ def build_teacher_graph(ctx: RunContext, *, own_checkpoints: bool = False) -> Co
     return graph.compile(checkpointer=None if own_checkpoints else False)
 
 
-def build_graph(ctx: RunContext, checkpointer: BaseCheckpointSaver | None = None, *,
-                for_drawing: bool = False) -> CompiledStateGraph:
+def build_graph(
+    ctx: RunContext, checkpointer: BaseCheckpointSaver | None = None, *, for_drawing: bool = False
+) -> CompiledStateGraph:
     """The whole run: batches of records fan out to the teacher subgraph, then the student side."""
     loop = LoopNodes(ctx)
     graph = StateGraph(RunState)
@@ -57,8 +59,11 @@ def build_graph(ctx: RunContext, checkpointer: BaseCheckpointSaver | None = None
     graph.add_node("label_record", build_teacher_graph(ctx, own_checkpoints=for_drawing))
     graph.add_node("collect", loop.collect)
     if ctx.method.calibrate and (ctx.task is None or not ctx.task.is_spans):
-        retry = RetryPolicy(max_attempts=ctx.settings.node_retries, initial_interval=1.0,
-                            retry_on=BackendUnavailable)
+        retry = RetryPolicy(
+            max_attempts=ctx.settings.node_retries,
+            initial_interval=1.0,
+            retry_on=BackendUnavailable,
+        )
         graph.add_node("calibrate", TeacherNodes(ctx).calibrate, retry_policy=retry)
         graph.add_edge(START, "calibrate")
         graph.add_edge("calibrate", "plan_batch")
@@ -67,8 +72,9 @@ def build_graph(ctx: RunContext, checkpointer: BaseCheckpointSaver | None = None
     graph.add_conditional_edges("plan_batch", routing.fan_out(ctx), ["label_record"])
     graph.add_edge("label_record", "collect")
     if ctx.student is None:
-        graph.add_conditional_edges("collect", routing.after_collect(ctx),
-                                    {"next batch": "plan_batch", "done": END})
+        graph.add_conditional_edges(
+            "collect", routing.after_collect(ctx), {"next batch": "plan_batch", "done": END}
+        )
     else:
         _add_student_side(graph, ctx)
     return graph.compile(checkpointer=checkpointer)
@@ -81,16 +87,24 @@ def _add_student_side(graph: StateGraph, ctx: RunContext) -> None:
     graph.add_node("train_student", nodes.train_student)
     graph.add_node("check_student", nodes.check_student)
     feedback = "synthesise" if ctx.method.evokd else "refine_template"
-    retry = RetryPolicy(max_attempts=ctx.settings.node_retries, initial_interval=1.0,
-                        retry_on=BackendUnavailable)
-    graph.add_node(feedback, nodes.synthesise if ctx.method.evokd else nodes.refine_template,
-                   retry_policy=retry)
+    retry = RetryPolicy(
+        max_attempts=ctx.settings.node_retries, initial_interval=1.0, retry_on=BackendUnavailable
+    )
+    graph.add_node(
+        feedback,
+        nodes.synthesise if ctx.method.evokd else nodes.refine_template,
+        retry_policy=retry,
+    )
     graph.add_edge("collect", "train_student")
     graph.add_edge("train_student", "check_student")
-    graph.add_conditional_edges("check_student", routing.after_student_check(ctx),
-                                {"borderline": feedback, "next batch": "plan_batch", "done": END})
-    graph.add_conditional_edges(feedback, routing.after_refine(ctx),
-                                {"next batch": "plan_batch", "done": END})
+    graph.add_conditional_edges(
+        "check_student",
+        routing.after_student_check(ctx),
+        {"borderline": feedback, "next batch": "plan_batch", "done": END},
+    )
+    graph.add_conditional_edges(
+        feedback, routing.after_refine(ctx), {"next batch": "plan_batch", "done": END}
+    )
 
 
 def draw_mermaid(method=None, *, student: bool = True) -> str:
@@ -100,10 +114,21 @@ def draw_mermaid(method=None, *, student: bool = True) -> str:
     from dualchecker.graph.config import method as preset
 
     method = method or preset("dualchecker")
-    ctx = RunContext(task=None, method=method, settings=RunSettings(), records={},
-                     order=[], teacher=None, checker=None, aligner=None, static=[], events=None,
-                     pool=[],
-                     store=None, student=object() if student and method.student else None)
+    ctx = RunContext(
+        task=None,
+        method=method,
+        settings=RunSettings(),
+        records={},
+        order=[],
+        teacher=None,
+        checker=None,
+        aligner=None,
+        static=[],
+        events=None,
+        pool=[],
+        store=None,
+        student=object() if student and method.student else None,
+    )
     return readable_mermaid(build_graph(ctx, for_drawing=True).get_graph(xray=True).draw_mermaid())
 
 
@@ -113,6 +138,6 @@ def readable_mermaid(text: str) -> str:
     lines = text.strip().splitlines()
     if lines and lines[0].strip() == "---":
         end = lines.index("---", 1)
-        lines = lines[end + 1:]
+        lines = lines[end + 1 :]
     out = "\n".join(lines).replace("\\3a", "_").replace("&nbsp;", "")
     return out.replace("<p>__start__</p>", "start").replace("<p>__end__</p>", "end")

@@ -30,10 +30,12 @@ class DataSource(BaseModel):
     detail_field: str = "detail"
     label_field: str = "label"
     spans_field: str = Field("spans", description="A list of {type, start, end} character offsets.")
-    label_map: dict[str, str] = Field(default_factory=dict,
-                                      description="Rename raw labels, e.g. {'0': 'no', '1': 'yes'}.")
-    span_type_map: dict[str, str] = Field(default_factory=dict,
-                                          description="Rename raw span types, e.g. {'ARG0': 'cause'}.")
+    label_map: dict[str, str] = Field(
+        default_factory=dict, description="Rename raw labels, e.g. {'0': 'no', '1': 'yes'}."
+    )
+    span_type_map: dict[str, str] = Field(
+        default_factory=dict, description="Rename raw span types, e.g. {'ARG0': 'cause'}."
+    )
     limit: int | None = Field(None, gt=0, description="Read only the first N valid rows.")
     on_bad_row: Literal["error", "skip"] = "error"
 
@@ -45,53 +47,105 @@ class MethodConfig(BaseModel):
     name: str = "dualchecker"
     n_shot: int = Field(5, ge=0, description="Demonstrations per prompt.")
     demonstrations: Literal["aligned", "static", "paper"] = Field(
-        "aligned", description="aligned = ContextAligner's nearest neighbours; static = a fixed "
-                               "set; paper = the reference code's mix (see `paper_retrieved`).")
-    explain_examples: bool = Field(True, description="Teacher writes a rationale for each example's gold answer.")
+        "aligned",
+        description="aligned = ContextAligner's nearest neighbours; static = a fixed "
+        "set; paper = the reference code's mix (see `paper_retrieved`).",
+    )
+    explain_examples: bool = Field(
+        True, description="Teacher writes a rationale for each example's gold answer."
+    )
     style: Literal["plain", "cot"] = "plain"
     teacher_checker: bool = True
-    threshold: float = Field(0.75, ge=0.0, le=1.0, description="Teacher checker: re-prompt below this confidence.")
+    threshold: float = Field(
+        0.75, ge=0.0, le=1.0, description="Teacher checker: re-prompt below this confidence."
+    )
     max_reprompts: int = Field(1, ge=0)
-    max_reasks: int = Field(1, ge=0, description="A malformed reply is shown to the model with its "
-                                                 "error and re-asked, this many times, before the "
-                                                 "teacher checker sees the record.")
-    reprompt_shots: int | None = Field(None, ge=0, description="Demonstrations in a re-prompt (default 2 × n_shot).")
+    max_reasks: int = Field(
+        1,
+        ge=0,
+        description="A malformed reply is shown to the model with its "
+        "error and re-asked, this many times, before the "
+        "teacher checker sees the record.",
+    )
+    reprompt_shots: int | None = Field(
+        None, ge=0, description="Demonstrations in a re-prompt (default 2 × n_shot)."
+    )
     final_rule: FinalRule = "most_confident"
-    student: bool = Field(True, description="Train a student online, batch by batch, inside the loop "
-                                           "(needed by the student checker and EvoKD).")
-    student_checker: bool = Field(True, description="Student's borderline cases refine the template.")
+    student: bool = Field(
+        True,
+        description="Train a student online, batch by batch, inside the loop "
+        "(needed by the student checker and EvoKD).",
+    )
+    student_checker: bool = Field(
+        True, description="Student's borderline cases refine the template."
+    )
     borderline_per_batch: int = Field(1, ge=0)
-    template_size: int = Field(2, ge=0, description="Latest template demonstrations shown in each prompt.")
-    evokd: bool = Field(False, description="Student errors → LLM writes new labelled training samples.")
+    template_size: int = Field(
+        2, ge=0, description="Latest template demonstrations shown in each prompt."
+    )
+    evokd: bool = Field(
+        False, description="Student errors → LLM writes new labelled training samples."
+    )
     # A teacher whose confidence means something (classification tasks; spans keep verbalised).
     confidence: Literal["token_probability", "verbalised"] = Field(
-        "verbalised", description="token_probability: read every label's probability from the "
-                                  "model (falls back to sample agreement); verbalised: ask for a number.")
-    samples: int = Field(5, ge=1, description="Answers sampled for agreement when the backend has "
-                                              "no log-probabilities (1 = use the stated number).")
-    verbalise: bool = Field(False, description="Also record the number the model states beside its "
-                                               "token probability (costs a few output tokens).")
-    balanced: bool = Field(False, description="Aligned demonstrations: the nearest examples of each "
-                                              "label in turn, instead of the nearest overall.")
-    calibrate: bool = Field(False, description="Fit a calibration on a sample of the human pool "
-                                               "before labelling (token_probability only).")
-    calibration_size: int = Field(120, ge=10, description="Pool examples the teacher answers for it.")
-    neighbour_vote: bool = Field(False, description="Combine the teacher with what the human pool "
-                                                    "says about similar texts, weight fitted by the "
-                                                    "calibration.")
+        "verbalised",
+        description="token_probability: read every label's probability from the "
+        "model (falls back to sample agreement); verbalised: ask for a number.",
+    )
+    samples: int = Field(
+        5,
+        ge=1,
+        description="Answers sampled for agreement when the backend has "
+        "no log-probabilities (1 = use the stated number).",
+    )
+    verbalise: bool = Field(
+        False,
+        description="Also record the number the model states beside its "
+        "token probability (costs a few output tokens).",
+    )
+    balanced: bool = Field(
+        False,
+        description="Aligned demonstrations: the nearest examples of each "
+        "label in turn, instead of the nearest overall.",
+    )
+    calibrate: bool = Field(
+        False,
+        description="Fit a calibration on a sample of the human pool "
+        "before labelling (token_probability only).",
+    )
+    calibration_size: int = Field(
+        120, ge=10, description="Pool examples the teacher answers for it."
+    )
+    neighbour_vote: bool = Field(
+        False,
+        description="Combine the teacher with what the human pool "
+        "says about similar texts, weight fitted by the "
+        "calibration.",
+    )
     vote: Literal["knn", "probe"] = Field(
-        "knn", description="The pool's say: the k nearest examples' labels (kNN-prompting), or a "
-                           "linear probe on all the pool's embeddings (out-of-fold on the pool).")
+        "knn",
+        description="The pool's say: the k nearest examples' labels (kNN-prompting), or a "
+        "linear probe on all the pool's embeddings (out-of-fold on the pool).",
+    )
     vote_k: int = Field(16, ge=1, description="Pool neighbours whose labels vote.")
-    target_accuracy: float = Field(0.75, gt=0.0, le=1.0, description="Calibrated threshold rule: "
-                                   "re-prompt where the pool shows accuracy below this.")
+    target_accuracy: float = Field(
+        0.75,
+        gt=0.0,
+        le=1.0,
+        description="Calibrated threshold rule: "
+        "re-prompt where the pool shows accuracy below this.",
+    )
     max_reprompt_rate: float = Field(0.3, ge=0.0, le=1.0)
     reprompt_style: Literal["more", "contrastive"] = Field(
-        "more", description="more: twice the demonstrations (paper); contrastive: the closest "
-                            "examples of the two most likely labels, side by side.")
+        "more",
+        description="more: twice the demonstrations (paper); contrastive: the closest "
+        "examples of the two most likely labels, side by side.",
+    )
     rationales: Literal["all", "reprompted", "none"] = Field(
-        "reprompted", description="Which records get the teacher's own rationale (token_probability "
-                           "answers have none unless asked: it costs output tokens).")
+        "reprompted",
+        description="Which records get the teacher's own rationale (token_probability "
+        "answers have none unless asked: it costs output tokens).",
+    )
 
     @property
     def reprompt_k(self) -> int:
@@ -105,13 +159,24 @@ class MethodConfig(BaseModel):
 _NO_STUDENT_LOOP = dict(student=False, student_checker=False)
 METHODS: dict[str, dict[str, Any]] = {
     "zero-shot": dict(n_shot=0, teacher_checker=False, explain_examples=False, **_NO_STUDENT_LOOP),
-    "few-shot": dict(demonstrations="static", explain_examples=False, teacher_checker=False,
-                     **_NO_STUDENT_LOOP),
+    "few-shot": dict(
+        demonstrations="static", explain_examples=False, teacher_checker=False, **_NO_STUDENT_LOOP
+    ),
     "cot": dict(demonstrations="static", style="cot", teacher_checker=False, **_NO_STUDENT_LOOP),
-    "dtot": dict(demonstrations="static", explain_examples=False, teacher_checker=True,
-                 threshold=0.8, **_NO_STUDENT_LOOP),
-    "evokd": dict(demonstrations="static", explain_examples=False, teacher_checker=False,
-                  student_checker=False, evokd=True),
+    "dtot": dict(
+        demonstrations="static",
+        explain_examples=False,
+        teacher_checker=True,
+        threshold=0.8,
+        **_NO_STUDENT_LOOP,
+    ),
+    "evokd": dict(
+        demonstrations="static",
+        explain_examples=False,
+        teacher_checker=False,
+        student_checker=False,
+        evokd=True,
+    ),
     "aligner": dict(teacher_checker=False, **_NO_STUDENT_LOOP),
     "aligner+teacher-checker": dict(**_NO_STUDENT_LOOP),
     "aligner+student-checker": dict(teacher_checker=False),
@@ -121,12 +186,24 @@ METHODS: dict[str, dict[str, Any]] = {
     # The reference code's layout: 0/1/1/2 retrieved neighbours at 0/1/3/5 shots after static
     # label-balanced examples, only the latest feedback demonstration, verbalised confidence,
     # threshold 0.75 (its Llama-2 setting), the re-prompted answer replaces the first.
-    "paper": dict(demonstrations="paper", final_rule="latest", template_size=1, threshold=0.75,
-                  borderline_per_batch=1),
-    "dualchecker": dict(confidence="token_probability", calibrate=True, neighbour_vote=True,
-                        vote="probe",
-                        balanced=True, explain_examples=False, reprompt_style="contrastive",
-                        final_rule="average", rationales="reprompted"),
+    "paper": dict(
+        demonstrations="paper",
+        final_rule="latest",
+        template_size=1,
+        threshold=0.75,
+        borderline_per_batch=1,
+    ),
+    "dualchecker": dict(
+        confidence="token_probability",
+        calibrate=True,
+        neighbour_vote=True,
+        vote="probe",
+        balanced=True,
+        explain_examples=False,
+        reprompt_style="contrastive",
+        final_rule="average",
+        rationales="reprompted",
+    ),
 }
 
 
@@ -148,7 +225,9 @@ class RetrievalConfig(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
     kind: Literal["sentence-transformers", "hashing"] = "sentence-transformers"
-    model: str | None = Field(None, description="Default: all-MiniLM-L6-v2 from the installed package.")
+    model: str | None = Field(
+        None, description="Default: all-MiniLM-L6-v2 from the installed package."
+    )
     max_seq_length: int | None = Field(None, description="The paper's encoder embedded 75 tokens.")
 
 
@@ -156,23 +235,40 @@ class StudentSettings(BaseModel):
     """The student: online in the loop, then a fresh final fine-tune scored on held-out data."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
-    model: str | None = Field(None, description="HF id or folder; default all-MiniLM-L6-v2 (packaged).")
+    model: str | None = Field(
+        None, description="HF id or folder; default all-MiniLM-L6-v2 (packaged)."
+    )
     learning_rate: float = Field(2e-5, gt=0)
     epochs_per_batch: int = Field(10, ge=1, description="Paper: 10 epochs on each batch of 8.")
-    replay: int = Field(32, ge=0, description="Earlier examples replayed with each batch (no forgetting).")
+    replay: int = Field(
+        32, ge=0, description="Earlier examples replayed with each batch (no forgetting)."
+    )
     max_length: int = Field(128, ge=8)
     final_epochs: int = Field(5, ge=1)
     use_ray: bool = Field(True, description="Train in a Ray actor (GPU when the cluster has one).")
-    ray_address: str | None = Field(None, description="Existing Ray cluster; default starts one locally.")
+    ray_address: str | None = Field(
+        None, description="Existing Ray cluster; default starts one locally."
+    )
     timeout_s: float = Field(1800.0, gt=0, description="Per student call.")
     eval: DataSource | None = Field(None, description="Held-out gold data for the final student.")
-    final: bool = Field(True, description="Fine-tune a fresh student on all teacher labels at the end.")
-    gold_reference: bool = Field(True, description="Also train the same student on the pool's gold labels.")
-    allow_eval_overlap: bool = Field(False, description="Only warn (with counts) when evaluation "
-                                                        "texts also appear in the pool or inputs.")
+    final: bool = Field(
+        True, description="Fine-tune a fresh student on all teacher labels at the end."
+    )
+    gold_reference: bool = Field(
+        True, description="Also train the same student on the pool's gold labels."
+    )
+    allow_eval_overlap: bool = Field(
+        False,
+        description="Only warn (with counts) when evaluation "
+        "texts also appear in the pool or inputs.",
+    )
     min_confidence: float | None = Field(
-        None, ge=0.0, le=1.0, description="Train only on teacher labels at least this confident "
-                                          "(calibrated when the run calibrates); None keeps all.")
+        None,
+        ge=0.0,
+        le=1.0,
+        description="Train only on teacher labels at least this confident "
+        "(calibrated when the run calibrates); None keeps all.",
+    )
 
 
 class RunSettings(BaseModel):
@@ -184,10 +280,16 @@ class RunSettings(BaseModel):
     max_concurrency: int = Field(4, gt=0, description="Teacher calls in flight at once.")
     seed: int = 0
     llm_cache: bool | None = Field(
-        None, description="Cache LLM replies (default: yes when the backend comes from this config; "
-                          "a chat model passed in keeps its own `cache` setting).")
-    llm_cache_path: Path | None = Field(None, description="Shared cache file; default <dir>/llm_cache.sqlite.")
-    node_retries: int = Field(3, ge=1, description="Tries of a teacher/aligner node when the backend is unavailable.")
+        None,
+        description="Cache LLM replies (default: yes when the backend comes from this config; "
+        "a chat model passed in keeps its own `cache` setting).",
+    )
+    llm_cache_path: Path | None = Field(
+        None, description="Shared cache file; default <dir>/llm_cache.sqlite."
+    )
+    node_retries: int = Field(
+        3, ge=1, description="Tries of a teacher/aligner node when the backend is unavailable."
+    )
 
 
 class RunConfig(BaseModel):
@@ -195,16 +297,21 @@ class RunConfig(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
     task: Task
-    inputs: DataSource = Field(description="Texts to label (gold labels, if present, are for scoring only).")
-    pool: DataSource | None = Field(None, description="Human-labelled examples (default: the inputs).")
+    inputs: DataSource = Field(
+        description="Texts to label (gold labels, if present, are for scoring only)."
+    )
+    pool: DataSource | None = Field(
+        None, description="Human-labelled examples (default: the inputs)."
+    )
     backend: BackendConfig = Field(default_factory=BackendConfig)
     method: MethodConfig = Field(default_factory=MethodConfig)
     retrieval: RetrievalConfig = Field(default_factory=RetrievalConfig)
     run: RunSettings = Field(default_factory=RunSettings)
     student: StudentSettings = Field(default_factory=StudentSettings)
     prompts_dir: Path | None = None
-    prices: dict[str, TokenPrice] = Field(default_factory=dict,
-                                          description="$ per 1M tokens by model name, for the run's cost.")
+    prices: dict[str, TokenPrice] = Field(
+        default_factory=dict, description="$ per 1M tokens by model name, for the run's cost."
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -222,7 +329,7 @@ class RunConfig(BaseModel):
         return data
 
     @classmethod
-    def from_yaml(cls, path: str | Path, **overrides: Any) -> "RunConfig":
+    def from_yaml(cls, path: str | Path, **overrides: Any) -> RunConfig:
         """Load and validate; relative paths are taken from the YAML file's folder."""
         path = Path(path)
         try:
@@ -234,7 +341,9 @@ class RunConfig(BaseModel):
         try:
             return cls.model_validate(raw)
         except ValidationError as exc:
-            problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+            problems = "; ".join(
+                f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()
+            )
             raise ConfigError(f"{path}: {problems}") from None
 
 
@@ -244,8 +353,15 @@ def _resolve_paths(raw: dict[str, Any], base: Path) -> dict[str, Any]:
         if isinstance(raw.get(key), dict) and "path" in raw[key]:
             raw[key] = {**raw[key], "path": str(base / raw[key]["path"])}
     student = raw.get("student")
-    if isinstance(student, dict) and isinstance(student.get("eval"), dict) and "path" in student["eval"]:
-        raw["student"] = {**student, "eval": {**student["eval"], "path": str(base / student["eval"]["path"])}}
+    if (
+        isinstance(student, dict)
+        and isinstance(student.get("eval"), dict)
+        and "path" in student["eval"]
+    ):
+        raw["student"] = {
+            **student,
+            "eval": {**student["eval"], "path": str(base / student["eval"]["path"])},
+        }
     if raw.get("prompts_dir"):
         raw["prompts_dir"] = str(base / raw["prompts_dir"])
     if isinstance(raw.get("run"), dict) and "dir" in raw["run"]:

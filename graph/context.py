@@ -13,11 +13,11 @@ from dualchecker.agents.aligner import ContextAligner
 from dualchecker.agents.checkers import StudentChecker, TeacherChecker, UncertaintyChecker
 from dualchecker.agents.evokd import SampleWriter
 from dualchecker.agents.student import StudentAgent
+from dualchecker.agents.teacher import Teacher
 from dualchecker.agents.template import TemplateRefiner
 from dualchecker.agents.types import Record, Task
-from dualchecker.agents.teacher import Teacher
-from dualchecker.graph.events import EventLog
 from dualchecker.graph.config import MethodConfig, RunSettings
+from dualchecker.graph.events import EventLog
 from dualchecker.graph.store import ResultStore
 
 
@@ -27,7 +27,9 @@ def static_examples(pool: list[Record], n: int, seed: int) -> list[Record]:
     by_answer: dict[Any, list[Record]] = {}
     for record in pool:
         if record.has_gold:
-            by_answer.setdefault(record.label if record.spans is None else "spans", []).append(record)
+            by_answer.setdefault(record.label if record.spans is None else "spans", []).append(
+                record
+            )
     for group in by_answer.values():
         rng.shuffle(group)
     chosen: list[Record] = []
@@ -70,4 +72,4 @@ class RunContext:
     def batch_ids(self, index: int) -> list[str]:
         """The record ids of batch `index`, in labelling order."""
         size = self.settings.batch_size
-        return self.order[index * size:(index + 1) * size]
+        return self.order[index * size : (index + 1) * size]

@@ -16,8 +16,9 @@ from pydantic import BaseModel, Field
 
 from dualchecker.agents.types import Usage
 
-Agent = Literal["runner", "calibration", "aligner", "teacher", "teacher_checker", "student",
-                "student_checker"]
+Agent = Literal[
+    "runner", "calibration", "aligner", "teacher", "teacher_checker", "student", "student_checker"
+]
 
 
 class Event(BaseModel):
@@ -48,13 +49,31 @@ class EventLog:
             self._seq = sum(1 for _ in path.open(encoding="utf-8")) if path.exists() else 0
             self._handle = path.open("a", encoding="utf-8")
 
-    def emit(self, agent: Agent, kind: str, *, record_id: str | None = None,
-             batch: int | None = None, seconds: float | None = None, usage: Usage | None = None,
-             **data: Any) -> Event:
+    def emit(
+        self,
+        agent: Agent,
+        kind: str,
+        *,
+        record_id: str | None = None,
+        batch: int | None = None,
+        seconds: float | None = None,
+        usage: Usage | None = None,
+        **data: Any,
+    ) -> Event:
         """Record one event under the next sequence number, written and flushed at once."""
         with self._lock:
-            event = Event(run_id=self.run_id, seq=self._seq, ts=time.time(), agent=agent, kind=kind,
-                          record_id=record_id, batch=batch, seconds=seconds, usage=usage, data=data)
+            event = Event(
+                run_id=self.run_id,
+                seq=self._seq,
+                ts=time.time(),
+                agent=agent,
+                kind=kind,
+                record_id=record_id,
+                batch=batch,
+                seconds=seconds,
+                usage=usage,
+                data=data,
+            )
             self._seq += 1
             if self.path is None:
                 self.memory.append(event)

@@ -20,8 +20,9 @@ class TeacherNodes:
     def __init__(self, ctx: RunContext):
         self.ctx = ctx
 
-    def _demonstrations(self, record: Record, template: list[Demonstration], k: int,
-                        labels: list[str] | None = None) -> list[Demonstration]:
+    def _demonstrations(
+        self, record: Record, template: list[Demonstration], k: int, labels: list[str] | None = None
+    ) -> list[Demonstration]:
         """Refined-template demonstrations first, then aligned (or static) ones, k of those.
 
         The paper layout instead fills n shots as the reference code did: static examples, then
@@ -34,23 +35,33 @@ class TeacherNodes:
             new += ctx.aligner.demonstrations(record, paper_retrieved(n))
             # the reference's static examples carry hand-written reasons, never an LLM call
             return self._static(record, max(0, n - len(new)), explain=False) + new[:n]
-        shown_template = template[-method.template_size:] if method.template_size else []
+        shown_template = template[-method.template_size :] if method.template_size else []
         if method.demonstrations == "static":
             demos = self._static(record, k)
         else:
-            demos = ctx.aligner.demonstrations(record, k, balanced=method.balanced or bool(labels),
-                                               labels=labels)
+            demos = ctx.aligner.demonstrations(
+                record, k, balanced=method.balanced or bool(labels), labels=labels
+            )
         return shown_template + demos
 
-    def _static(self, record: Record, k: int, *, explain: bool | None = None) -> list[Demonstration]:
+    def _static(
+        self, record: Record, k: int, *, explain: bool | None = None
+    ) -> list[Demonstration]:
         """The first k of the fixed, label-balanced examples (never the record itself)."""
         ctx = self.ctx
         explain = ctx.method.explain_examples if explain is None else explain
         examples = [r for r in ctx.static if r.id != record.id][:k]
-        return [Demonstration(source="static", record_id=r.id, text=r.text, label=r.label,
-                              spans=r.spans or [],
-                              rationale=ctx.aligner.rationale(r) if explain else "")
-                for r in examples]
+        return [
+            Demonstration(
+                source="static",
+                record_id=r.id,
+                text=r.text,
+                label=r.label,
+                spans=r.spans or [],
+                rationale=ctx.aligner.rationale(r) if explain else "",
+            )
+            for r in examples
+        ]
 
     def _vote(self, record: Record) -> dict[str, float] | None:
         """The nearest pool examples' label distribution, when the method combines it."""
@@ -66,23 +77,43 @@ class TeacherNodes:
         record = state["record"]
         demos = self._demonstrations(record, state.get("template", []), self.ctx.method.n_shot)
         neighbours = [d.record_id for d in demos if d.source == "aligned"]
-        self.ctx.events.emit("aligner", "demonstrations", record_id=record.id,
-                             demonstrations=[d.model_dump(exclude={"spans"}) for d in demos])
+        self.ctx.events.emit(
+            "aligner",
+            "demonstrations",
+            record_id=record.id,
+            demonstrations=[d.model_dump(exclude={"spans"}) for d in demos],
+        )
         return {"demonstrations": demos, "neighbours": neighbours, "vote": self._vote(record)}
 
-    def _ask(self, record: Record, demos: list[Demonstration], reprompt: bool,
-             state: RecordState, contrastive: bool = False) -> dict:
+    def _ask(
+        self,
+        record: Record,
+        demos: list[Demonstration],
+        reprompt: bool,
+        state: RecordState,
+        contrastive: bool = False,
+    ) -> dict:
         attempt = self.ctx.teacher.answer(record, demos, reprompt=reprompt, contrastive=contrastive)
         attempt = calibrated(attempt, state.get("calibration"), state.get("vote"))
         answer = attempt.answer
         self.ctx.events.emit(
-            "teacher", "answer", record_id=record.id, seconds=attempt.seconds, usage=attempt.usage,
-            reprompt=reprompt, cached=attempt.cached, messages=attempt.messages, raw=attempt.raw,
-            error=attempt.error, reasks=attempt.reasks,
-            label=answer.label if answer else None, confidence=answer.confidence if answer else None,
+            "teacher",
+            "answer",
+            record_id=record.id,
+            seconds=attempt.seconds,
+            usage=attempt.usage,
+            reprompt=reprompt,
+            cached=attempt.cached,
+            messages=attempt.messages,
+            raw=attempt.raw,
+            error=attempt.error,
+            reasks=attempt.reasks,
+            label=answer.label if answer else None,
+            confidence=answer.confidence if answer else None,
             confidence_source=answer.confidence_source if answer else None,
             probabilities=answer.probabilities if answer else None,
-            spans=[s.model_dump() for s in answer.spans] if answer else [])
+            spans=[s.model_dump() for s in answer.spans] if answer else [],
+        )
         return {"attempts": [attempt]}
 
     def teach(self, state: RecordState) -> dict:
@@ -100,8 +131,10 @@ class TeacherNodes:
             ranked = sorted(last.probabilities, key=last.probabilities.__getitem__, reverse=True)
             labels = ranked[:2]
         demos = self._demonstrations(record, state.get("template", []), method.reprompt_k, labels)
-        return {**self._ask(record, demos, reprompt=True, state=state, contrastive=bool(labels)),
-                "demonstrations": demos}
+        return {
+            **self._ask(record, demos, reprompt=True, state=state, contrastive=bool(labels)),
+            "demonstrations": demos,
+        }
 
     def finalize(self, state: RecordState) -> dict:
         """The teacher checker's final answer, with a rationale where the method wants one,
@@ -111,10 +144,16 @@ class TeacherNodes:
         labelled = self._explained(record, labelled)
         # stored at once: a run killed mid-batch still shows (and exports) this record
         self.ctx.store.upsert([labelled], {rid: i for i, rid in enumerate(self.ctx.order)})
-        self.ctx.events.emit("teacher_checker", "final", record_id=record.id,
-                             label=labelled.label, confidence=labelled.confidence,
-                             reprompted=labelled.reprompted, error=labelled.error,
-                             spans=[s.model_dump() for s in labelled.spans])
+        self.ctx.events.emit(
+            "teacher_checker",
+            "final",
+            record_id=record.id,
+            label=labelled.label,
+            confidence=labelled.confidence,
+            reprompted=labelled.reprompted,
+            error=labelled.error,
+            spans=[s.model_dump() for s in labelled.spans],
+        )
         return {"batch_results": [labelled]}
 
     def _explained(self, record: Record, labelled: LabelledRecord) -> LabelledRecord:
@@ -122,8 +161,13 @@ class TeacherNodes:
         wanted = self.ctx.method.rationales
         if self.ctx.method.confidence == "verbalised":  # the JSON answer carried its own
             return labelled
-        if (labelled.rationale or not labelled.ok or labelled.label is None or wanted == "none"
-                or (wanted == "reprompted" and not labelled.reprompted)):
+        if (
+            labelled.rationale
+            or not labelled.ok
+            or labelled.label is None
+            or wanted == "none"
+            or (wanted == "reprompted" and not labelled.reprompted)
+        ):
             return labelled
         rationale, usage = self.ctx.teacher.explain(record, labelled.label)
         self.ctx.events.emit("teacher", "rationale", record_id=record.id, usage=usage)
@@ -135,8 +179,9 @@ class TeacherNodes:
         ctx, method = self.ctx, self.ctx.method
         if state.get("calibration") is not None:
             return {}
-        sample = calibration_sample(ctx.pool, ctx.records.values(), method.calibration_size,
-                                    ctx.settings.seed)
+        sample = calibration_sample(
+            ctx.pool, ctx.records.values(), method.calibration_size, ctx.settings.seed
+        )
         answered: list[PoolSample] = []
         teacher = ctx.teacher.for_agent("calibration")
         for example in sample:
@@ -144,20 +189,30 @@ class TeacherNodes:
             attempt = teacher.answer(example, demos)
             if attempt.answer is None or attempt.answer.probabilities is None:
                 continue
-            answered.append(PoolSample(
-                record_id=example.id, gold=example.label, teacher=attempt.answer.probabilities,
-                neighbours=self._vote(example),
-                verbalised=attempt.answer.verbalised_confidence))
+            answered.append(
+                PoolSample(
+                    record_id=example.id,
+                    gold=example.label,
+                    teacher=attempt.answer.probabilities,
+                    neighbours=self._vote(example),
+                    verbalised=attempt.answer.verbalised_confidence,
+                )
+            )
         try:
-            calibration = fit_calibration(ctx.task.label_names, answered,
-                                          use_neighbours=method.neighbour_vote,
-                                          target_accuracy=method.target_accuracy,
-                                          max_rate=method.max_reprompt_rate, seed=ctx.settings.seed)
+            calibration = fit_calibration(
+                ctx.task.label_names,
+                answered,
+                use_neighbours=method.neighbour_vote,
+                target_accuracy=method.target_accuracy,
+                max_rate=method.max_reprompt_rate,
+                seed=ctx.settings.seed,
+            )
         except ValueError as exc:
             ctx.events.emit("calibration", "skipped", reason=str(exc), answered=len(answered))
             return {"calibration": None}
-        ctx.events.emit("calibration", "fitted", answered=len(answered),
-                        calibration=calibration.model_dump())
+        ctx.events.emit(
+            "calibration", "fitted", answered=len(answered), calibration=calibration.model_dump()
+        )
         return {"calibration": calibration}
 
 
@@ -168,8 +223,9 @@ def calibration_sample(pool: list[Record], inputs, size: int, seed: int) -> list
     return random.Random(seed).sample(candidates, min(size, len(candidates)))
 
 
-def calibrated(attempt: Attempt, calibration: Calibration | None,
-               vote: dict[str, float] | None) -> Attempt:
+def calibrated(
+    attempt: Attempt, calibration: Calibration | None, vote: dict[str, float] | None
+) -> Attempt:
     """The attempt with its label distribution calibrated (label = most likely, confidence = its
     probability); the model's own distribution stays in `raw_probabilities`."""
     answer = attempt.answer
@@ -177,8 +233,17 @@ def calibrated(attempt: Attempt, calibration: Calibration | None,
         return attempt
     probabilities = calibration.apply(answer.raw_probabilities, vote)
     label = max(probabilities, key=probabilities.__getitem__)
-    return attempt.model_copy(update={"answer": answer.model_copy(update={
-        "label": label, "confidence": probabilities[label], "probabilities": probabilities})})
+    return attempt.model_copy(
+        update={
+            "answer": answer.model_copy(
+                update={
+                    "label": label,
+                    "confidence": probabilities[label],
+                    "probabilities": probabilities,
+                }
+            )
+        }
+    )
 
 
 class LoopNodes:
@@ -202,7 +267,12 @@ class LoopNodes:
         results = state.get("batch_results", [])
         order = {rid: i for i, rid in enumerate(self.ctx.order)}
         self.ctx.store.upsert(results, order)
-        self.ctx.events.emit("runner", "batch_labelled", batch=index,
-                             labelled=sum(r.ok for r in results), failed=sum(not r.ok for r in results),
-                             reprompted=sum(r.reprompted for r in results))
+        self.ctx.events.emit(
+            "runner",
+            "batch_labelled",
+            batch=index,
+            labelled=sum(r.ok for r in results),
+            failed=sum(not r.ok for r in results),
+            reprompted=sum(r.reprompted for r in results),
+        )
         return {"batch_index": index + 1}

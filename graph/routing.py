@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Callable, Literal
+from collections.abc import Callable
+from typing import Literal
 
 from langgraph.types import Send
 
 from dualchecker.agents.checkers import TeacherChecker
 from dualchecker.graph.context import RunContext
 from dualchecker.graph.state import RecordState, RunState
-
 
 TeacherEdge = Literal["low confidence", "accept"]
 LoopEdge = Literal["next batch", "done"]
@@ -39,9 +39,18 @@ def fan_out(ctx: RunContext) -> Callable[[RunState], list[Send]]:
     def route(state: RunState) -> list[Send]:
         template = state.get("template", [])
         calibration = state.get("calibration")
-        return [Send("label_record", {"record": ctx.records[rid], "template": template,
-                                      "calibration": calibration, "attempts": []})
-                for rid in state["batch_ids"]]
+        return [
+            Send(
+                "label_record",
+                {
+                    "record": ctx.records[rid],
+                    "template": template,
+                    "calibration": calibration,
+                    "attempts": [],
+                },
+            )
+            for rid in state["batch_ids"]
+        ]
 
     return route
 
@@ -55,7 +64,9 @@ def after_collect(ctx: RunContext) -> Callable[[RunState], LoopEdge]:
     return route
 
 
-def after_student_check(ctx: RunContext) -> Callable[[RunState], Literal["borderline", "next batch", "done"]]:
+def after_student_check(
+    ctx: RunContext,
+) -> Callable[[RunState], Literal["borderline", "next batch", "done"]]:
     """Borderline cases found → refine the template; otherwise on to the next batch."""
 
     def route(state: RunState) -> Literal["borderline", "next batch", "done"]:

@@ -20,10 +20,16 @@ class ResultStore:
         self._conn = sqlite3.connect(str(path) if path else ":memory:", check_same_thread=False)
         self._lock = threading.Lock()
         with self._conn:
-            self._conn.execute("CREATE TABLE IF NOT EXISTS results (id TEXT PRIMARY KEY, seq INTEGER, body TEXT)")
+            self._conn.execute(
+                "CREATE TABLE IF NOT EXISTS results (id TEXT PRIMARY KEY, seq INTEGER, body TEXT)"
+            )
             self._conn.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
-            self._conn.execute("CREATE TABLE IF NOT EXISTS synthetic (id TEXT PRIMARY KEY, body TEXT)")
-            self._conn.execute("CREATE TABLE IF NOT EXISTS usage (agent TEXT PRIMARY KEY, body TEXT)")
+            self._conn.execute(
+                "CREATE TABLE IF NOT EXISTS synthetic (id TEXT PRIMARY KEY, body TEXT)"
+            )
+            self._conn.execute(
+                "CREATE TABLE IF NOT EXISTS usage (agent TEXT PRIMARY KEY, body TEXT)"
+            )
 
     def upsert(self, items: list[LabelledRecord], order: dict[str, int]) -> None:
         """Insert or replace the records, each at its position in `order` (-1 when absent)."""
@@ -49,8 +55,10 @@ class ResultStore:
     def add_synthetic(self, items: list[LabelledRecord]) -> None:
         """LLM-written training samples (EvoKD); kept apart from the labelled records."""
         with self._lock, self._conn:
-            self._conn.executemany("INSERT OR REPLACE INTO synthetic VALUES (?, ?)",
-                                   [(item.id, item.model_dump_json()) for item in items])
+            self._conn.executemany(
+                "INSERT OR REPLACE INTO synthetic VALUES (?, ?)",
+                [(item.id, item.model_dump_json()) for item in items],
+            )
 
     def synthetic(self) -> list[LabelledRecord]:
         """The LLM-written training samples, in the order they were stored."""
@@ -63,8 +71,9 @@ class ResultStore:
         with self._lock, self._conn:
             row = self._conn.execute("SELECT body FROM usage WHERE agent = ?", (agent,)).fetchone()
             total = (AgentUsage.model_validate_json(row[0]) if row else AgentUsage()) + entry
-            self._conn.execute("INSERT OR REPLACE INTO usage VALUES (?, ?)",
-                               (agent, total.model_dump_json()))
+            self._conn.execute(
+                "INSERT OR REPLACE INTO usage VALUES (?, ?)", (agent, total.model_dump_json())
+            )
 
     def usage_by_agent(self) -> dict[str, AgentUsage]:
         """Every LLM call of the whole run, by agent, whatever process made it."""

@@ -18,22 +18,45 @@ class StudentNodes:
         then record what it predicts now for the checker."""
         ctx, batch = self.ctx, state["batch_index"] - 1
         results = state.get("batch_results", [])
-        before = [prediction_answer(ctx.task, r.text, p) for r, p in zip(results, ctx.student.predict(results))]
+        before = [
+            prediction_answer(ctx.task, r.text, p)
+            for r, p in zip(results, ctx.student.predict(results))
+        ]
         report, left_out = ctx.student.train(results)
-        after = [(*prediction_answer(ctx.task, r.text, p), p.confidence)
-                 for r, p in zip(results, ctx.student.predict(results))]
+        after = [
+            (*prediction_answer(ctx.task, r.text, p), p.confidence)
+            for r, p in zip(results, ctx.student.predict(results))
+        ]
         summary = {
-            "examples": report.examples if report else 0, "left_out": left_out,
-            "loss": report.loss if report else None, "seconds": report.seconds if report else 0.0,
+            "examples": report.examples if report else 0,
+            "left_out": left_out,
+            "loss": report.loss if report else None,
+            "seconds": report.seconds if report else 0.0,
             "samples_per_s": report.samples_per_s if report else 0.0,
         }
-        ctx.events.emit("student", "batch_trained", batch=batch, **summary, predictions=[
-            {"record_id": r.id, "before_label": b[0], "before_spans": [s.model_dump() for s in b[1]],
-             "label": a[0], "spans": [s.model_dump() for s in a[1]], "confidence": a[2],
-             "teacher_label": r.label, "gold_label": r.gold_label}
-            for r, b, a in zip(results, before, after)])
-        return {"student_report": {"batch": batch, **summary},
-                "student_answers": [{"label": a[0], "spans": a[1], "confidence": a[2]} for a in after]}
+        ctx.events.emit(
+            "student",
+            "batch_trained",
+            batch=batch,
+            **summary,
+            predictions=[
+                {
+                    "record_id": r.id,
+                    "before_label": b[0],
+                    "before_spans": [s.model_dump() for s in b[1]],
+                    "label": a[0],
+                    "spans": [s.model_dump() for s in a[1]],
+                    "confidence": a[2],
+                    "teacher_label": r.label,
+                    "gold_label": r.gold_label,
+                }
+                for r, b, a in zip(results, before, after)
+            ],
+        )
+        return {
+            "student_report": {"batch": batch, **summary},
+            "student_answers": [{"label": a[0], "spans": a[1], "confidence": a[2]} for a in after],
+        }
 
     def check_student(self, state: RunState) -> dict:
         """The batch's borderline cases from the student checker (none when the method has no
@@ -41,10 +64,16 @@ class StudentNodes:
         ctx = self.ctx
         if ctx.student_checker is None or not (ctx.method.student_checker or ctx.method.evokd):
             return {"borderline": []}
-        answers = [(a["label"], a["spans"], a["confidence"]) for a in state.get("student_answers", [])]
+        answers = [
+            (a["label"], a["spans"], a["confidence"]) for a in state.get("student_answers", [])
+        ]
         cases = ctx.student_checker.borderline(ctx.task, state.get("batch_results", []), answers)
-        ctx.events.emit("student_checker", "borderline", batch=state["batch_index"] - 1,
-                        cases=[c.model_dump() for c in cases])
+        ctx.events.emit(
+            "student_checker",
+            "borderline",
+            batch=state["batch_index"] - 1,
+            cases=[c.model_dump() for c in cases],
+        )
         return {"borderline": [c.model_dump() for c in cases]}
 
     def refine_template(self, state: RunState) -> dict:
@@ -57,10 +86,16 @@ class StudentNodes:
             case = Borderline.model_validate(raw)
             demo, reply = ctx.refiner.demonstration(ctx.records[case.record_id], case)
             demos.append(demo)
-            ctx.events.emit("student_checker", "template_changed", batch=batch, record_id=case.record_id,
-                            usage=reply.usage if reply else None, reason=case.reason,
-                            demonstration=demo.model_dump(),
-                            template_size=len(state.get("template", [])) + len(demos))
+            ctx.events.emit(
+                "student_checker",
+                "template_changed",
+                batch=batch,
+                record_id=case.record_id,
+                usage=reply.usage if reply else None,
+                reason=case.reason,
+                demonstration=demo.model_dump(),
+                template_size=len(state.get("template", [])) + len(demos),
+            )
         return {"template": demos}
 
     def synthesise(self, state: RunState) -> dict:
@@ -71,11 +106,18 @@ class StudentNodes:
         ctx, batch = self.ctx, state["batch_index"] - 1
         cases = [Borderline.model_validate(raw) for raw in state.get("borderline", [])]
         samples, info = ctx.sample_writer.write(
-            cases, {rid: ctx.records[rid].text for rid in ctx.records}, prefix=f"synthetic-b{batch}")
+            cases, {rid: ctx.records[rid].text for rid in ctx.records}, prefix=f"synthetic-b{batch}"
+        )
         ctx.store.add_synthetic(samples)
         if samples:
             ctx.student.train(samples)
-        ctx.events.emit("student_checker", "samples_written", batch=batch, usage=info["usage"],
-                        summary=info["summary"], rejected=info["rejected"],
-                        samples=[s.model_dump(exclude={"attempts"}) for s in samples])
+        ctx.events.emit(
+            "student_checker",
+            "samples_written",
+            batch=batch,
+            usage=info["usage"],
+            summary=info["summary"],
+            rejected=info["rejected"],
+            samples=[s.model_dump(exclude={"attempts"}) for s in samples],
+        )
         return {}

@@ -11,18 +11,34 @@ from langchain_core.messages import BaseMessage
 from dualchecker.agents.scripted import ScriptedChatModel
 from dualchecker.agents.types import LabelDef, Record, Span, SpanTypeDef, Task
 
-BINARY = Task(name="green claims", kind="binary",
-              instructions="Does the sentence make an environmental claim?",
-              labels=[LabelDef(name="no", description="no environmental claim"),
-                      LabelDef(name="yes", description="an environmental claim")])
-MULTICLASS = Task(name="green path", kind="multiclass",
-                  instructions="Which environmental path does the technology take?",
-                  labels=[LabelDef(name="energy", description="saves energy"),
-                          LabelDef(name="renewables", description="renewable power, less emission"),
-                          LabelDef(name="recycling", description="less waste, more recycling")])
-SPANS = Task(name="cause effect", kind="spans", instructions="Find the technology and its effect.",
-             span_types=[SpanTypeDef(name="cause", description="the technology"),
-                         SpanTypeDef(name="effect", description="its environmental effect")])
+BINARY = Task(
+    name="green claims",
+    kind="binary",
+    instructions="Does the sentence make an environmental claim?",
+    labels=[
+        LabelDef(name="no", description="no environmental claim"),
+        LabelDef(name="yes", description="an environmental claim"),
+    ],
+)
+MULTICLASS = Task(
+    name="green path",
+    kind="multiclass",
+    instructions="Which environmental path does the technology take?",
+    labels=[
+        LabelDef(name="energy", description="saves energy"),
+        LabelDef(name="renewables", description="renewable power, less emission"),
+        LabelDef(name="recycling", description="less waste, more recycling"),
+    ],
+)
+SPANS = Task(
+    name="cause effect",
+    kind="spans",
+    instructions="Find the technology and its effect.",
+    span_types=[
+        SpanTypeDef(name="cause", description="the technology"),
+        SpanTypeDef(name="effect", description="its environmental effect"),
+    ],
+)
 
 
 def current_text(messages: list[BaseMessage]) -> str:
@@ -64,8 +80,10 @@ def keyword_label(text: str, keywords: dict[str, list[str]], default: str) -> st
 
 
 def records(rows: list[tuple[str, str, str | None]], *, detail: bool = False) -> list[Record]:
-    return [Record(id=rid, text=text, label=label, detail=f"Detail about {rid}." if detail else None)
-            for rid, text, label in rows]
+    return [
+        Record(id=rid, text=text, label=label, detail=f"Detail about {rid}." if detail else None)
+        for rid, text, label in rows
+    ]
 
 
 def span_record(rid: str, text: str, cause: str, effect: str) -> Record:

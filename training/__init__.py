@@ -9,15 +9,27 @@ from typing import Any
 
 # Names resolve on first use: importing the package (e.g. for metrics) must not load torch.
 _HOME = {
-    "StudentConfig": "config", "default_student_model": "config",
-    "CharSpan": "data", "StudentExample": "data", "bio_tag_names": "data",
-    "spans_to_token_tags": "data", "token_tags_to_spans": "data",
-    "StudentError": "errors", "StudentTimeoutError": "errors",
-    "EvalReport": "evaluate", "score_predictions": "evaluate", "train_and_evaluate": "evaluate",
-    "binary_f1": "metrics", "classification_scores": "metrics", "macro_f1": "metrics",
-    "span_exact_f1": "metrics", "token_f1": "metrics",
-    "StudentPrediction": "prediction", "ReplayBuffer": "replay",
-    "FitReport": "trainer", "StudentTrainer": "trainer",
+    "StudentConfig": "config",
+    "default_student_model": "config",
+    "CharSpan": "data",
+    "StudentExample": "data",
+    "bio_tag_names": "data",
+    "spans_to_token_tags": "data",
+    "token_tags_to_spans": "data",
+    "StudentError": "errors",
+    "StudentTimeoutError": "errors",
+    "EvalReport": "evaluate",
+    "score_predictions": "evaluate",
+    "train_and_evaluate": "evaluate",
+    "binary_f1": "metrics",
+    "classification_scores": "metrics",
+    "macro_f1": "metrics",
+    "span_exact_f1": "metrics",
+    "token_f1": "metrics",
+    "StudentPrediction": "prediction",
+    "ReplayBuffer": "replay",
+    "FitReport": "trainer",
+    "StudentTrainer": "trainer",
 }
 
 

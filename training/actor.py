@@ -42,7 +42,9 @@ def ensure_ray(address: str | None = None, num_cpus: int | None = None) -> None:
     logger.info("ray resources: %s", ray.cluster_resources())
 
 
-def student_actor_options(num_cpus: float = 1, gpu_share: float = 1.0, use_gpu: bool = True) -> dict:
+def student_actor_options(
+    num_cpus: float = 1, gpu_share: float = 1.0, use_gpu: bool = True
+) -> dict:
     """Resources for one student: ``gpu_share`` of a GPU only if wanted and the cluster has one."""
     options: dict = {"num_cpus": num_cpus}
     if use_gpu and ray.cluster_resources().get("GPU", 0) >= 1:
@@ -92,7 +94,9 @@ class RemoteStudent:
     ``StudentTimeoutError``; build a new ``RemoteStudent`` (or ``load`` a saved one) to go on.
     """
 
-    def __init__(self, config: StudentConfig, timeout_s: float = 900.0, num_cpus: float = 1) -> None:
+    def __init__(
+        self, config: StudentConfig, timeout_s: float = 900.0, num_cpus: float = 1
+    ) -> None:
         ensure_ray()
         self.timeout_s = timeout_s
         options = student_actor_options(num_cpus, use_gpu=config.device != "cpu")
@@ -129,7 +133,9 @@ class RemoteStudent:
             return ray.get(ref, timeout=self.timeout_s)
         except GetTimeoutError as err:
             ray.kill(self._actor)
-            raise StudentTimeoutError(f"student call did not finish within {self.timeout_s}s") from err
+            raise StudentTimeoutError(
+                f"student call did not finish within {self.timeout_s}s"
+            ) from err
 
 
 class FinetuneJob(BaseModel):
@@ -169,7 +175,8 @@ def run_finetunes_parallel(
     share = min(1.0, gpus / len(jobs)) if gpus else 1.0
     refs = [
         _run_job_remote.options(
-            max_retries=0, **student_actor_options(num_cpus_per_job, share, job.config.device != "cpu")
+            max_retries=0,
+            **student_actor_options(num_cpus_per_job, share, job.config.device != "cpu"),
         ).remote(job)
         for job in jobs
     ]
@@ -177,5 +184,7 @@ def run_finetunes_parallel(
     if pending:
         for ref in refs:
             ray.cancel(ref, force=True)
-        raise StudentTimeoutError(f"{len(pending)} of {len(jobs)} fine-tunes unfinished after {timeout_s}s")
+        raise StudentTimeoutError(
+            f"{len(pending)} of {len(jobs)} fine-tunes unfinished after {timeout_s}s"
+        )
     return ray.get(refs, timeout=60)

@@ -38,7 +38,9 @@ def load_jsonl_labels(path: str | Path, id_prefix: str | None = None) -> list[St
             item = json.loads(line)
             if "text" not in item or "label" not in item:
                 raise DataError("needs 'text' and 'label'", source=str(path), row=row)
-            examples.append(StudentExample(id=f"{prefix}-{row}", text=item["text"], label=int(item["label"])))
+            examples.append(
+                StudentExample(id=f"{prefix}-{row}", text=item["text"], label=int(item["label"]))
+            )
     return examples
 
 
@@ -116,7 +118,9 @@ def load_cnc_spans(path: str | Path) -> list[StudentExample]:
                 raise DataError(str(err), source=str(path), row=row, field="text_w_pairs") from err
             example = by_sentence.setdefault(key, StudentExample(id=key, text=item["text"]))
             if example.text != item["text"]:
-                raise DataError(f"sentence {key} has two different texts", source=str(path), row=row)
+                raise DataError(
+                    f"sentence {key} has two different texts", source=str(path), row=row
+                )
             known = {s.key() for s in example.spans}
             example.spans.extend(s for s in spans if s.key() not in known)
     return list(by_sentence.values())

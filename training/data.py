@@ -49,7 +49,9 @@ class StudentExample(BaseModel):
     id: str
     text: str
     label: int | None = Field(default=None, ge=0, description="Class id (classification tasks).")
-    spans: list[CharSpan] = Field(default_factory=list, description="Gold or teacher spans (span tasks).")
+    spans: list[CharSpan] = Field(
+        default_factory=list, description="Gold or teacher spans (span tasks)."
+    )
 
     @model_validator(mode="after")
     def _spans_inside_text(self) -> StudentExample:
@@ -84,7 +86,8 @@ def spans_to_token_tags(
     tags = [IGNORE_INDEX if _is_special(o) else tag2id["O"] for o in offsets]
     for span in sorted(spans, key=lambda s: (s.start, -s.end)):
         covered = [
-            i for i, (start, end) in enumerate(offsets)
+            i
+            for i, (start, end) in enumerate(offsets)
             if not _is_special((start, end)) and end > span.start and start < span.end
         ]
         if not covered or any(tags[i] != tag2id["O"] for i in covered):

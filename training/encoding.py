@@ -81,7 +81,8 @@ def shuffled_batches(
     if group_by_length:
         window = batch_size * 32
         order = [
-            j for i in range(0, len(order), window)
+            j
+            for i in range(0, len(order), window)
             for j in sorted(order[i : i + window], key=lambda k: lengths[k])
         ]
     batches = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]

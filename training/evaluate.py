@@ -10,9 +10,9 @@ from pydantic import BaseModel, Field
 
 from .config import StudentConfig
 from .data import StudentExample
+from .errors import StudentError
 from .metrics import classification_scores, span_exact_f1, token_f1
 from .prediction import StudentPrediction
-from .errors import StudentError
 from .trainer import FitReport, StudentTrainer
 
 logger = logging.getLogger(__name__)
@@ -21,7 +21,9 @@ logger = logging.getLogger(__name__)
 class EvalReport(BaseModel):
     """Scores of one fine-tune; ``f1`` is the headline number for the task."""
 
-    f1: float = Field(description="Binary: positive-class F1; multiclass: macro-F1; spans: exact-match span F1.")
+    f1: float = Field(
+        description="Binary: positive-class F1; multiclass: macro-F1; spans: exact-match span F1."
+    )
     scores: dict[str, float] = Field(description="All scores, flat (e.g. 'precision', 'token_f1').")
     n_train: int
     n_test: int
@@ -72,7 +74,9 @@ def train_and_evaluate(
     predictions = trainer.predict([ex.text for ex in test])
     predict_seconds = time.perf_counter() - start
     scores = score_predictions(config, test, predictions, positive)
-    logger.info("student f1=%.4f on %d test examples (trained on %d)", scores["f1"], len(test), fit.examples)
+    logger.info(
+        "student f1=%.4f on %d test examples (trained on %d)", scores["f1"], len(test), fit.examples
+    )
     return EvalReport(
         f1=scores["f1"],
         scores=scores,

@@ -29,11 +29,17 @@ def _fill_missing(gold: Sequence[int], pred: Sequence[int | None], binary: bool)
     return [(1 - g if binary else unused) if p is None else p for g, p in zip(gold, pred)]
 
 
-def _binary_prf(gold: Sequence[int], pred: Sequence[int | None], positive: int) -> tuple[float, float, float]:
+def _binary_prf(
+    gold: Sequence[int], pred: Sequence[int | None], positive: int
+) -> tuple[float, float, float]:
     is_pos = [int(g == positive) for g in gold]
     said_pos = [None if p is None else int(p == positive) for p in pred]
     p, r, f, _ = precision_recall_fscore_support(
-        is_pos, _fill_missing(is_pos, said_pos, binary=True), average="binary", pos_label=1, zero_division=0
+        is_pos,
+        _fill_missing(is_pos, said_pos, binary=True),
+        average="binary",
+        pos_label=1,
+        zero_division=0,
     )
     return float(p), float(r), float(f)
 
@@ -47,7 +53,9 @@ def macro_f1(gold: Sequence[int], pred: Sequence[int | None]) -> float:
     """Unweighted mean of per-class F1 over the classes present in gold or predictions."""
     filled = _fill_missing(gold, pred, binary=False)
     labels = sorted(set(gold) | {p for p in pred if p is not None})
-    _, _, f, _ = precision_recall_fscore_support(gold, filled, labels=labels, average="macro", zero_division=0)
+    _, _, f, _ = precision_recall_fscore_support(
+        gold, filled, labels=labels, average="macro", zero_division=0
+    )
     return float(f)
 
 
@@ -69,7 +77,9 @@ def classification_scores(
         p, r, f = _binary_prf(gold, pred, positive)
     else:
         labels = sorted(set(gold) | {x for x in pred if x is not None})
-        p, r, f, _ = precision_recall_fscore_support(gold, filled, labels=labels, average="macro", zero_division=0)
+        p, r, f, _ = precision_recall_fscore_support(
+            gold, filled, labels=labels, average="macro", zero_division=0
+        )
     return {"f1": float(f), "precision": float(p), "recall": float(r), **scores}
 
 
@@ -77,8 +87,14 @@ def _prf(tp: int, n_pred: int, n_gold: int) -> dict[str, float]:
     precision = tp / n_pred if n_pred else 0.0
     recall = tp / n_gold if n_gold else 0.0
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    return {"precision": precision, "recall": recall, "f1": f1, "tp": float(tp),
-            "n_pred": float(n_pred), "n_gold": float(n_gold)}
+    return {
+        "precision": precision,
+        "recall": recall,
+        "f1": f1,
+        "tp": float(tp),
+        "n_pred": float(n_pred),
+        "n_gold": float(n_gold),
+    }
 
 
 def span_exact_f1(

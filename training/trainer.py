@@ -35,7 +35,9 @@ STATE_FILE = "online_state.pt"
 class FitReport(BaseModel):
     """What one training call did; ``loss`` is the mean loss over its last epoch."""
 
-    loss: float | None = Field(description="Mean loss over the last epoch; None when nothing was trained.")
+    loss: float | None = Field(
+        description="Mean loss over the last epoch; None when nothing was trained."
+    )
     epoch_losses: list[float] = Field(default_factory=list)
     steps: int
     examples: int = Field(description="Distinct examples trained on (new plus replayed).")
@@ -72,8 +74,15 @@ class StudentTrainer:
         usable = self._usable(examples)
         if not usable:  # replaying old data alone would only overfit it
             logger.info("no usable examples in this batch of %d; nothing trained", len(examples))
-            return FitReport(loss=None, steps=0, examples=0, skipped=len(examples), seconds=0.0,
-                             samples_per_s=0.0, learning_rate=self.learning_rate)
+            return FitReport(
+                loss=None,
+                steps=0,
+                examples=0,
+                skipped=len(examples),
+                seconds=0.0,
+                samples_per_s=0.0,
+                learning_rate=self.learning_rate,
+            )
         replayed = self.replay.sample(self.config.replay)
         optimizer, scheduler = self._online_state()
         report = self._train(usable + replayed, self.config.epochs_per_batch, optimizer, scheduler)
@@ -104,7 +113,9 @@ class StudentTrainer:
 
     def _online_state(self):
         if self._online is None:
-            optimizer = make_optimizer(self.model, self.config.learning_rate, self.config.weight_decay)
+            optimizer = make_optimizer(
+                self.model, self.config.learning_rate, self.config.weight_decay
+            )
             self._online = (optimizer, online_schedule(optimizer, self.config.online_warmup_steps))
         return self._online
 
@@ -119,15 +130,22 @@ class StudentTrainer:
         usable = [ex for ex in examples if ex.label is not None]
         for ex in usable:
             if ex.label >= self.config.num_labels:
-                raise StudentError(f"example {ex.id}: label {ex.label} >= num_labels {self.config.num_labels}")
+                raise StudentError(
+                    f"example {ex.id}: label {ex.label} >= num_labels {self.config.num_labels}"
+                )
         if len(usable) < len(examples):
             logger.info("skipping %d unlabelled examples", len(examples) - len(usable))
         return usable
 
-    def _train(self, examples: list[StudentExample], epochs: int, optimizer, scheduler) -> FitReport:
+    def _train(
+        self, examples: list[StudentExample], epochs: int, optimizer, scheduler
+    ) -> FitReport:
         start = time.perf_counter()
         encoded = encode_examples(
-            self.tokenizer, examples, self.config.max_length, self.tag2id if self.tag_names else None
+            self.tokenizer,
+            examples,
+            self.config.max_length,
+            self.tag2id if self.tag_names else None,
         )
         epoch_losses, steps = [], 0
         self.model.train()
@@ -135,7 +153,13 @@ class StudentTrainer:
             losses = [self._step(batch, optimizer, scheduler) for batch in self._batches(encoded)]
             steps += len(losses)
             epoch_losses.append(sum(losses) / len(losses))
-            logger.debug("epoch %d/%d: loss %.4f over %d examples", epoch + 1, epochs, epoch_losses[-1], len(encoded))
+            logger.debug(
+                "epoch %d/%d: loss %.4f over %d examples",
+                epoch + 1,
+                epochs,
+                epoch_losses[-1],
+                len(encoded),
+            )
         seconds = time.perf_counter() - start
         samples = len(encoded) * len(epoch_losses)
         return FitReport(
@@ -150,11 +174,15 @@ class StudentTrainer:
 
     def _batches(self, encoded: list[Encoded]):
         lengths = [len(e.input_ids) for e in encoded]
-        for batch in shuffled_batches(lengths, self.config.train_batch_size, self._shuffle, self.config.group_by_length):
+        for batch in shuffled_batches(
+            lengths, self.config.train_batch_size, self._shuffle, self.config.group_by_length
+        ):
             yield [encoded[j] for j in batch]
 
     def _step(self, batch: list[Encoded], optimizer, scheduler) -> float:
-        inputs = {k: v.to(self.device) for k, v in collate(batch, self.tokenizer.pad_token_id).items()}
+        inputs = {
+            k: v.to(self.device) for k, v in collate(batch, self.tokenizer.pad_token_id).items()
+        }
         loss = self.model(**inputs).loss
         loss.backward()
         torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.config.max_grad_norm)
@@ -177,7 +205,9 @@ class StudentTrainer:
         size = self.config.eval_batch_size
         for start in range(0, len(order), size):
             indices = order[start : start + size]
-            for i, prediction in zip(indices, self._predict_batch([encoded[i] for i in indices]), strict=True):
+            for i, prediction in zip(
+                indices, self._predict_batch([encoded[i] for i in indices]), strict=True
+            ):
                 predictions[i] = prediction
         return predictions
 
@@ -195,10 +225,15 @@ class StudentTrainer:
         self.model.save_pretrained(path)
         self.tokenizer.save_pretrained(path)
         (path / CONFIG_FILE).write_text(self.config.model_dump_json(exclude={"model"}, indent=2))
-        (path / REPLAY_FILE).write_text("".join(ex.model_dump_json() + "\n" for ex in self.replay.items))
+        (path / REPLAY_FILE).write_text(
+            "".join(ex.model_dump_json() + "\n" for ex in self.replay.items)
+        )
         if self._online is not None:
             optimizer, scheduler = self._online
-            torch.save({"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict()}, path / STATE_FILE)
+            torch.save(
+                {"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict()},
+                path / STATE_FILE,
+            )
         return path
 
     @classmethod
@@ -208,7 +243,9 @@ class StudentTrainer:
         fields = json.loads((path / CONFIG_FILE).read_text())
         config = StudentConfig(**{**fields, "model": str(path), **overrides})
         trainer = cls(config)
-        lines = (path / REPLAY_FILE).read_text().splitlines() if (path / REPLAY_FILE).exists() else []
+        lines = (
+            (path / REPLAY_FILE).read_text().splitlines() if (path / REPLAY_FILE).exists() else []
+        )
         trainer.replay.add([StudentExample.model_validate_json(line) for line in lines])
         if (path / STATE_FILE).exists():
             state = torch.load(path / STATE_FILE, map_location=trainer.device, weights_only=True)

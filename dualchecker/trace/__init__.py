@@ -11,9 +11,15 @@ from __future__ import annotations
 from importlib import import_module
 from typing import Any
 
-_EXPORTS = {"load_report": "report", "RunReport": "report", "RecordTrace": "report",
-            "TraceError": "report", "render_html": "html", "write_report": "html",
-            "print_record": "terminal"}
+_EXPORTS = {
+    "load_report": "report",
+    "RunReport": "report",
+    "RecordTrace": "report",
+    "TraceError": "report",
+    "render_html": "html",
+    "write_report": "html",
+    "print_record": "terminal",
+}
 __all__ = sorted(_EXPORTS)
 
 

@@ -3,21 +3,26 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
 from dualchecker.errors import DualCheckerError
 
 
-def trace(run_dir: Path = typer.Argument(..., help="A run directory (holds events.jsonl)."),
-          out: Optional[Path] = typer.Option(None, "--out", "-o",
-                                             help="Where to write the report (default RUN_DIR/report.html)."),
-          record: Optional[str] = typer.Option(None, "--record", "-r",
-                                               help="Print this record's timeline in the terminal instead."),
-          prompts: Optional[bool] = typer.Option(
-              None, "--prompts/--no-prompts",
-              help="Include prompts and replies (default: yes in the report, no in the terminal).")) -> None:
+def trace(
+    run_dir: Path = typer.Argument(..., help="A run directory (holds events.jsonl)."),
+    out: Path | None = typer.Option(
+        None, "--out", "-o", help="Where to write the report (default RUN_DIR/report.html)."
+    ),
+    record: str | None = typer.Option(
+        None, "--record", "-r", help="Print this record's timeline in the terminal instead."
+    ),
+    prompts: bool | None = typer.Option(
+        None,
+        "--prompts/--no-prompts",
+        help="Include prompts and replies (default: yes in the report, no in the terminal).",
+    ),
+) -> None:
     """Trace a run: a self-contained HTML report (viewable offline), or one record's timeline."""
     try:
         if record is not None:

@@ -24,10 +24,18 @@ CHAR_WIDTH = 7.4
 LABEL_CHAR = 6.2  # width of a character of an edge label (11px)
 MARGIN = 16
 CLUSTER_PAD = 14
-AGENT_OF_NODE = {"plan_batch": "runner", "collect": "runner", "align": "aligner", "teach": "teacher",
-                 "reprompt": "teacher", "finalize": "teacher_checker", "train_student": "student",
-                 "check_student": "student_checker", "refine_template": "student_checker",
-                 "synthesise": "student_checker"}
+AGENT_OF_NODE = {
+    "plan_batch": "runner",
+    "collect": "runner",
+    "align": "aligner",
+    "teach": "teacher",
+    "reprompt": "teacher",
+    "finalize": "teacher_checker",
+    "train_student": "student",
+    "check_student": "student_checker",
+    "refine_template": "student_checker",
+    "synthesise": "student_checker",
+}
 TERMINALS = {"__start__": "start", "__end__": "end"}
 
 
@@ -44,9 +52,21 @@ def compiled_graph(method: dict[str, Any], *, student: bool):
         config = MethodConfig.model_validate(method)
     except ValueError:
         config = MethodConfig()
-    ctx = RunContext(task=None, method=config, settings=RunSettings(), records={}, order=[], pool=[],
-                     teacher=None, checker=None, aligner=None, static=[], events=None, store=None,
-                     student=object() if student else None)
+    ctx = RunContext(
+        task=None,
+        method=config,
+        settings=RunSettings(),
+        records={},
+        order=[],
+        pool=[],
+        teacher=None,
+        checker=None,
+        aligner=None,
+        static=[],
+        events=None,
+        store=None,
+        student=object() if student else None,
+    )
     compiled = build_graph(ctx)
     return _expand_subgraphs(compiled, compiled.get_graph(xray=True))
 
@@ -69,9 +89,13 @@ def _expand_subgraphs(compiled: Any, drawn: Any) -> Any:
         sub.trim_last_node()
         drawn.nodes.pop(name)
         first, last = drawn.extend(sub, prefix=name)
-        drawn.edges = [edge.copy(source=last.id if edge.source == name else edge.source,
-                                 target=first.id if edge.target == name else edge.target)
-                       for edge in drawn.edges]
+        drawn.edges = [
+            edge.copy(
+                source=last.id if edge.source == name else edge.source,
+                target=first.id if edge.target == name else edge.target,
+            )
+            for edge in drawn.edges
+        ]
     return drawn
 
 
@@ -109,11 +133,23 @@ def node_runs(report: RunReport) -> dict[str, int]:
 def graph_svg(graph: Any, runs: dict[str, int] | None = None) -> Markup:
     """Lay out a LangGraph `Graph` (nodes, edges with conditional labels) and draw it as SVG."""
     runs = runs or {}
-    nodes = [Node(id=n.id, label=TERMINALS.get(n.id, n.name),
-                  width=max(64.0, CHAR_WIDTH * len(TERMINALS.get(n.id, n.name)) + 28))
-             for n in graph.nodes.values()]
-    edges = [Edge(e.source, e.target, label=e.data if isinstance(e.data, str) else None,
-                  conditional=e.conditional) for e in graph.edges]
+    nodes = [
+        Node(
+            id=n.id,
+            label=TERMINALS.get(n.id, n.name),
+            width=max(64.0, CHAR_WIDTH * len(TERMINALS.get(n.id, n.name)) + 28),
+        )
+        for n in graph.nodes.values()
+    ]
+    edges = [
+        Edge(
+            e.source,
+            e.target,
+            label=e.data if isinstance(e.data, str) else None,
+            conditional=e.conditional,
+        )
+        for e in graph.edges
+    ]
     placed = layout(nodes, edges, start="__start__")
     return _draw(placed, runs)
 
@@ -121,7 +157,9 @@ def graph_svg(graph: Any, runs: dict[str, int] | None = None) -> Markup:
 def _draw(placed: Layout, runs: dict[str, int]) -> Markup:
     boxes = _cluster_boxes(placed)
     right = max(n.x - n.width / 2 + n.slot for n in placed.nodes.values())
-    right = max([right] + [x + 8 for e in placed.edges for x, _ in e.waypoints] + [b[3] for b in boxes])
+    right = max(
+        [right] + [x + 8 for e in placed.edges for x, _ in e.waypoints] + [b[3] for b in boxes]
+    )
     body = [_clusters(boxes)]
     route_x = right + 34  # back edges run down the right, each with room for its label
     ports = _ports(placed)
@@ -143,15 +181,29 @@ def _canvas(placed: Layout, body: list[str], right: float) -> Markup:
     left = min(xs) - CLUSTER_PAD - MARGIN
     bottom = max(n.y for n in placed.nodes.values()) + NODE_HEIGHT / 2 + CLUSTER_PAD + MARGIN
     top = -NODE_HEIGHT / 2 - MARGIN
-    defs = element("defs", "".join(
-        element("marker", element("path", d="M0,0 L10,5 L0,10 z"), id=f"arrow-{kind}",
-                viewBox="0 0 10 10", refX=9, refY=5, markerWidth=9, markerHeight=9,
+    defs = element(
+        "defs",
+        "".join(
+            element(
+                "marker",
+                element("path", d="M0,0 L10,5 L0,10 z"),
+                id=f"arrow-{kind}",
+                viewBox="0 0 10 10",
+                refX=9,
+                refY=5,
+                markerWidth=9,
+                markerHeight=9,
                 markerUnits="userSpaceOnUse",
-                orient="auto-start-reverse", class_=f"arrow {kind}")
-        for kind in ("plain", "reprompt", "loop")))
+                orient="auto-start-reverse",
+                class_=f"arrow {kind}",
+            )
+            for kind in ("plain", "reprompt", "loop")
+        ),
+    )
     group = element("g", "".join(body), transform=f"translate({-left:.1f},{-top:.1f})")
-    return svg(right - left, bottom - top, [defs, group], label="DualChecker state machine",
-               class_="graph")
+    return svg(
+        right - left, bottom - top, [defs, group], label="DualChecker state machine", class_="graph"
+    )
 
 
 def _cluster_boxes(placed: Layout) -> list[tuple[str, float, float, float, float]]:
@@ -175,10 +227,22 @@ def _cluster_boxes(placed: Layout) -> list[tuple[str, float, float, float, float
 def _clusters(boxes: list[tuple[str, float, float, float, float]]) -> str:
     parts = []
     for name, x0, y0, x1, y1 in boxes:
-        parts.append(element("rect", x=x0, y=y0, width=x1 - x0, height=y1 - y0, rx=10, class_="cluster"))
-        parts.append(element("text", element("title", "the per-record subgraph, run once per record "
-                                                      "of the batch, in parallel") + escape(name),
-                             x=x0 + 8, y=y0 + 14, class_="cluster-label"))
+        parts.append(
+            element("rect", x=x0, y=y0, width=x1 - x0, height=y1 - y0, rx=10, class_="cluster")
+        )
+        parts.append(
+            element(
+                "text",
+                element(
+                    "title",
+                    "the per-record subgraph, run once per record of the batch, in parallel",
+                )
+                + escape(name),
+                x=x0 + 8,
+                y=y0 + 14,
+                class_="cluster-label",
+            )
+        )
     return "".join(parts)
 
 
@@ -187,11 +251,22 @@ def _node(node: Node, count: int | None) -> str:
     x, y, w = node.x - node.width / 2, node.y - NODE_HEIGHT / 2, node.width
     radius = NODE_HEIGHT / 2 if node.id in TERMINALS else 8
     label_y = node.y + (0 if count is not None else 4)
-    parts = [element("rect", element("title", f"{node.id} ({agent})"), x=x, y=y, width=w,
-                     height=NODE_HEIGHT, rx=radius),
-             text(node.x, label_y, node.label, class_="node-label", text_anchor="middle")]
+    parts = [
+        element(
+            "rect",
+            element("title", f"{node.id} ({agent})"),
+            x=x,
+            y=y,
+            width=w,
+            height=NODE_HEIGHT,
+            rx=radius,
+        ),
+        text(node.x, label_y, node.label, class_="node-label", text_anchor="middle"),
+    ]
     if count is not None:
-        parts.append(text(node.x, node.y + 13, f"ran {count}×", class_="node-runs", text_anchor="middle"))
+        parts.append(
+            text(node.x, node.y + 13, f"ran {count}×", class_="node-runs", text_anchor="middle")
+        )
     return element("g", "".join(parts), class_=f"node agent-{agent}", data_node=node.id)
 
 
@@ -216,20 +291,33 @@ def _ports(placed: Layout) -> dict[tuple[int, str], float]:
     return ports
 
 
-def _edge_group(edge: Edge, path: str, label_at: tuple[float, float] | None, anchor: str = "middle") -> str:
+def _edge_group(
+    edge: Edge, path: str, label_at: tuple[float, float] | None, anchor: str = "middle"
+) -> str:
     kind = "reprompt" if edge.label == "low confidence" else "loop" if edge.back else "plain"
     classes = " ".join(["edge", f"edge-{kind}", "conditional" if edge.conditional else "direct"])
     parts = [element("path", d=path, marker_end=f"url(#arrow-{kind})")]
     if edge.label and label_at:
-        parts.append(text(label_at[0], label_at[1], edge.label, class_="edge-label", text_anchor=anchor))
-    return element("g", "".join(parts), class_=classes, data_source=edge.source,
-                   data_target=edge.target, data_label=edge.label or "")
+        parts.append(
+            text(label_at[0], label_at[1], edge.label, class_="edge-label", text_anchor=anchor)
+        )
+    return element(
+        "g",
+        "".join(parts),
+        class_=classes,
+        data_source=edge.source,
+        data_target=edge.target,
+        data_label=edge.label or "",
+    )
 
 
 def _forward(edge: Edge, placed: Layout, ports: dict) -> str:
     source, target = placed.nodes[edge.source], placed.nodes[edge.target]
-    points = [(ports[(id(edge), "out")], source.y + NODE_HEIGHT / 2), *edge.waypoints,
-              (ports[(id(edge), "in")], target.y - NODE_HEIGHT / 2)]
+    points = [
+        (ports[(id(edge), "out")], source.y + NODE_HEIGHT / 2),
+        *edge.waypoints,
+        (ports[(id(edge), "in")], target.y - NODE_HEIGHT / 2),
+    ]
     path = f"M{points[0][0]:.1f},{points[0][1]:.1f}"
     for (x0, y0), (x1, y1) in zip(points, points[1:]):
         mid = (y1 - y0) / 2
@@ -249,8 +337,10 @@ def _back(edge: Edge, placed: Layout, route_x: float) -> str:
     sx, sy = source.x + source.width / 2, source.y
     tx, ty = target.x + target.width / 2, target.y - 6
     r = 10
-    path = (f"M{sx:.1f},{sy:.1f} L{route_x - r:.1f},{sy:.1f} Q{route_x:.1f},{sy:.1f} {route_x:.1f},{sy - r:.1f}"
-            f" L{route_x:.1f},{ty + r:.1f} Q{route_x:.1f},{ty:.1f} {route_x - r:.1f},{ty:.1f} L{tx:.1f},{ty:.1f}")
+    path = (
+        f"M{sx:.1f},{sy:.1f} L{route_x - r:.1f},{sy:.1f} Q{route_x:.1f},{sy:.1f} {route_x:.1f},{sy - r:.1f}"
+        f" L{route_x:.1f},{ty + r:.1f} Q{route_x:.1f},{ty:.1f} {route_x - r:.1f},{ty:.1f} L{tx:.1f},{ty:.1f}"
+    )
     return _edge_group(edge, path, (route_x + 5, (sy + ty) / 2 + 4), anchor="start")
 
 

@@ -7,9 +7,9 @@ from typing import Any
 
 MASK = "[REDACTED]"
 SECRET_PATTERNS = [
-    re.compile(r"(?<![A-Za-z0-9])sk-[A-Za-z0-9_\-]{12,}"),   # OpenAI / Anthropic style keys
-    re.compile(r"(?<![A-Za-z0-9])lsv2_[A-Za-z0-9_]{12,}"),   # LangSmith keys
-    re.compile(r"(?i)(?<=bearer )[A-Za-z0-9._\-]{12,}"),      # Authorization headers
+    re.compile(r"(?<![A-Za-z0-9])sk-[A-Za-z0-9_\-]{12,}"),  # OpenAI / Anthropic style keys
+    re.compile(r"(?<![A-Za-z0-9])lsv2_[A-Za-z0-9_]{12,}"),  # LangSmith keys
+    re.compile(r"(?i)(?<=bearer )[A-Za-z0-9._\-]{12,}"),  # Authorization headers
 ]
 SECRET_KEYS = {"api_key", "apikey", "authorization", "password", "secret", "langsmith_api_key"}
 
@@ -26,7 +26,9 @@ def redact(value: Any) -> Any:
     if isinstance(value, str):
         return redact_text(value)
     if isinstance(value, dict):
-        return {k: MASK if str(k).lower() in SECRET_KEYS and v else redact(v) for k, v in value.items()}
+        return {
+            k: MASK if str(k).lower() in SECRET_KEYS and v else redact(v) for k, v in value.items()
+        }
     if isinstance(value, (list, tuple)):
         return [redact(v) for v in value]
     return value

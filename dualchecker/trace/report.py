@@ -20,7 +20,10 @@ from dualchecker.trace.redact import redact
 
 STUDENT_AGENTS = ("student", "student_checker")
 # (label key, spans key) holding the student's answer: a borderline case, then a prediction
-STUDENT_ANSWER_KEYS = {"student_checker": ("student_label", "student_spans"), "student": ("label", "spans")}
+STUDENT_ANSWER_KEYS = {
+    "student_checker": ("student_label", "student_spans"),
+    "student": ("label", "spans"),
+}
 
 
 class TraceError(DualCheckerError):
@@ -32,7 +35,9 @@ def answer_text(label: str | None, spans: list[dict[str, Any]] | None) -> str | 
     if label is not None:
         return str(label)
     if spans:
-        ordered = sorted(spans, key=lambda s: (s.get("start", 0), s.get("end", 0), str(s.get("type"))))
+        ordered = sorted(
+            spans, key=lambda s: (s.get("start", 0), s.get("end", 0), str(s.get("type")))
+        )
         return " · ".join(f'{s.get("type")} "{s.get("text", "")}"' for s in ordered)
     return None
 
@@ -82,7 +87,9 @@ class RecordTrace:
     def teacher_answer(self) -> str | None:
         """The teacher's final answer as one line (None before the checker's final word)."""
         final = self.final
-        return None if final is None else answer_text(final.data.get("label"), final.data.get("spans"))
+        return (
+            None if final is None else answer_text(final.data.get("label"), final.data.get("spans"))
+        )
 
     @property
     def reprompted(self) -> bool:
@@ -110,8 +117,12 @@ class RecordTrace:
         """The student's latest answer for this record (after training on its batch), if logged."""
         for event in reversed(self.student_events):
             label_key, spans_key = STUDENT_ANSWER_KEYS[event.agent]
-            if event.kind in ("prediction", "borderline") and (label_key in event.data or spans_key in event.data):
-                return answer_text(event.data.get(label_key), event.data.get(spans_key)) or "(nothing)"
+            if event.kind in ("prediction", "borderline") and (
+                label_key in event.data or spans_key in event.data
+            ):
+                return (
+                    answer_text(event.data.get(label_key), event.data.get(spans_key)) or "(nothing)"
+                )
         return None
 
     @property
@@ -177,10 +188,14 @@ def load_report(run_dir: str | Path) -> RunReport:
     events = [Event.model_validate(redact(e.model_dump())) for e in read_events(events_path)]
     events.sort(key=lambda e: e.seq)
     results = _read_results(run_dir)
-    return RunReport(run_dir=run_dir, run_id=events[0].run_id if events else run_dir.name,
-                     config=_read_json(run_dir / "config.json") or {},
-                     summary=_read_json(run_dir / "summary.json"),
-                     events=events, records=_group_records(events, results))
+    return RunReport(
+        run_dir=run_dir,
+        run_id=events[0].run_id if events else run_dir.name,
+        config=_read_json(run_dir / "config.json") or {},
+        summary=_read_json(run_dir / "summary.json"),
+        events=events,
+        records=_group_records(events, results),
+    )
 
 
 def _read_json(path: Path) -> dict[str, Any] | None:
@@ -234,10 +249,22 @@ def per_record(event: Event) -> list[Event]:
     """
     if event.agent == "student" and event.kind == "batch_trained":
         items, kind = event.data.get("predictions"), "prediction"
-    elif event.agent == "student_checker" and event.kind == "borderline" and event.record_id is None:
+    elif (
+        event.agent == "student_checker" and event.kind == "borderline" and event.record_id is None
+    ):
         items, kind = event.data.get("cases"), "borderline"
     else:
         return [event] if event.record_id is not None else []
-    return [event.model_copy(update={"kind": kind, "record_id": str(item["record_id"]), "data": item,
-                                     "usage": None, "seconds": None})
-            for item in items or [] if isinstance(item, dict) and item.get("record_id") is not None]
+    return [
+        event.model_copy(
+            update={
+                "kind": kind,
+                "record_id": str(item["record_id"]),
+                "data": item,
+                "usage": None,
+                "seconds": None,
+            }
+        )
+        for item in items or []
+        if isinstance(item, dict) and item.get("record_id") is not None
+    ]

@@ -93,8 +93,13 @@ def cost_rows(events: Iterable[Event]) -> list[CostRow]:
         rows.setdefault(key, CostRow(*key)).add(event)
         if event.usage is not None:
             total.add(event)
-    ordered = sorted(rows.values(), key=lambda r: (AGENT_ORDER.index(r.agent) if r.agent in AGENT_ORDER
-                                                   else len(AGENT_ORDER), r.kind))
+    ordered = sorted(
+        rows.values(),
+        key=lambda r: (
+            AGENT_ORDER.index(r.agent) if r.agent in AGENT_ORDER else len(AGENT_ORDER),
+            r.kind,
+        ),
+    )
     return [*ordered, total] if ordered else []
 
 
@@ -110,8 +115,10 @@ def histogram(values: Iterable[float | None], bins: int = 10) -> list[int]:
 def confidence_histograms(report: RunReport) -> dict[str, list[int]]:
     """Teacher confidence of every record's first answer, and of its final answer."""
     records = list(report.records.values())
-    return {"first answer": histogram(r.first_confidence for r in records),
-            "final answer (after re-prompting)": histogram(r.final_confidence for r in records)}
+    return {
+        "first answer": histogram(r.first_confidence for r in records),
+        "final answer (after re-prompting)": histogram(r.final_confidence for r in records),
+    }
 
 
 def numbers_in(data: dict, prefix: str = "") -> dict[str, float]:
@@ -142,10 +149,13 @@ def answer_f1(task: dict[str, Any], pairs: list[tuple[Answer, Answer]]) -> float
     if not pairs:
         return None
     if task.get("kind") == "spans":
+
         def chars(spans: list[dict] | None) -> list[CharSpan]:
             return [CharSpan(start=s["start"], end=s["end"], type=s["type"]) for s in spans or []]
 
-        return span_exact_f1([chars(ref[1]) for ref, _ in pairs], [chars(pred[1]) for _, pred in pairs])["f1"]
+        return span_exact_f1(
+            [chars(ref[1]) for ref, _ in pairs], [chars(pred[1]) for _, pred in pairs]
+        )["f1"]
     names = [label["name"] for label in task.get("labels", [])]
     ids = {name: i for i, name in enumerate(names)}
     scored = [(ids[ref[0]], ids.get(pred[0])) for ref, pred in pairs if ref[0] in ids]
@@ -153,7 +163,9 @@ def answer_f1(task: dict[str, Any], pairs: list[tuple[Answer, Answer]]) -> float
         return None
     kind = "binary" if task.get("kind") == "binary" else "multiclass"
     positive = ids.get(task.get("positive_label") or (names[1] if len(names) > 1 else ""), 1)
-    return classification_scores([g for g, _ in scored], [p for _, p in scored], kind, positive=positive)["f1"]
+    return classification_scores(
+        [g for g, _ in scored], [p for _, p in scored], kind, positive=positive
+    )["f1"]
 
 
 def _batch_scores(report: RunReport, predictions: list[dict[str, Any]]) -> dict[str, float]:
@@ -164,13 +176,24 @@ def _batch_scores(report: RunReport, predictions: list[dict[str, Any]]) -> dict[
         if record is None:
             continue
         if record.gold is not None:
-            against_gold.append(((record.gold_label, record.gold_spans),
-                                 (prediction.get("before_label"), prediction.get("before_spans"))))
+            against_gold.append(
+                (
+                    (record.gold_label, record.gold_spans),
+                    (prediction.get("before_label"), prediction.get("before_spans")),
+                )
+            )
         final = record.final
         if final is not None and final.data.get("error") is None:
-            against_teacher.append(((final.data.get("label"), final.data.get("spans")),
-                                    (prediction.get("label"), prediction.get("spans"))))
-    scores = {ONLINE_F1: answer_f1(report.task, against_gold), FIT_F1: answer_f1(report.task, against_teacher)}
+            against_teacher.append(
+                (
+                    (final.data.get("label"), final.data.get("spans")),
+                    (prediction.get("label"), prediction.get("spans")),
+                )
+            )
+    scores = {
+        ONLINE_F1: answer_f1(report.task, against_gold),
+        FIT_F1: answer_f1(report.task, against_teacher),
+    }
     return {name: value for name, value in scores.items() if value is not None}
 
 
@@ -187,7 +210,9 @@ def student_metrics(report: RunReport) -> list[tuple[int, dict[str, float]]]:
     return rows
 
 
-def metric_series(rows: list[tuple[int, dict[str, float]]], match: str) -> dict[str, list[tuple[float, float]]]:
+def metric_series(
+    rows: list[tuple[int, dict[str, float]]], match: str
+) -> dict[str, list[tuple[float, float]]]:
     """The metrics whose name contains `match` (e.g. 'f1', any case), each as (batch, value) points."""
     series: dict[str, list[tuple[float, float]]] = {}
     for batch, metrics in rows:

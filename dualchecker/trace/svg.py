@@ -32,6 +32,15 @@ def text(x: float, y: float, content: str, **values: object) -> str:
 
 def svg(width: float, height: float, body: list[str], *, label: str, **values: object) -> Markup:
     """A complete, self-contained <svg> element (safe to put in a page as is)."""
-    return Markup(element("svg", "".join(body), viewBox=f"0 0 {width:.0f} {height:.0f}",
-                          width=f"{width:.0f}", height=f"{height:.0f}", role="img",
-                          aria_label=label, **values))
+    return Markup(
+        element(
+            "svg",
+            "".join(body),
+            viewBox=f"0 0 {width:.0f} {height:.0f}",
+            width=f"{width:.0f}",
+            height=f"{height:.0f}",
+            role="img",
+            aria_label=label,
+            **values,
+        )
+    )

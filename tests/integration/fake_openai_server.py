@@ -62,7 +62,9 @@ class ServerLog:
 
     def answered(self, kind: str | None = None) -> list[Served]:
         with self.lock:
-            return [s for s in self.served if s.outcome == "ok" and (kind is None or s.kind == kind)]
+            return [
+                s for s in self.served if s.outcome == "ok" and (kind is None or s.kind == kind)
+            ]
 
     def outcomes(self) -> Counter:
         with self.lock:
@@ -115,9 +117,17 @@ def prompt_key(body: dict[str, Any]) -> str:
 class FakeOpenAIServer:
     """ThreadingHTTPServer answering chat completions; a context manager that starts and stops it."""
 
-    def __init__(self, *, delay_s: float = 0.0, fail_rate: float = 0.0,
-                 faults: tuple[Fault, ...] = ("429", "500", "timeout"), hang_s: float = 2.0,
-                 seed: int = 0, port: int = 0, answer: Answerer = default_answer):
+    def __init__(
+        self,
+        *,
+        delay_s: float = 0.0,
+        fail_rate: float = 0.0,
+        faults: tuple[Fault, ...] = ("429", "500", "timeout"),
+        hang_s: float = 2.0,
+        seed: int = 0,
+        port: int = 0,
+        answer: Answerer = default_answer,
+    ):
         self.delay_s, self.fail_rate, self.faults, self.hang_s = delay_s, fail_rate, faults, hang_s
         self.answer = answer
         self.log = ServerLog()
@@ -141,9 +151,10 @@ class FakeOpenAIServer:
                 return None
             return self._rng.choice(self.faults)
 
-    def start(self) -> "FakeOpenAIServer":
-        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05},
-                                        daemon=True)
+    def start(self) -> FakeOpenAIServer:
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
         self._thread.start()
         return self
 
@@ -151,7 +162,7 @@ class FakeOpenAIServer:
         self._httpd.shutdown()
         self._httpd.server_close()
 
-    def __enter__(self) -> "FakeOpenAIServer":
+    def __enter__(self) -> FakeOpenAIServer:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
@@ -162,10 +173,20 @@ def _completion(body: dict[str, Any], content: str) -> dict[str, Any]:
     prompt_chars = sum(len(str(m.get("content", ""))) for m in body.get("messages", []))
     usage = {"prompt_tokens": prompt_chars // 4 + 1, "completion_tokens": len(content) // 4 + 1}
     usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
-    return {"id": "chatcmpl-fake", "object": "chat.completion", "created": int(time.time()),
-            "model": body.get("model", "fake"), "usage": usage,
-            "choices": [{"index": 0, "finish_reason": "stop",
-                         "message": {"role": "assistant", "content": content}}]}
+    return {
+        "id": "chatcmpl-fake",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": body.get("model", "fake"),
+        "usage": usage,
+        "choices": [
+            {
+                "index": 0,
+                "finish_reason": "stop",
+                "message": {"role": "assistant", "content": content},
+            }
+        ],
+    }
 
 
 def _handler(server: FakeOpenAIServer) -> type[BaseHTTPRequestHandler]:
@@ -176,7 +197,9 @@ def _handler(server: FakeOpenAIServer) -> type[BaseHTTPRequestHandler]:
         def log_message(self, format: str, *args: Any) -> None:  # quiet
             pass
 
-        def _send(self, status: int, payload: dict[str, Any], headers: dict[str, str] | None = None) -> None:
+        def _send(
+            self, status: int, payload: dict[str, Any], headers: dict[str, str] | None = None
+        ) -> None:
             data = json.dumps(payload).encode()
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
@@ -191,7 +214,9 @@ def _handler(server: FakeOpenAIServer) -> type[BaseHTTPRequestHandler]:
 
         def do_POST(self) -> None:
             body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
-            item = Served(key=prompt_key(body), kind=kind_of(body), outcome="ok", started=time.time())
+            item = Served(
+                key=prompt_key(body), kind=kind_of(body), outcome="ok", started=time.time()
+            )
             server.log.enter()
             try:
                 item.outcome = self._answer(body)
@@ -214,7 +239,9 @@ def _handler(server: FakeOpenAIServer) -> type[BaseHTTPRequestHandler]:
             time.sleep(server.delay_s)
             fast_retry = {"retry-after-ms": "10"}
             if fault == "429":
-                self._send(429, {"error": {"message": "rate limited", "type": "rate_limit"}}, fast_retry)
+                self._send(
+                    429, {"error": {"message": "rate limited", "type": "rate_limit"}}, fast_retry
+                )
                 return "429"
             if fault == "500":
                 self._send(500, {"error": {"message": "boom", "type": "server_error"}}, fast_retry)

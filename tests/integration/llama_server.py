@@ -104,10 +104,23 @@ def start_llama_server(
     alias = alias or (str(model) if str(model) in KNOWN_MODELS else path.stem)
     port = free_port()
     command = [
-        sys.executable, "-m", "llama_cpp.server", "--model", str(path),
-        "--model_alias", alias, "--host", "127.0.0.1", "--port", str(port),
-        "--n_ctx", str(n_ctx), "--n_threads", str(n_threads),
-        "--n_threads_batch", str(n_threads),  # else the server uses every core for prompts
+        sys.executable,
+        "-m",
+        "llama_cpp.server",
+        "--model",
+        str(path),
+        "--model_alias",
+        alias,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--n_ctx",
+        str(n_ctx),
+        "--n_threads",
+        str(n_threads),
+        "--n_threads_batch",
+        str(n_threads),  # else the server uses every core for prompts
         *extra_args,
     ]
     log = tempfile.NamedTemporaryFile(prefix="llama-server-", suffix=".log", delete=False)
@@ -133,8 +146,7 @@ def _wait_ready(server: LlamaServer, timeout_s: float) -> None:
             return
         time.sleep(0.25)
     raise LlamaServerError(
-        f"llama server not ready after {timeout_s:.0f}s on port {server.port}:\n"
-        f"{server.log_tail()}"
+        f"llama server not ready after {timeout_s:.0f}s on port {server.port}:\n{server.log_tail()}"
     )
 
 

@@ -15,25 +15,46 @@ import yaml
 from tests.shared_data import data_file
 
 TASK = {
-    "name": "environmental claims", "kind": "binary",
+    "name": "environmental claims",
+    "kind": "binary",
     "instructions": "Does the sentence make an environmental claim?",
-    "labels": [{"name": "no", "description": "not an environmental claim"},
-               {"name": "yes", "description": "an environmental claim"}],
+    "labels": [
+        {"name": "no", "description": "not an environmental claim"},
+        {"name": "yes", "description": "an environmental claim"},
+    ],
 }
-REPLIES = [json.dumps({"label": label, "confidence": conf, "rationale": "scripted"})
-           for label, conf in [("yes", 90), ("no", 80), ("no", 40), ("yes", 95)]]
+REPLIES = [
+    json.dumps({"label": label, "confidence": conf, "rationale": "scripted"})
+    for label, conf in [("yes", 90), ("no", 80), ("no", 40), ("yes", 95)]
+]
 
 
 def write_config(tmp_path, n: int, delay_s: float) -> str:
     config = {
         "task": TASK,
-        "inputs": {"path": str(data_file("environmental_claims", "dev.jsonl")), "limit": n,
-                   "label_map": {"0": "no", "1": "yes"}},
-        "pool": {"path": str(data_file("environmental_claims", "train.jsonl")), "limit": 200,
-                 "label_map": {"0": "no", "1": "yes"}},
-        "backend": {"kind": "scripted", "params": {"delay_s": delay_s, "rules": [
-            {"when": "Explain briefly", "replies": ['{"rationale": "It matches the standard."}']},
-            {"replies": REPLIES}]}},
+        "inputs": {
+            "path": str(data_file("environmental_claims", "dev.jsonl")),
+            "limit": n,
+            "label_map": {"0": "no", "1": "yes"},
+        },
+        "pool": {
+            "path": str(data_file("environmental_claims", "train.jsonl")),
+            "limit": 200,
+            "label_map": {"0": "no", "1": "yes"},
+        },
+        "backend": {
+            "kind": "scripted",
+            "params": {
+                "delay_s": delay_s,
+                "rules": [
+                    {
+                        "when": "Explain briefly",
+                        "replies": ['{"rationale": "It matches the standard."}'],
+                    },
+                    {"replies": REPLIES},
+                ],
+            },
+        },
         "method": {"name": "aligner+teacher-checker", "n_shot": 2},
         "retrieval": {"kind": "hashing"},
         "run": {"dir": str(tmp_path / "run"), "batch_size": 4, "max_concurrency": 2},
@@ -60,10 +81,14 @@ def stored(run_dir) -> int:
 
 def test_label_writes_valid_jsonl(tmp_path):
     config = write_config(tmp_path, n=24, delay_s=0.0)
-    done = subprocess.run(cli("label", config, "--no-progress"), capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        cli("label", config, "--no-progress"), capture_output=True, text=True, timeout=300
+    )
     assert done.returncode == 0, done.stderr
     assert "teacher F1" in done.stdout and "labels:" in done.stdout
-    rows = [json.loads(line) for line in (tmp_path / "run" / "labels.jsonl").read_text().splitlines()]
+    rows = [
+        json.loads(line) for line in (tmp_path / "run" / "labels.jsonl").read_text().splitlines()
+    ]
     assert len(rows) == 24 and len({r["id"] for r in rows}) == 24
     for row in rows:
         assert row["label"] in ("yes", "no") and 0 <= row["confidence"] <= 1
@@ -79,17 +104,28 @@ def stored_ids(run_dir) -> set[str]:
 
 def answered_since_last_start(run_dir) -> list[str]:
     """Record ids the teacher answered after the most recent start or resume."""
-    events = [json.loads(line) for line in (run_dir / "events.jsonl").read_text().splitlines()
-              if line.strip().endswith("}")]
+    events = [
+        json.loads(line)
+        for line in (run_dir / "events.jsonl").read_text().splitlines()
+        if line.strip().endswith("}")
+    ]
     restart = max(i for i, e in enumerate(events) if e["kind"] in ("run_resumed", "run_started"))
-    return [e["record_id"] for e in events[restart:] if e["agent"] == "teacher" and e["kind"] == "answer"]
+    return [
+        e["record_id"]
+        for e in events[restart:]
+        if e["agent"] == "teacher" and e["kind"] == "answer"
+    ]
 
 
 def test_killed_run_resumes_without_relabelling(tmp_path):
     config = write_config(tmp_path, n=32, delay_s=0.1)
     run_dir = tmp_path / "run"
-    proc = subprocess.Popen(cli("label", config, "--no-progress"), stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, start_new_session=True)
+    proc = subprocess.Popen(
+        cli("label", config, "--no-progress"),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     deadline = time.time() + 120
     while stored(run_dir) < 12 and time.time() < deadline and proc.poll() is None:
         time.sleep(0.02)
@@ -98,11 +134,15 @@ def test_killed_run_resumes_without_relabelling(tmp_path):
     finished = stored_ids(run_dir)
     assert 12 <= len(finished) < 32, "the run should have been killed halfway"
 
-    resumed = subprocess.run(cli("label", config, "--no-progress"), capture_output=True, text=True, timeout=300)
+    resumed = subprocess.run(
+        cli("label", config, "--no-progress"), capture_output=True, text=True, timeout=300
+    )
     assert resumed.returncode == 0, resumed.stderr
     events = (run_dir / "events.jsonl").read_text()
     assert '"run_resumed"' in events
     relabelled = set(answered_since_last_start(run_dir)) & finished
-    assert not relabelled, f"records labelled before the kill were sent to the teacher again: {relabelled}"
+    assert not relabelled, (
+        f"records labelled before the kill were sent to the teacher again: {relabelled}"
+    )
     rows = [json.loads(line) for line in (run_dir / "labels.jsonl").read_text().splitlines()]
     assert len(rows) == 32 and len({r["id"] for r in rows}) == 32

@@ -26,27 +26,49 @@ from tests.integration.fake_openai_server import FakeOpenAIServer
 
 def write_inputs(tmp_path, n: int):
     path = tmp_path / "inputs.jsonl"
-    rows = [{"id": f"r{i:03d}", "text": f"Record {i}: we cut {'carbon' if i % 3 else 'costs'} by {i} percent.",
-             "label": "yes" if i % 3 else "no"} for i in range(n)]
+    rows = [
+        {
+            "id": f"r{i:03d}",
+            "text": f"Record {i}: we cut {'carbon' if i % 3 else 'costs'} by {i} percent.",
+            "label": "yes" if i % 3 else "no",
+        }
+        for i in range(n)
+    ]
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
     return path
 
 
-def config_for(tmp_path, server, n: int, *, name="aligner+teacher-checker", batch_size=4,
-               max_concurrency=4, **backend) -> RunConfig:
+def config_for(
+    tmp_path,
+    server,
+    n: int,
+    *,
+    name="aligner+teacher-checker",
+    batch_size=4,
+    max_concurrency=4,
+    **backend,
+) -> RunConfig:
     backend = {"max_retries": 3, "timeout_s": 5.0, **backend}
     return RunConfig(
-        task=BINARY, inputs=DataSource(path=write_inputs(tmp_path, n)),
+        task=BINARY,
+        inputs=DataSource(path=write_inputs(tmp_path, n)),
         method=method(name, n_shot=2, student=False, student_checker=False),
         backend=BackendConfig(kind="openai", base_url=server.base_url, model="fake", **backend),
         retrieval=RetrievalConfig(kind="hashing"),
-        run=RunSettings(dir=tmp_path / "run", batch_size=batch_size, max_concurrency=max_concurrency,
-                        node_retries=3))
+        run=RunSettings(
+            dir=tmp_path / "run",
+            batch_size=batch_size,
+            max_concurrency=max_concurrency,
+            node_retries=3,
+        ),
+    )
 
 
 def test_a_batch_really_overlaps_its_calls(tmp_path):
     with FakeOpenAIServer(delay_s=0.3) as server:
-        config = config_for(tmp_path, server, 16, name="zero-shot", batch_size=16, max_concurrency=8)
+        config = config_for(
+            tmp_path, server, 16, name="zero-shot", batch_size=16, max_concurrency=8
+        )
         run = Run(config, with_student=False)
         started = time.perf_counter()
         summary = run.execute(progress=False)
@@ -67,13 +89,17 @@ def test_every_record_is_labelled_when_30_percent_of_requests_fail(tmp_path):
     assert failed / sum(outcomes.values()) > 0.15
     labelled = run.store.all()
     assert len(labelled) == 32 and summary.failed == 0
-    assert all(a.error is None for r in labelled for a in r.attempts)  # no network error reached a record
+    assert all(
+        a.error is None for r in labelled for a in r.attempts
+    )  # no network error reached a record
 
 
 def test_a_dead_backend_stops_the_run_and_a_rerun_finishes_it(tmp_path):
     with FakeOpenAIServer(fail_rate=1.0, faults=("500",)) as server:
         config = config_for(tmp_path, server, 8, max_retries=0)
-        config = config.model_copy(update={"run": config.run.model_copy(update={"node_retries": 2})})
+        config = config.model_copy(
+            update={"run": config.run.model_copy(update={"node_retries": 2})}
+        )
         with pytest.raises(BackendUnavailable, match="500"):
             Run(config, with_student=False).execute(progress=False)
         run = Run(config, with_student=False)
@@ -92,14 +118,27 @@ def stored_ids(run_dir) -> set[str]:
 
 
 def teacher_answers_since_last_start(run_dir) -> list[str]:
-    events = [json.loads(line) for line in (run_dir / "events.jsonl").read_text().splitlines()
-              if line.strip().endswith("}")]
+    events = [
+        json.loads(line)
+        for line in (run_dir / "events.jsonl").read_text().splitlines()
+        if line.strip().endswith("}")
+    ]
     start = max(i for i, e in enumerate(events) if e["kind"] in ("run_started", "run_resumed"))
-    return [e["record_id"] for e in events[start:] if e["agent"] == "teacher" and e["kind"] == "answer"]
+    return [
+        e["record_id"] for e in events[start:] if e["agent"] == "teacher" and e["kind"] == "answer"
+    ]
 
 
 def label_cli(config_path, *extra: str, **kwargs):
-    return [sys.executable, "-m", "dualchecker.cli", "label", str(config_path), "--no-progress", *extra]
+    return [
+        sys.executable,
+        "-m",
+        "dualchecker.cli",
+        "label",
+        str(config_path),
+        "--no-progress",
+        *extra,
+    ]
 
 
 def test_kill_9_mid_run_loses_nothing_and_repeats_only_calls_in_flight(tmp_path):
@@ -112,8 +151,12 @@ def test_kill_9_mid_run_loses_nothing_and_repeats_only_calls_in_flight(tmp_path)
         config_path.write_text(yaml.safe_dump(raw))
         run_dir = tmp_path / "run"
 
-        proc = subprocess.Popen(label_cli(config_path), stdout=subprocess.DEVNULL,
-                                stderr=subprocess.PIPE, start_new_session=True)
+        proc = subprocess.Popen(
+            label_cli(config_path),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+        )
         deadline = time.time() + 90
         while len(stored_ids(run_dir)) < 8 and time.time() < deadline and proc.poll() is None:
             time.sleep(0.02)
@@ -123,7 +166,9 @@ def test_kill_9_mid_run_loses_nothing_and_repeats_only_calls_in_flight(tmp_path)
         assert 8 <= len(before) < n, "the run should have been killed part-way"
         assert not (run_dir / "labels.jsonl").exists()
 
-        resumed = subprocess.run(label_cli(config_path), capture_output=True, text=True, timeout=120)
+        resumed = subprocess.run(
+            label_cli(config_path), capture_output=True, text=True, timeout=120
+        )
         assert resumed.returncode == 0, resumed.stderr
         assert not set(teacher_answers_since_last_start(run_dir)) & before
         summary = json.loads((run_dir / "summary.json").read_text())
@@ -134,8 +179,12 @@ def test_kill_9_mid_run_loses_nothing_and_repeats_only_calls_in_flight(tmp_path)
         assert sum(count - 1 for count in answered.values()) <= in_flight
 
         served = len(server.log.served)
-        again = subprocess.run(label_cli(config_path, "--run-dir", str(tmp_path / "again")),
-                               capture_output=True, text=True, timeout=120)
+        again = subprocess.run(
+            label_cli(config_path, "--run-dir", str(tmp_path / "again")),
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert again.returncode == 0, again.stderr
         assert len(server.log.served) == served  # same configuration, same cache: zero LLM calls
         repeat = json.loads((tmp_path / "again" / "summary.json").read_text())

@@ -75,8 +75,12 @@ def test_server_answer_through_chat_openai(llama_server):
     from langchain_openai import ChatOpenAI
 
     chat = ChatOpenAI(
-        base_url=llama_server.base_url, api_key="sk-local", model=llama_server.alias,
-        temperature=0, max_retries=0, timeout=120,
+        base_url=llama_server.base_url,
+        api_key="sk-local",
+        model=llama_server.alias,
+        temperature=0,
+        max_retries=0,
+        timeout=120,
     )
     # max_tokens must travel in extra_body: ChatOpenAI sends max_completion_tokens,
     # which the llama.cpp server ignores.
@@ -92,12 +96,23 @@ def test_label_probabilities_in_process_and_through_the_server_agree(local_model
 
     from dualchecker.agents.backends import ChatBackend
 
-    messages = [{"role": "system", "content": "Does the sentence talk about energy? Answer with "
-                                              'the label only, one of ["no", "yes"].'},
-                {"role": "user", "content": "Our factory now runs entirely on solar power."}]
+    messages = [
+        {
+            "role": "system",
+            "content": "Does the sentence talk about energy? Answer with "
+            'the label only, one of ["no", "yes"].',
+        },
+        {"role": "user", "content": "Our factory now runs entirely on solar power."},
+    ]
     local, _ = ChatBackend(local_model).read_labels(messages, ["no", "yes"])
-    chat = ChatOpenAI(base_url=llama_server.base_url, api_key="sk-local",
-                      model=llama_server.alias, temperature=0, max_retries=0, timeout=120)
+    chat = ChatOpenAI(
+        base_url=llama_server.base_url,
+        api_key="sk-local",
+        model=llama_server.alias,
+        temperature=0,
+        max_retries=0,
+        timeout=120,
+    )
     served, _ = ChatBackend(chat).read_labels(messages, ["no", "yes"])
     for reading in (local, served):
         assert reading is not None and reading.source == "token_probability"
@@ -113,14 +128,24 @@ def test_grounded_span_grammar_only_lets_the_model_quote_the_text(local_model):
     from dualchecker.agents.grounding import span_grammar
     from dualchecker.agents.types import SpanTypeDef, Task
 
-    task = Task(name="cause", kind="spans", instructions="Find cause and effect.",
-                span_types=[SpanTypeDef(name="cause"), SpanTypeDef(name="effect")])
+    task = Task(
+        name="cause",
+        kind="spans",
+        instructions="Find cause and effect.",
+        span_types=[SpanTypeDef(name="cause"), SpanTypeDef(name="effect")],
+    )
     text = "Heavy rain flooded the valley, so the harvest failed and food prices rose."
-    prompt = [SystemMessage("Rewrite the cause and the effect in your own words, in JSON with "
-                            'keys "cause" and "effect" (lists), "confidence" and "rationale".'),
-              HumanMessage(text)]
+    prompt = [
+        SystemMessage(
+            "Rewrite the cause and the effect in your own words, in JSON with "
+            'keys "cause" and "effect" (lists), "confidence" and "rationale".'
+        ),
+        HumanMessage(text),
+    ]
     reply = local_model.bind(grammar=span_grammar(task, text), max_tokens=160).invoke(prompt)
     answer = parse_answer(reply.content, task, text)
-    quotes = [q for key in ("cause", "effect") for q in __import__("json").loads(reply.content)[key]]
+    quotes = [
+        q for key in ("cause", "effect") for q in __import__("json").loads(reply.content)[key]
+    ]
     assert quotes and all(q in text for q in quotes), reply.content
     assert answer.dropped_spans == 0 and answer.spans

@@ -24,7 +24,7 @@ llama_server = llama_server_fixture("qwen2.5-coder-0.5b", scope="module", n_thre
 
 def python_blocks() -> list[str]:
     readme = (ROOT / "README.md").read_text()
-    section = readme[readme.index("## From Python"):readme.index("## LLM backends")]
+    section = readme[readme.index("## From Python") : readme.index("## LLM backends")]
     return re.findall(r"```python\n(.*?)```", section, flags=re.S)
 
 
@@ -48,14 +48,19 @@ def test_the_server_and_any_chat_model_example_runs(llama_server):
     hosted = "from langchain_anthropic import ChatAnthropic"
     assert hosted in second
     server_part, hosted_part = second.split(hosted)
-    namespace: dict = {"HOSTED": ScriptedChatModel(responder=lambda m: json.dumps(
-        {"label": "yes", "confidence": 90, "rationale": "r"}))}
+    namespace: dict = {
+        "HOSTED": ScriptedChatModel(
+            responder=lambda m: json.dumps({"label": "yes", "confidence": 90, "rationale": "r"})
+        )
+    }
     setup = first.split("# The embedded")[0]
     exec(compile(setup + server_part, "README.md", "exec"), namespace)  # noqa: S102
     assert namespace["server"].openai_api_base == llama_server.base_url
     served = namespace["labelled"]
     assert len(served) == 2 and all(r.confidence_source == "token_probability" for r in served)
-    exec(compile("ChatAnthropic = lambda model: HOSTED\n" + hosted_part, "README.md", "exec"),
-         namespace)  # noqa: S102
+    exec(
+        compile("ChatAnthropic = lambda model: HOSTED\n" + hosted_part, "README.md", "exec"),
+        namespace,
+    )  # noqa: S102
     hosted_labels = namespace["labelled"]
     assert all(r.confidence_source == "sample_agreement" for r in hosted_labels)

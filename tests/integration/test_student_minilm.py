@@ -17,8 +17,16 @@ TEXTS = [
 
 
 def test_minilm_classifier_learns_a_few_examples():
-    config = StudentConfig(task="classification", num_labels=2, learning_rate=1e-4,
-                           online_warmup_steps=0, epochs_per_batch=6, replay=0, max_length=32, seed=0)
+    config = StudentConfig(
+        task="classification",
+        num_labels=2,
+        learning_rate=1e-4,
+        online_warmup_steps=0,
+        epochs_per_batch=6,
+        replay=0,
+        max_length=32,
+        seed=0,
+    )
     trainer = StudentTrainer(config)
     examples = [StudentExample(id=str(i), text=t, label=y) for i, (t, y) in enumerate(TEXTS)]
     report = trainer.fit_batch(examples)
@@ -31,8 +39,9 @@ def test_minilm_classifier_learns_a_few_examples():
 def test_minilm_tagger_runs_end_to_end():
     text = "Heavy rain caused floods in the valley ."
     spans = [CharSpan(start=0, end=10, type="cause"), CharSpan(start=18, end=38, type="effect")]
-    config = StudentConfig(task="spans", span_types=["cause", "effect"], learning_rate=5e-4,
-                           max_length=32, seed=0)
+    config = StudentConfig(
+        task="spans", span_types=["cause", "effect"], learning_rate=5e-4, max_length=32, seed=0
+    )
     trainer = StudentTrainer(config)
     report = trainer.fit([StudentExample(id="0", text=text, spans=spans)] * 4, epochs=6)
     assert report.loss < report.epoch_losses[0]

@@ -23,9 +23,18 @@ from dualchecker.trace.html import write_report
 from tests.unit.test_trace_report import teacher_run
 from tests.unit.test_trace_student import add_student_events
 
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--no-first-run", "--remote-debugging-port=0",
-         "--hide-scrollbars", "--window-size=1400,1000"]
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--remote-debugging-port=0",
+    "--hide-scrollbars",
+    "--window-size=1400,1000",
+]
 CONSOLE_ERRORS = {"error", "assert"}
 
 
@@ -33,8 +42,10 @@ def chromium() -> str:
     for name in ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable"):
         if path := shutil.which(name):
             return path
-    pytest.fail("headless Chromium is needed for this test and was not found on PATH: "
-                "install it with `apt-get install -y chromium`")
+    pytest.fail(
+        "headless Chromium is needed for this test and was not found on PATH: "
+        "install it with `apt-get install -y chromium`"
+    )
 
 
 class DevTools:
@@ -68,8 +79,9 @@ class DevTools:
                 self.events.append(reply)
 
     async def evaluate(self, expression: str):
-        result = await self.call("Runtime.evaluate", expression=expression, returnByValue=True,
-                                 awaitPromise=True)
+        result = await self.call(
+            "Runtime.evaluate", expression=expression, returnByValue=True, awaitPromise=True
+        )
         if "exceptionDetails" in result:
             raise AssertionError(f"{expression}: {result['exceptionDetails']}")
         return result["result"].get("value")
@@ -93,7 +105,9 @@ async def visit(url: str, ws_url: str, screenshot: Path) -> tuple[list[dict], di
     async with connect(ws_url, max_size=None) as ws:
         browser = DevTools(ws)
         target = await browser.call("Target.createTarget", url="about:blank")
-        attached = await browser.call("Target.attachToTarget", targetId=target["targetId"], flatten=True)
+        attached = await browser.call(
+            "Target.attachToTarget", targetId=target["targetId"], flatten=True
+        )
         page = DevTools(ws, attached["sessionId"])
         for domain in ("Runtime", "Log", "Network", "Page"):
             await page.call(f"{domain}.enable")
@@ -121,11 +135,20 @@ async def visit(url: str, ws_url: str, screenshot: Path) -> tuple[list[dict], di
                     graph: document.querySelector('svg.graph').textContent.includes('low confidence'),
                     histograms: document.querySelectorAll('svg.histogram').length};
         })()""")
-        await page.call("Emulation.setDeviceMetricsOverride", width=1400, height=1000, deviceScaleFactor=1,
-                        mobile=False)
+        await page.call(
+            "Emulation.setDeviceMetricsOverride",
+            width=1400,
+            height=1000,
+            deviceScaleFactor=1,
+            mobile=False,
+        )
         height = await page.evaluate("document.documentElement.scrollHeight")
-        shot = await page.call("Page.captureScreenshot", format="png", captureBeyondViewport=True,
-                               clip={"x": 0, "y": 0, "width": 1400, "height": min(height, 2600), "scale": 1})
+        shot = await page.call(
+            "Page.captureScreenshot",
+            format="png",
+            captureBeyondViewport=True,
+            clip={"x": 0, "y": 0, "width": 1400, "height": min(height, 2600), "scale": 1},
+        )
         screenshot.write_bytes(base64.b64decode(shot["data"]))
         await browser.call("Target.closeTarget", targetId=target["targetId"])
         return page.events, seen
@@ -137,7 +160,9 @@ def problems(events: list[dict]) -> tuple[list[str], list[str]]:
     for event in events:
         method, params = event["method"], event.get("params", {})
         if method == "Runtime.consoleAPICalled" and params.get("type") in CONSOLE_ERRORS:
-            errors.append(" ".join(str(a.get("value", a.get("description"))) for a in params.get("args", [])))
+            errors.append(
+                " ".join(str(a.get("value", a.get("description"))) for a in params.get("args", []))
+            )
         elif method == "Runtime.exceptionThrown":
             errors.append(json.dumps(params.get("exceptionDetails", {}))[:500])
         elif method == "Log.entryAdded" and params.get("entry", {}).get("level") == "error":
@@ -156,11 +181,16 @@ def test_report_opens_offline_without_errors(tmp_path):
     report = write_report(run_dir)
     screenshot = Path(os.environ.get("TRACE_SCREENSHOT", tmp_path / "trace-report.png"))
     profile = tmp_path / "profile"
-    browser = subprocess.Popen([binary, *FLAGS, f"--user-data-dir={profile}", "about:blank"],
-                               stdout=subprocess.DEVNULL, stderr=(tmp_path / "chromium.log").open("wb"))
+    browser = subprocess.Popen(
+        [binary, *FLAGS, f"--user-data-dir={profile}", "about:blank"],
+        stdout=subprocess.DEVNULL,
+        stderr=(tmp_path / "chromium.log").open("wb"),
+    )
     try:
         ws_url = devtools_url(profile, browser)
-        events, seen = asyncio.run(asyncio.wait_for(visit(report.resolve().as_uri(), ws_url, screenshot), 30))
+        events, seen = asyncio.run(
+            asyncio.wait_for(visit(report.resolve().as_uri(), ws_url, screenshot), 30)
+        )
     finally:
         browser.terminate()
         try:
@@ -170,6 +200,15 @@ def test_report_opens_offline_without_errors(tmp_path):
     errors, requests = problems(events)
     assert errors == []
     assert requests == []
-    assert any(e["method"] == "Network.requestWillBeSent" for e in events)  # the page itself, file://
-    assert seen == {"all": 6, "reprompted": 1, "disagree": 1, "yes": 3, "graph": True, "histograms": 2}
+    assert any(
+        e["method"] == "Network.requestWillBeSent" for e in events
+    )  # the page itself, file://
+    assert seen == {
+        "all": 6,
+        "reprompted": 1,
+        "disagree": 1,
+        "yes": 3,
+        "graph": True,
+        "histograms": 2,
+    }
     assert screenshot.read_bytes().startswith(b"\x89PNG") and screenshot.stat().st_size > 20_000

@@ -2,16 +2,35 @@
 
 import pytest
 
-from dualchecker.agents.answers import (extract_json_object, locate_span, match_label,
-                                        normalise_confidence, parse_answer, parse_rationale)
+from dualchecker.agents.answers import (
+    extract_json_object,
+    locate_span,
+    match_label,
+    normalise_confidence,
+    parse_answer,
+    parse_rationale,
+)
 from dualchecker.errors import AnswerParseError
 from tests.fakes import BINARY, SPANS
 
 
-@pytest.mark.parametrize("value, expected", [
-    (90, 0.9), ("90", 0.9), ("90%", 0.9), (0.9, 0.9), ("0.9", 0.9), (100, 1.0), (0, 0.0),
-    ("1", 1.0), ("High", 0.85), ("very low", 0.1), (" 75 % ", 0.75), (45.5, 0.455),
-])
+@pytest.mark.parametrize(
+    "value, expected",
+    [
+        (90, 0.9),
+        ("90", 0.9),
+        ("90%", 0.9),
+        (0.9, 0.9),
+        ("0.9", 0.9),
+        (100, 1.0),
+        (0, 0.0),
+        ("1", 1.0),
+        ("High", 0.85),
+        ("very low", 0.1),
+        (" 75 % ", 0.75),
+        (45.5, 0.455),
+    ],
+)
 def test_confidence_is_normalised(value, expected):
     assert normalise_confidence(value) == pytest.approx(expected)
 
@@ -23,7 +42,10 @@ def test_impossible_confidence_is_rejected(value):
 
 
 def test_json_is_found_in_prose_and_code_fences():
-    assert extract_json_object('Sure! {"label": "yes", "confidence": 80} done') == {"label": "yes", "confidence": 80}
+    assert extract_json_object('Sure! {"label": "yes", "confidence": 80} done') == {
+        "label": "yes",
+        "confidence": 80,
+    }
     assert extract_json_object('```json\n{"a": 1}\n```') == {"a": 1}
     assert extract_json_object('{broken {"a": {"b": 2}}') == {"a": {"b": 2}}
     with pytest.raises(AnswerParseError):
@@ -56,25 +78,38 @@ def test_span_location_exact_then_whitespace_and_case_tolerant():
 
 def test_spans_answer_and_hallucination():
     text = "Solar panels cut emissions."
-    answer = parse_answer('{"cause": "Solar panels", "effect": "cut emissions", "confidence": 80}', SPANS, text)
-    assert [(s.type, s.start, s.end) for s in answer.spans] == [("cause", 0, 12), ("effect", 13, 26)]
+    answer = parse_answer(
+        '{"cause": "Solar panels", "effect": "cut emissions", "confidence": 80}', SPANS, text
+    )
+    assert [(s.type, s.start, s.end) for s in answer.spans] == [
+        ("cause", 0, 12),
+        ("effect", 13, 26),
+    ]
     empty = parse_answer('{"cause": "", "effect": null, "confidence": 80}', SPANS, text)
     assert empty.spans == []
-    partial = parse_answer('{"cause": "Wind turbines", "effect": "cut emissions", "confidence": 80}',
-                           SPANS, text)
+    partial = parse_answer(
+        '{"cause": "Wind turbines", "effect": "cut emissions", "confidence": 80}', SPANS, text
+    )
     assert [s.text for s in partial.spans] == ["cut emissions"] and partial.dropped_spans == 1
     assert partial.confidence == pytest.approx(0.4)  # half the answer was invented
     with pytest.raises(AnswerParseError, match="hallucinated"):
-        parse_answer('{"cause": "Wind turbines", "effect": "save the planet", "confidence": 80}',
-                     SPANS, text)
+        parse_answer(
+            '{"cause": "Wind turbines", "effect": "save the planet", "confidence": 80}', SPANS, text
+        )
 
 
 def test_two_spans_of_one_type_are_both_kept():
     text = "Floods and a drought cut the harvest."
-    answer = parse_answer('{"cause": ["Floods", "a drought"], "effect": ["cut the harvest"], '
-                          '"confidence": 90}', SPANS, text)
+    answer = parse_answer(
+        '{"cause": ["Floods", "a drought"], "effect": ["cut the harvest"], "confidence": 90}',
+        SPANS,
+        text,
+    )
     assert [(s.type, s.text) for s in answer.spans] == [
-        ("cause", "Floods"), ("cause", "a drought"), ("effect", "cut the harvest")]
+        ("cause", "Floods"),
+        ("cause", "a drought"),
+        ("effect", "cut the harvest"),
+    ]
 
 
 def test_rationale_reply_plain_or_json():
@@ -82,12 +117,21 @@ def test_rationale_reply_plain_or_json():
     assert parse_rationale("Because it says so.") == "Because it says so."
 
 
-@pytest.mark.parametrize("raw, expected", [
-    ('{"label": "yes", "confidence": 95, "rationale": "cut here', {"label": "yes", "confidence": 95, "rationale": "cut here"}),
-    ('{"label": "yes", "confidence": 95, "rationale": "a \\"quoted\\" wo', {"label": "yes", "confidence": 95, "rationale": 'a "quoted" wo'}),
-    ('{"label": "no", "confidence": 75,', {"label": "no", "confidence": 75}),
-    ('{"cause": ["a", "b', {"cause": ["a", "b"]}),
-])
+@pytest.mark.parametrize(
+    "raw, expected",
+    [
+        (
+            '{"label": "yes", "confidence": 95, "rationale": "cut here',
+            {"label": "yes", "confidence": 95, "rationale": "cut here"},
+        ),
+        (
+            '{"label": "yes", "confidence": 95, "rationale": "a \\"quoted\\" wo',
+            {"label": "yes", "confidence": 95, "rationale": 'a "quoted" wo'},
+        ),
+        ('{"label": "no", "confidence": 75,', {"label": "no", "confidence": 75}),
+        ('{"cause": ["a", "b', {"cause": ["a", "b"]}),
+    ],
+)
 def test_truncated_replies_are_closed(raw, expected):
     assert extract_json_object(raw) == expected
 

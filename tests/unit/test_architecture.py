@@ -64,8 +64,12 @@ def test_graph_and_trace_drawings_need_no_agent(monkeypatch):
     def refuse(*args, **kwargs):
         raise AssertionError("an agent was built to draw the graph")
 
-    for cls in (teacher.Teacher, aligner.ContextAligner, student.StudentAgent,
-                template.TemplateRefiner):
+    for cls in (
+        teacher.Teacher,
+        aligner.ContextAligner,
+        student.StudentAgent,
+        template.TemplateRefiner,
+    ):
         monkeypatch.setattr(cls, "__init__", refuse)
     monkeypatch.setattr(checkers.TeacherChecker, "model_post_init", refuse)
     assert "calibrate" in draw_mermaid(method("dualchecker"))
@@ -73,12 +77,22 @@ def test_graph_and_trace_drawings_need_no_agent(monkeypatch):
 
 
 def test_a_pool_id_equal_to_an_input_id_does_not_change_retrieval():
-    pool = [Record(id=str(i), text=text, label=label) for i, (text, label) in enumerate([
-        ("We cut carbon emissions at every plant.", "yes"), ("Revenue grew in the quarter.", "no"),
-        ("Our solar farm doubled its output.", "yes"), ("The board met twice this year.", "no")])]
+    pool = [
+        Record(id=str(i), text=text, label=label)
+        for i, (text, label) in enumerate(
+            [
+                ("We cut carbon emissions at every plant.", "yes"),
+                ("Revenue grew in the quarter.", "no"),
+                ("Our solar farm doubled its output.", "yes"),
+                ("The board met twice this year.", "no"),
+            ]
+        )
+    ]
     # ids restart at 0 in the input file: "0" is also the id of a pool example with another text
     clash = Record(id="0", text="Quarterly revenue grew strongly.")
     apart = Record(id="input-0", text="Quarterly revenue grew strongly.")
     index = ExampleIndex(pool, HashingEmbedder())
-    assert [r.id for r, _ in index.neighbours(clash, 2)] == [r.id for r, _ in index.neighbours(apart, 2)]
+    assert [r.id for r, _ in index.neighbours(clash, 2)] == [
+        r.id for r, _ in index.neighbours(apart, 2)
+    ]
     assert index.neighbours(clash, 1)[0][0].text == "Revenue grew in the quarter."

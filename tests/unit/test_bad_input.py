@@ -18,8 +18,9 @@ from tests.fakes import BINARY, SPANS
 
 
 def jsonl(path, rows) -> str:
-    path.write_text("".join((r if isinstance(r, str) else json.dumps(r)) + "\n" for r in rows),
-                    encoding="utf-8")
+    path.write_text(
+        "".join((r if isinstance(r, str) else json.dumps(r)) + "\n" for r in rows), encoding="utf-8"
+    )
     return str(path)
 
 
@@ -31,23 +32,42 @@ BAD_ROWS = [  # (row, task, what the error must say, field)
     ({"id": "a", "text": ["a", "list"]}, BINARY, "string", "text"),
     ({"id": "a", "body": "text under another key"}, BINARY, "missing", "text"),
     ({"id": "a", "text": "fine", "label": "Maybe"}, BINARY, "unknown label", "label"),
-    ({"id": "a", "text": "short", "spans": [{"type": "cause", "start": 2, "end": 99}]}, SPANS,
-     "ends after the text", None),
-    ({"id": "a", "text": "short", "spans": [{"type": "cause", "start": -1, "end": 3}]}, SPANS,
-     "greater than or equal to 0", None),
-    ({"id": "a", "text": "short", "spans": [{"type": "cause", "start": 3, "end": 3}]}, SPANS,
-     "must be after start", None),
+    (
+        {"id": "a", "text": "short", "spans": [{"type": "cause", "start": 2, "end": 99}]},
+        SPANS,
+        "ends after the text",
+        None,
+    ),
+    (
+        {"id": "a", "text": "short", "spans": [{"type": "cause", "start": -1, "end": 3}]},
+        SPANS,
+        "greater than or equal to 0",
+        None,
+    ),
+    (
+        {"id": "a", "text": "short", "spans": [{"type": "cause", "start": 3, "end": 3}]},
+        SPANS,
+        "must be after start",
+        None,
+    ),
     ({"id": "a", "text": "short", "spans": [{"type": "cause", "end": 3}]}, SPANS, "start", None),
-    ({"id": "a", "text": "short", "spans": [{"type": "mood", "start": 0, "end": 3}]}, SPANS,
-     "unknown span types", "spans"),
+    (
+        {"id": "a", "text": "short", "spans": [{"type": "mood", "start": 0, "end": 3}]},
+        SPANS,
+        "unknown span types",
+        "spans",
+    ),
     ({"id": "a", "text": "short", "spans": "not json"}, SPANS, "", None),
     ({"id": "a", "text": "short", "spans": {"type": "cause"}}, SPANS, "list of", "spans"),
     ({"id": "a", "text": "short", "spans": ["cause"]}, SPANS, "list of", "spans"),
 ]
 
 
-@pytest.mark.parametrize("row, task, message, field", BAD_ROWS,
-                         ids=[f"{i}-{m or 'malformed'}" for i, (_, _, m, _) in enumerate(BAD_ROWS)])
+@pytest.mark.parametrize(
+    "row, task, message, field",
+    BAD_ROWS,
+    ids=[f"{i}-{m or 'malformed'}" for i, (_, _, m, _) in enumerate(BAD_ROWS)],
+)
 def test_a_bad_row_is_a_data_error_naming_file_row_and_field(tmp_path, row, task, message, field):
     good = {**GOOD, "label": None, "spans": []} if task.is_spans else GOOD
     path = jsonl(tmp_path / "in.jsonl", [good, row])
@@ -61,7 +81,11 @@ def test_a_bad_row_is_a_data_error_naming_file_row_and_field(tmp_path, row, task
 
 
 def test_non_object_rows_and_broken_json_name_the_row(tmp_path):
-    for bad, message in [("[1, 2]", "JSON object"), ('"text"', "JSON object"), ('{"text": "x",', "invalid JSON")]:
+    for bad, message in [
+        ("[1, 2]", "JSON object"),
+        ('"text"', "JSON object"),
+        ('{"text": "x",', "invalid JSON"),
+    ]:
         path = jsonl(tmp_path / "in.jsonl", [GOOD, {"id": "b", "text": "fine"}, bad])
         with pytest.raises(DataError, match=f"row 3: .*{message}"):
             load_records(DataSource(path=path), BINARY)
@@ -76,7 +100,9 @@ def test_non_utf8_names_the_line(tmp_path):
 
 
 def test_duplicate_ids_name_both_rows(tmp_path):
-    path = jsonl(tmp_path / "in.jsonl", [GOOD, {"id": "b", "text": "x"}, {"id": "ok", "text": "again"}])
+    path = jsonl(
+        tmp_path / "in.jsonl", [GOOD, {"id": "b", "text": "x"}, {"id": "ok", "text": "again"}]
+    )
     with pytest.raises(DataError, match=r"row 3.*duplicate id 'ok' \(first at row 1\)"):
         load_records(DataSource(path=path), BINARY)
 
@@ -89,7 +115,9 @@ def test_csv_without_the_text_column(tmp_path):
 
 
 def test_skip_mode_keeps_good_rows_and_counts_the_rest(tmp_path, caplog):
-    rows = [GOOD] + [r for r, task, _, _ in BAD_ROWS if task is BINARY] + [{"id": "z", "text": "last"}]
+    rows = (
+        [GOOD] + [r for r, task, _, _ in BAD_ROWS if task is BINARY] + [{"id": "z", "text": "last"}]
+    )
     path = jsonl(tmp_path / "in.jsonl", rows)
     with caplog.at_level(logging.WARNING, logger="dualchecker.data"):
         records = load_records(DataSource(path=path, on_bad_row="skip"), BINARY)
@@ -101,10 +129,20 @@ def test_skip_mode_keeps_good_rows_and_counts_the_rest(tmp_path, caplog):
 def test_the_cli_reports_a_bad_row_and_writes_nothing(tmp_path):
     inputs = jsonl(tmp_path / "in.jsonl", [GOOD, {"id": "b", "text": ""}])
     config = tmp_path / "config.yaml"
-    config.write_text(json.dumps({
-        "task": BINARY.model_dump(mode="json"), "inputs": {"path": inputs},
-        "backend": {"kind": "scripted", "params": {"rules": [{"replies": ['{"label": "no", "confidence": 90}']}]}},
-        "method": {"name": "zero-shot", "student": False}, "run": {"dir": str(tmp_path / "run")}}))
+    config.write_text(
+        json.dumps(
+            {
+                "task": BINARY.model_dump(mode="json"),
+                "inputs": {"path": inputs},
+                "backend": {
+                    "kind": "scripted",
+                    "params": {"rules": [{"replies": ['{"label": "no", "confidence": 90}']}]},
+                },
+                "method": {"name": "zero-shot", "student": False},
+                "run": {"dir": str(tmp_path / "run")},
+            }
+        )
+    )
     result = CliRunner().invoke(app, ["label", str(config), "--no-progress"])
     assert result.exit_code == 2
     assert "row 2" in result.output and "field 'text'" in result.output

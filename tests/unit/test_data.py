@@ -5,8 +5,14 @@ import json
 import pandas as pd
 import pytest
 
-from dualchecker.data import DataSource, load_records, to_records, write_labels_jsonl, read_labels_jsonl
 from dualchecker.agents.types import LabelledRecord
+from dualchecker.data import (
+    DataSource,
+    load_records,
+    read_labels_jsonl,
+    to_records,
+    write_labels_jsonl,
+)
 from dualchecker.errors import DataError
 from tests.fakes import BINARY, SPANS
 
@@ -29,12 +35,20 @@ def test_csv_with_bom(tmp_path):
     assert [r.id for r in load_records(DataSource(path=path), BINARY)] == ["x1", "x2"]
 
 
-@pytest.mark.parametrize("rows, message, row, field", [
-    ([{"id": "a", "text": "ok", "label": "yes"}, {"id": "b", "text": "", "label": "no"}], "empty", 2, "text"),
-    ([{"id": "a", "text": "ok", "label": "maybe"}], "unknown label", 1, "label"),
-    ([{"id": "a", "text": "ok"}, {"id": "a", "text": "again"}], "duplicate id", 2, "id"),
-    ([{"id": "a", "label": "yes"}], "missing", 1, "text"),
-])
+@pytest.mark.parametrize(
+    "rows, message, row, field",
+    [
+        (
+            [{"id": "a", "text": "ok", "label": "yes"}, {"id": "b", "text": "", "label": "no"}],
+            "empty",
+            2,
+            "text",
+        ),
+        ([{"id": "a", "text": "ok", "label": "maybe"}], "unknown label", 1, "label"),
+        ([{"id": "a", "text": "ok"}, {"id": "a", "text": "again"}], "duplicate id", 2, "id"),
+        ([{"id": "a", "label": "yes"}], "missing", 1, "text"),
+    ],
+)
 def test_bad_rows_name_file_row_and_field(tmp_path, rows, message, row, field):
     path = write(tmp_path / "bad.jsonl", rows)
     with pytest.raises(DataError) as info:
@@ -44,8 +58,14 @@ def test_bad_rows_name_file_row_and_field(tmp_path, rows, message, row, field):
 
 
 def test_bad_rows_can_be_skipped(tmp_path):
-    path = write(tmp_path / "d.jsonl", [{"id": "a", "text": "ok"}, {"id": "b", "text": ""}, {"id": "c", "text": "x"}])
-    assert [r.id for r in load_records(DataSource(path=path, on_bad_row="skip"), BINARY)] == ["a", "c"]
+    path = write(
+        tmp_path / "d.jsonl",
+        [{"id": "a", "text": "ok"}, {"id": "b", "text": ""}, {"id": "c", "text": "x"}],
+    )
+    assert [r.id for r in load_records(DataSource(path=path, on_bad_row="skip"), BINARY)] == [
+        "a",
+        "c",
+    ]
 
 
 def test_invalid_json_and_non_utf8(tmp_path):
@@ -60,7 +80,10 @@ def test_invalid_json_and_non_utf8(tmp_path):
 
 
 def test_gold_spans_outside_the_text_are_rejected(tmp_path):
-    path = write(tmp_path / "s.jsonl", [{"id": "a", "text": "short", "spans": [{"type": "cause", "start": 0, "end": 40}]}])
+    path = write(
+        tmp_path / "s.jsonl",
+        [{"id": "a", "text": "short", "spans": [{"type": "cause", "start": 0, "end": 40}]}],
+    )
     with pytest.raises(DataError, match="ends after the text"):
         load_records(DataSource(path=path), SPANS)
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import json
 
 import pytest
@@ -22,8 +21,14 @@ def respond(messages):
     if "Write two new texts" in user:
         return json.dumps({"samples": [{"text": "We plant trees.", "label": "yes"}]})
     text = user.rsplit("Text: ", 1)[-1]
-    label = "yes" if any(w in text.lower() for w in ("climate", "emission", "renewable", "carbon")) else "no"
-    return json.dumps({"label": label, "confidence": 60 if "the" in text else 90, "rationale": "scripted"})
+    label = (
+        "yes"
+        if any(w in text.lower() for w in ("climate", "emission", "renewable", "carbon"))
+        else "no"
+    )
+    return json.dumps(
+        {"label": label, "confidence": 60 if "the" in text else 90, "rationale": "scripted"}
+    )
 
 
 @pytest.fixture(scope="module")
@@ -32,36 +37,50 @@ def tiny(tmp_path_factory):
 
 
 def test_tiny_grid_writes_table_csv_and_plots(tmp_path, tiny):
-    grid = GridConfig.model_validate({
-        "out_dir": str(tmp_path / "grid"), "data_dir": str(DATA),
-        "datasets": [{"name": "environmental_claims", "size": 8, "eval_size": 6}],
-        "methods": list(METHODS), "n_shots": [0, 2], "batch_size": 4,
-        "retrieval": {"kind": "hashing"},
-        "student": {"model": tiny, "use_ray": False, "epochs_per_batch": 1, "final_epochs": 1},
-    })
-    experiment = Experiment(grid, llm=ScriptedChatModel(responder=respond), embedder=HashingEmbedder())
+    grid = GridConfig.model_validate(
+        {
+            "out_dir": str(tmp_path / "grid"),
+            "data_dir": str(DATA),
+            "datasets": [{"name": "environmental_claims", "size": 8, "eval_size": 6}],
+            "methods": list(METHODS),
+            "n_shots": [0, 2],
+            "batch_size": 4,
+            "retrieval": {"kind": "hashing"},
+            "student": {"model": tiny, "use_ray": False, "epochs_per_batch": 1, "final_epochs": 1},
+        }
+    )
+    experiment = Experiment(
+        grid, llm=ScriptedChatModel(responder=respond), embedder=HashingEmbedder()
+    )
     rows = experiment.run(progress=False)
     expected = {(m, n) for _, m, n, _ in cells(grid)}
     assert {(r["method"], int(r["n_shot"])) for r in rows} == expected
     assert ("dualchecker", 0) not in expected and ("zero-shot", 2) not in expected
-    assert ("zero-shot", 0) in expected and ("cot", 0) in expected and ("dualchecker", 2) in expected
+    assert (
+        ("zero-shot", 0) in expected and ("cot", 0) in expected and ("dualchecker", 2) in expected
+    )
     for row in rows:
         assert 0.0 <= float(row["teacher_f1"]) <= 1.0 and 0.0 <= float(row["student_f1"]) <= 1.0
         assert row["gold_student_f1"] == rows[0]["gold_student_f1"] != ""
         assert int(row["records"]) == 8 and int(row["llm_calls"]) + int(row["cache_hits"]) >= 8
     by = {(r["method"], int(r["n_shot"])): r for r in rows}
-    assert float(by[("dtot", 2)]["reprompt_rate"]) > 0 and float(by[("cot", 2)]["reprompt_rate"]) == 0
+    assert (
+        float(by[("dtot", 2)]["reprompt_rate"]) > 0 and float(by[("cot", 2)]["reprompt_rate"]) == 0
+    )
     assert int(by[("evokd", 2)]["synthetic"]) > 0
     table = (tmp_path / "grid" / "results.md").read_text()
     assert table.count("\n| environmental_claims |") == len(expected)
-    line = next(l for l in table.splitlines() if "| dualchecker | 2 |" in l)
+    line = next(row for row in table.splitlines() if "| dualchecker | 2 |" in row)
     assert f"{float(by[('dualchecker', 2)]['teacher_f1']):.3f}" in line
     assert (tmp_path / "grid" / "f1_by_method.png").stat().st_size > 10_000
     assert (tmp_path / "grid" / "f1_by_shots.png").stat().st_size > 10_000
 
     # Re-running the grid runs nothing new: every cell is already in results.csv.
-    again = Experiment(grid, llm=ScriptedChatModel(responder=lambda m: pytest.fail("no call expected")),
-                       embedder=HashingEmbedder()).run(progress=False)
+    again = Experiment(
+        grid,
+        llm=ScriptedChatModel(responder=lambda m: pytest.fail("no call expected")),
+        embedder=HashingEmbedder(),
+    ).run(progress=False)
     assert len(again) == len(rows)
 
 
@@ -74,20 +93,51 @@ def spec_grid(tmp_path, threshold: float = 0.75) -> dict:
     """A grid over plain JSONL files the project does not know by name: three tasks, two seeds."""
     words = ["carbon", "solar", "wind", "revenue", "board", "sales", "waste", "profit"]
     texts = [f"Sentence {i} mentions {words[i % 8]} and more." for i in range(40)]
-    binary = [{"id": f"b{i}", "text": t, "label": int(words[i % 8] in ("carbon", "solar", "wind", "waste"))}
-              for i, t in enumerate(texts)]
-    multi = [{"id": f"m{i}", "text": t, "label": ["energy", "finance", "other"][i % 3]}
-             for i, t in enumerate(texts)]
-    spans = [{"id": f"s{i}", "text": t, "spans": [{"type": "TOPIC", "start": t.index(words[i % 8]),
-                                                   "end": t.index(words[i % 8]) + len(words[i % 8])}]}
-             for i, t in enumerate(texts)]
+    binary = [
+        {
+            "id": f"b{i}",
+            "text": t,
+            "label": int(words[i % 8] in ("carbon", "solar", "wind", "waste")),
+        }
+        for i, t in enumerate(texts)
+    ]
+    multi = [
+        {"id": f"m{i}", "text": t, "label": ["energy", "finance", "other"][i % 3]}
+        for i, t in enumerate(texts)
+    ]
+    spans = [
+        {
+            "id": f"s{i}",
+            "text": t,
+            "spans": [
+                {
+                    "type": "TOPIC",
+                    "start": t.index(words[i % 8]),
+                    "end": t.index(words[i % 8]) + len(words[i % 8]),
+                }
+            ],
+        }
+        for i, t in enumerate(texts)
+    ]
     tasks = {
-        "bin": {"name": "green", "kind": "binary", "instructions": "Green?",
-                "labels": [{"name": "no"}, {"name": "yes"}]},
-        "multi": {"name": "topic", "kind": "multiclass", "instructions": "Which topic?",
-                  "labels": [{"name": "energy"}, {"name": "finance"}, {"name": "other"}]},
-        "spans": {"name": "topic words", "kind": "spans", "instructions": "Quote the topic.",
-                  "span_types": [{"name": "topic-word", "description": "the topic word"}]},
+        "bin": {
+            "name": "green",
+            "kind": "binary",
+            "instructions": "Green?",
+            "labels": [{"name": "no"}, {"name": "yes"}],
+        },
+        "multi": {
+            "name": "topic",
+            "kind": "multiclass",
+            "instructions": "Which topic?",
+            "labels": [{"name": "energy"}, {"name": "finance"}, {"name": "other"}],
+        },
+        "spans": {
+            "name": "topic words",
+            "kind": "spans",
+            "instructions": "Quote the topic.",
+            "span_types": [{"name": "topic-word", "description": "the topic word"}],
+        },
     }
     data = {"bin": binary, "multi": multi, "spans": spans}
     datasets = []
@@ -97,13 +147,26 @@ def spec_grid(tmp_path, threshold: float = 0.75) -> dict:
         source = {"label_map": {"0": "no", "1": "yes"}} if name == "bin" else {}
         if name == "spans":
             source = {"span_type_map": {"TOPIC": "topic-word"}}
-        datasets.append({"name": name, "task": tasks[name], "size": 8, "eval_size": 6,
-                         "labelled": {"path": f"{name}-train.jsonl", **source},
-                         "eval": {"path": f"{name}-eval.jsonl", **source}})
-    return {"out_dir": "grid", "datasets": datasets, "seeds": [0, 1], "n_shots": [0, 2],
-            "methods": ["zero-shot", {"name": "dtot", "threshold": threshold}, "aligner"],
-            "batch_size": 4, "retrieval": {"kind": "hashing"},
-            "student": {"use_ray": False, "final": False}}
+        datasets.append(
+            {
+                "name": name,
+                "task": tasks[name],
+                "size": 8,
+                "eval_size": 6,
+                "labelled": {"path": f"{name}-train.jsonl", **source},
+                "eval": {"path": f"{name}-eval.jsonl", **source},
+            }
+        )
+    return {
+        "out_dir": "grid",
+        "datasets": datasets,
+        "seeds": [0, 1],
+        "n_shots": [0, 2],
+        "methods": ["zero-shot", {"name": "dtot", "threshold": threshold}, "aligner"],
+        "batch_size": 4,
+        "retrieval": {"kind": "hashing"},
+        "student": {"use_ray": False, "final": False},
+    }
 
 
 def spec_respond(messages):
@@ -112,12 +175,19 @@ def spec_respond(messages):
         return json.dumps({"rationale": "because"})
     text = user.rsplit("Text: ", 1)[-1].split("\n")[0]
     if "topic-word" in messages[0].content:
-        word = next((w for w in text.split() if w in ("carbon", "solar", "wind", "revenue", "board",
-                                                      "sales", "waste", "profit")), "")
+        word = next(
+            (
+                w
+                for w in text.split()
+                if w in ("carbon", "solar", "wind", "revenue", "board", "sales", "waste", "profit")
+            ),
+            "",
+        )
         return json.dumps({"topic-word": [word], "confidence": 90})
     if "Which topic" in messages[0].content:
-        return json.dumps({"label": "energy" if "solar" in text or "wind" in text else "other",
-                           "confidence": 70})
+        return json.dumps(
+            {"label": "energy" if "solar" in text or "wind" in text else "other", "confidence": 70}
+        )
     green = any(w in text for w in ("carbon", "solar", "wind"))
     return json.dumps({"label": "yes" if green else "no", "confidence": 60 if "1" in text else 90})
 
@@ -135,7 +205,9 @@ def test_a_grid_over_unknown_jsonl_files_has_intervals_and_reruns_only_what_chan
     table = (tmp_path / "grid" / "results.md").read_text()
     dtot = next(line for line in table.splitlines() if line.startswith("| bin | dtot | 2 |"))
     cells_ = [c.strip() for c in dtot.split("|")]
-    assert cells_[4] == "2" and "[" in cells_[6] and cells_[7].startswith(("+", "-"))  # CI, paired diff
+    assert (
+        cells_[4] == "2" and "[" in cells_[6] and cells_[7].startswith(("+", "-"))
+    )  # CI, paired diff
     # a changed setting of one method reruns that method's cells only
     path.write_text(yaml.safe_dump(spec_grid(tmp_path, threshold=0.95)))
     grid = GridConfig.from_yaml(path)
@@ -145,8 +217,9 @@ def test_a_grid_over_unknown_jsonl_files_has_intervals_and_reruns_only_what_chan
         seen.append(messages)
         return spec_respond(messages)
 
-    again = Experiment(grid, llm=ScriptedChatModel(responder=counting),
-                       embedder=HashingEmbedder()).run(progress=False)
+    again = Experiment(
+        grid, llm=ScriptedChatModel(responder=counting), embedder=HashingEmbedder()
+    ).run(progress=False)
     reran = {r["method"] for r in again} - {r["method"] for r in rows if r in again}
     assert reran == {"dtot"}
     assert len(again) == len(rows)
@@ -161,12 +234,28 @@ def test_bootstrap_point_estimates_equal_teacher_scores():
 
     rng = random.Random(0)
     for task in (BINARY, MULTICLASS):
-        labelled = [LabelledRecord(id=str(i), text="t", gold_label=rng.choice(task.label_names),
-                                   label=rng.choice(task.label_names)) for i in range(60)]
+        labelled = [
+            LabelledRecord(
+                id=str(i),
+                text="t",
+                gold_label=rng.choice(task.label_names),
+                label=rng.choice(task.label_names),
+            )
+            for i in range(60)
+        ]
         labelled[0] = labelled[0].model_copy(update={"label": None, "error": "parse"})
         point, low, high = bootstrap_f1(task, labelled, reps=200)
         assert point == pytest.approx(teacher_scores(task, labelled)["f1"]) and low <= point <= high
     span = lambda a, b: Span(type="cause", start=a, end=b)
-    spans = [LabelledRecord(id=str(i), text="x" * 20, gold_spans=[span(0, 4)],
-                            spans=[span(0, 4)] if i % 3 else [span(1, 4)]) for i in range(30)]
-    assert bootstrap_f1(SPANS, spans, reps=50)[0] == pytest.approx(teacher_scores(SPANS, spans)["f1"])
+    spans = [
+        LabelledRecord(
+            id=str(i),
+            text="x" * 20,
+            gold_spans=[span(0, 4)],
+            spans=[span(0, 4)] if i % 3 else [span(1, 4)],
+        )
+        for i in range(30)
+    ]
+    assert bootstrap_f1(SPANS, spans, reps=50)[0] == pytest.approx(
+        teacher_scores(SPANS, spans)["f1"]
+    )

@@ -28,8 +28,9 @@ RECORD = Record(id="r1", text="We cut our emissions by 30 percent.")
 def test_distribution_sums_to_one_and_matches_the_given_logprobs():
     given = {"yes": math.log(0.6), "no": math.log(0.3), "maybe": math.log(0.1)}
     model = ScriptedChatModel(responder=lambda m: "unused", logprobs=lambda m: given)
-    attempt = Teacher(BINARY, ChatBackend(model), PromptBook(),
-                      confidence="token_probability").answer(RECORD, [])
+    attempt = Teacher(
+        BINARY, ChatBackend(model), PromptBook(), confidence="token_probability"
+    ).answer(RECORD, [])
     answer = attempt.answer
     assert answer.confidence_source == "token_probability"
     assert sum(answer.probabilities.values()) == pytest.approx(1.0)
@@ -37,21 +38,36 @@ def test_distribution_sums_to_one_and_matches_the_given_logprobs():
     assert answer.probabilities["yes"] == pytest.approx(0.6 / 0.9)
     assert answer.label == "yes" and answer.confidence == pytest.approx(2 / 3)
     # the prompt asked for the label alone, not for JSON with a stated confidence
-    assert "label only" in model.prompts[0][0].content and "JSON" not in model.prompts[0][-1].content
+    assert (
+        "label only" in model.prompts[0][0].content and "JSON" not in model.prompts[0][-1].content
+    )
 
 
 def test_labels_that_share_a_first_token_are_asked_as_codes():
-    task = Task(name="sdg", kind="multiclass", instructions="Which goal?",
-                labels=[LabelDef(name="clean_water"), LabelDef(name="clean_energy"),
-                        LabelDef(name="no_goal")])
+    task = Task(
+        name="sdg",
+        kind="multiclass",
+        instructions="Which goal?",
+        labels=[
+            LabelDef(name="clean_water"),
+            LabelDef(name="clean_energy"),
+            LabelDef(name="no_goal"),
+        ],
+    )
     codes = label_codes(task.label_names)
     assert codes == {"clean_water": "1", "clean_energy": "2", "no_goal": "3"}
-    model = ScriptedChatModel(responder=lambda m: "unused",
-                              logprobs=lambda m: {"2": math.log(0.7), "1": math.log(0.2),
-                                                  " 3": math.log(0.1)})
-    answer = Teacher(task, ChatBackend(model), PromptBook(),
-                     confidence="token_probability").answer(RECORD, []).answer
-    assert answer.label == "clean_energy" and answer.probabilities["clean_energy"] == pytest.approx(0.7)
+    model = ScriptedChatModel(
+        responder=lambda m: "unused",
+        logprobs=lambda m: {"2": math.log(0.7), "1": math.log(0.2), " 3": math.log(0.1)},
+    )
+    answer = (
+        Teacher(task, ChatBackend(model), PromptBook(), confidence="token_probability")
+        .answer(RECORD, [])
+        .answer
+    )
+    assert answer.label == "clean_energy" and answer.probabilities["clean_energy"] == pytest.approx(
+        0.7
+    )
     assert "2 = clean_energy" in model.prompts[0][0].content
     assert from_top_logprobs([{"token": "clean", "logprob": 0.0}], task.label_names) is None
 
@@ -59,19 +75,33 @@ def test_labels_that_share_a_first_token_are_asked_as_codes():
 def test_a_backend_without_logprobs_falls_back_to_sample_agreement_and_says_so(caplog):
     # the first call asks for log-probabilities and gets plain text (it uses up the first "yes")
     said = itertools.cycle(["yes", "yes", "no", "yes", "yes"])
-    model = ScriptedChatModel(responder=lambda m: json.dumps(
-        {"label": next(said), "confidence": 95, "rationale": "r"}))
+    model = ScriptedChatModel(
+        responder=lambda m: json.dumps({"label": next(said), "confidence": 95, "rationale": "r"})
+    )
     backend = ChatBackend(model)
-    answer = Teacher(BINARY, backend, PromptBook(), confidence="token_probability",
-                     samples=5).answer(RECORD, []).answer
+    answer = (
+        Teacher(BINARY, backend, PromptBook(), confidence="token_probability", samples=5)
+        .answer(RECORD, [])
+        .answer
+    )
     assert backend.logprobs is False and "no log-probabilities" in caplog.text
     assert answer.confidence_source == "sample_agreement"
     assert answer.label == "yes" and answer.confidence == pytest.approx(0.8, abs=1e-3)
     assert answer.verbalised_confidence == pytest.approx(0.95)
     # with one sample, the stated number is all there is
-    one = Teacher(BINARY, ChatBackend(ScriptedChatModel(responder=lambda m: json.dumps(
-        {"label": "no", "confidence": 70}))), PromptBook(), confidence="token_probability",
-        samples=1).answer(RECORD, []).answer
+    one = (
+        Teacher(
+            BINARY,
+            ChatBackend(
+                ScriptedChatModel(responder=lambda m: json.dumps({"label": "no", "confidence": 70}))
+            ),
+            PromptBook(),
+            confidence="token_probability",
+            samples=1,
+        )
+        .answer(RECORD, [])
+        .answer
+    )
     assert one.confidence_source == "verbalised" and one.confidence == pytest.approx(0.7)
 
 
@@ -111,13 +141,28 @@ def test_threshold_rule_reprompts_below_target_but_never_more_than_the_cap():
     assert (conf < capped).sum() == 2  # the cap: at most 20% of the pool re-prompted
 
 
-POOL = records([(f"p{i}", text, label) for i, (text, label) in enumerate([
-    ("We cut carbon emissions at every plant.", "yes"), ("Our solar farm doubled output.", "yes"),
-    ("We recycle all packaging.", "yes"), ("Revenue grew in the third quarter.", "no"),
-    ("The board met twice.", "no"), ("Sales fell in Asia.", "no"), ("A new CFO was hired.", "no"),
-    ("Margins improved on pricing.", "no"), ("Our fleet now runs on biofuel.", "yes"),
-    ("Dividends rose by 5 percent.", "no"), ("We planted a million trees.", "yes"),
-    ("Costs were flat year on year.", "no")] * 3)])
+POOL = records(
+    [
+        (f"p{i}", text, label)
+        for i, (text, label) in enumerate(
+            [
+                ("We cut carbon emissions at every plant.", "yes"),
+                ("Our solar farm doubled output.", "yes"),
+                ("We recycle all packaging.", "yes"),
+                ("Revenue grew in the third quarter.", "no"),
+                ("The board met twice.", "no"),
+                ("Sales fell in Asia.", "no"),
+                ("A new CFO was hired.", "no"),
+                ("Margins improved on pricing.", "no"),
+                ("Our fleet now runs on biofuel.", "yes"),
+                ("Dividends rose by 5 percent.", "no"),
+                ("We planted a million trees.", "yes"),
+                ("Costs were flat year on year.", "no"),
+            ]
+            * 3
+        )
+    ]
+)
 
 
 def leaning_teacher(messages):
@@ -129,15 +174,25 @@ def leaning_teacher(messages):
 
 
 def test_calibrated_run_fixes_the_bias_and_records_where_confidence_came_from(tmp_path):
-    inputs = records([("i1", "Our plants run on wind power.", "yes"),
-                      ("i2", "Profit rose in the second half.", "no"),
-                      ("i3", "We cut carbon by half.", "yes"), ("i4", "The CEO spoke.", "no")])
-    model = ScriptedChatModel(responder=lambda m: json.dumps({"rationale": "because"}),
-                              logprobs=leaning_teacher)
-    config = RunConfig(task=BINARY, inputs=DataSource(path=tmp_path / "x.jsonl"),
-                       method=method("dualchecker", n_shot=2, student=False,
-                                     student_checker=False, calibration_size=30),
-                       run=RunSettings(dir=tmp_path / "run", batch_size=2))
+    inputs = records(
+        [
+            ("i1", "Our plants run on wind power.", "yes"),
+            ("i2", "Profit rose in the second half.", "no"),
+            ("i3", "We cut carbon by half.", "yes"),
+            ("i4", "The CEO spoke.", "no"),
+        ]
+    )
+    model = ScriptedChatModel(
+        responder=lambda m: json.dumps({"rationale": "because"}), logprobs=leaning_teacher
+    )
+    config = RunConfig(
+        task=BINARY,
+        inputs=DataSource(path=tmp_path / "x.jsonl"),
+        method=method(
+            "dualchecker", n_shot=2, student=False, student_checker=False, calibration_size=30
+        ),
+        run=RunSettings(dir=tmp_path / "run", batch_size=2),
+    )
     run = Run(config, llm=model, embedder=HashingEmbedder(), inputs=inputs, pool=POOL)
     summary = run.execute(progress=False)
     labelled = {r.id: r for r in run.store.all()}
@@ -160,16 +215,29 @@ def test_two_spans_of_one_type_round_trip_through_teacher_bio_and_scoring(tmp_pa
     from tests.fakes import SPANS, scripted_teacher
 
     text = "Floods and a drought cut the harvest and raised prices."
-    gold = Record(id="s1", text=text, spans=[
-        {"type": "cause", "start": 0, "end": 6, "text": "Floods"},
-        {"type": "cause", "start": 11, "end": 20, "text": "a drought"},
-        {"type": "effect", "start": 21, "end": 36, "text": "cut the harvest"},
-        {"type": "effect", "start": 41, "end": 54, "text": "raised prices"}])
-    llm = scripted_teacher(lambda t, re: {"cause": ["Floods", "a drought"],
-                                          "effect": ["cut the harvest", "raised prices"],
-                                          "confidence": 90})
-    config = RunConfig(task=SPANS, inputs=DataSource(path=tmp_path / "x.jsonl"),
-                       method=method("zero-shot", student=False), run=RunSettings(dir=tmp_path / "run"))
+    gold = Record(
+        id="s1",
+        text=text,
+        spans=[
+            {"type": "cause", "start": 0, "end": 6, "text": "Floods"},
+            {"type": "cause", "start": 11, "end": 20, "text": "a drought"},
+            {"type": "effect", "start": 21, "end": 36, "text": "cut the harvest"},
+            {"type": "effect", "start": 41, "end": 54, "text": "raised prices"},
+        ],
+    )
+    llm = scripted_teacher(
+        lambda t, re: {
+            "cause": ["Floods", "a drought"],
+            "effect": ["cut the harvest", "raised prices"],
+            "confidence": 90,
+        }
+    )
+    config = RunConfig(
+        task=SPANS,
+        inputs=DataSource(path=tmp_path / "x.jsonl"),
+        method=method("zero-shot", student=False),
+        run=RunSettings(dir=tmp_path / "run"),
+    )
     run = Run(config, llm=llm, embedder=HashingEmbedder(), inputs=[gold], pool=[gold])
     run.execute(progress=False)
     labelled = run.store.all()
@@ -180,8 +248,9 @@ def test_two_spans_of_one_type_round_trip_through_teacher_bio_and_scoring(tmp_pa
     offsets = tokenizer(text, return_offsets_mapping=True)["offset_mapping"]
     tag_ids = spans_to_token_tags(offsets, example.spans, {t: i for i, t in enumerate(tags)})
     back = token_tags_to_spans(offsets, tag_ids, dict(enumerate(tags)))
-    assert sorted((s.type, text[s.start:s.end]) for s in back) == sorted(
-        (s.type, s.text) for s in gold.spans)
+    assert sorted((s.type, text[s.start : s.end]) for s in back) == sorted(
+        (s.type, s.text) for s in gold.spans
+    )
 
 
 def test_span_grammar_admits_only_runs_of_the_texts_words():
@@ -205,8 +274,10 @@ def test_the_pool_probe_answers_pool_examples_out_of_fold():
 
     rng = random.Random(0)
     words = [f"w{i}" for i in range(400)]
-    pool = [Record(id=str(i), text=" ".join(rng.sample(words, 12)), label=rng.choice(["no", "yes"]))
-            for i in range(80)]
+    pool = [
+        Record(id=str(i), text=" ".join(rng.sample(words, 12)), label=rng.choice(["no", "yes"]))
+        for i in range(80)
+    ]
     index = ExampleIndex(pool, HashingEmbedder())
     said = [index.probe(r, ["no", "yes"]) for r in pool]
     assert all(sum(p.values()) == pytest.approx(1.0) for p in said)

@@ -16,8 +16,16 @@ from dualchecker.runner import Run, estimate
 from tests.fakes import BINARY, is_rationale_prompt, records, scripted_teacher
 
 MESSAGES = [{"role": "user", "content": "Text: we cut emissions"}]
-CLAIMS = records([(f"c{i}", f"Claim number {i}: we cut {'carbon' if i % 2 else 'costs'} by {i} percent.",
-                   "yes" if i % 2 else "no") for i in range(12)])
+CLAIMS = records(
+    [
+        (
+            f"c{i}",
+            f"Claim number {i}: we cut {'carbon' if i % 2 else 'costs'} by {i} percent.",
+            "yes" if i % 2 else "no",
+        )
+        for i in range(12)
+    ]
+)
 
 
 def answer(text: str, reprompt: bool) -> dict:
@@ -52,12 +60,21 @@ def test_the_cache_survives_the_process_and_keys_on_the_request(tmp_path):
 
 
 def make_run(tmp_path, name: str, llm, **settings) -> Run:
-    config = RunConfig(task=BINARY, inputs=DataSource(path=tmp_path / "unused.jsonl"),
-                       method=method("aligner+teacher-checker", n_shot=2, student=False),
-                       run=RunSettings(dir=tmp_path / name, batch_size=4, max_concurrency=4, **settings),
-                       prices={"scripted": TokenPrice(input_per_mtok=1.0, output_per_mtok=2.0)})
-    return Run(config, llm=ChatBackend(llm, name="scripted"), embedder=HashingEmbedder(),
-               inputs=CLAIMS, pool=CLAIMS, with_student=False)
+    config = RunConfig(
+        task=BINARY,
+        inputs=DataSource(path=tmp_path / "unused.jsonl"),
+        method=method("aligner+teacher-checker", n_shot=2, student=False),
+        run=RunSettings(dir=tmp_path / name, batch_size=4, max_concurrency=4, **settings),
+        prices={"scripted": TokenPrice(input_per_mtok=1.0, output_per_mtok=2.0)},
+    )
+    return Run(
+        config,
+        llm=ChatBackend(llm, name="scripted"),
+        embedder=HashingEmbedder(),
+        inputs=CLAIMS,
+        pool=CLAIMS,
+        with_student=False,
+    )
 
 
 def test_a_fresh_run_dir_with_the_same_cache_makes_no_llm_calls(tmp_path):
@@ -81,14 +98,21 @@ def test_the_summary_splits_calls_tokens_and_cost_by_agent(tmp_path):
     assert summary.usage.input_tokens == sum(a.usage.input_tokens for a in agents.values()) > 0
     expected = (summary.usage.input_tokens * 1.0 + summary.usage.output_tokens * 2.0) / 1e6
     assert summary.cost_usd == pytest.approx(expected)
-    assert not (tmp_path / "run" / "llm_cache.sqlite").exists()  # a model passed in keeps its own cache
+    assert not (
+        tmp_path / "run" / "llm_cache.sqlite"
+    ).exists()  # a model passed in keeps its own cache
 
 
 def test_a_config_built_backend_caches_in_the_run_dir(tmp_path):
-    config = RunConfig(task=BINARY, inputs=DataSource(path=tmp_path / "unused.jsonl"),
-                       backend=BackendConfig(kind="scripted", params={"rules": [
-                           {"replies": ['{"label": "no", "confidence": 90}']}]}),
-                       method=method("zero-shot", student=False), run=RunSettings(dir=tmp_path / "run"))
+    config = RunConfig(
+        task=BINARY,
+        inputs=DataSource(path=tmp_path / "unused.jsonl"),
+        backend=BackendConfig(
+            kind="scripted", params={"rules": [{"replies": ['{"label": "no", "confidence": 90}']}]}
+        ),
+        method=method("zero-shot", student=False),
+        run=RunSettings(dir=tmp_path / "run"),
+    )
     run = Run(config, inputs=CLAIMS[:3], pool=CLAIMS[:3], with_student=False)
     assert run.cache is not None and run.cache.path == tmp_path / "run" / "llm_cache.sqlite"
     run.execute(progress=False)
@@ -96,22 +120,35 @@ def test_a_config_built_backend_caches_in_the_run_dir(tmp_path):
 
 
 def test_rate_limit_spaces_calls(tmp_path):
-    backend = make_backend(BackendConfig(kind="scripted", requests_per_second=20,
-                                         params={"rules": [{"replies": ["{}"]}]}))
+    backend = make_backend(
+        BackendConfig(
+            kind="scripted", requests_per_second=20, params={"rules": [{"replies": ["{}"]}]}
+        )
+    )
     started = time.perf_counter()
     for i in range(6):
         backend.complete([{"role": "user", "content": f"call {i}"}])
     assert time.perf_counter() - started >= 0.2  # 6 calls at 20/s: at least 5 gaps of 50 ms
 
 
-@pytest.mark.parametrize("name, rate, per_record", [
-    ("zero-shot", 0.5, 1.0), ("aligner", 0.5, 1.0), ("aligner+teacher-checker", 0.0, 1.0),
-    ("aligner+teacher-checker", 1.0, 2.0)])
+@pytest.mark.parametrize(
+    "name, rate, per_record",
+    [
+        ("zero-shot", 0.5, 1.0),
+        ("aligner", 0.5, 1.0),
+        ("aligner+teacher-checker", 0.0, 1.0),
+        ("aligner+teacher-checker", 1.0, 2.0),
+    ],
+)
 def test_dry_run_counts_the_calls_each_method_makes(tmp_path, name, rate, per_record):
     inputs = tmp_path / "in.jsonl"
     inputs.write_text("".join(r.model_dump_json() + "\n" for r in CLAIMS))
-    config = RunConfig(task=BINARY, inputs=DataSource(path=inputs),
-                       method=method(name, n_shot=2, student=False), run=RunSettings(dir=tmp_path / "run"))
+    config = RunConfig(
+        task=BINARY,
+        inputs=DataSource(path=inputs),
+        method=method(name, n_shot=2, student=False),
+        run=RunSettings(dir=tmp_path / "run"),
+    )
     est = estimate(config, reprompt_rate=rate, embedder=HashingEmbedder())
     assert est.records == len(CLAIMS)
     assert est.by_agent["teacher"].calls == per_record * len(CLAIMS)

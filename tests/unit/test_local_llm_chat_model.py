@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import sys
-import threading
 import time
 from typing import Any, Literal
 
@@ -44,8 +43,9 @@ class FakeLlama:
         self.calls.append({"messages": messages, **params})
         return {
             "id": "chatcmpl-1",
-            "choices": [{"message": {"role": "assistant", "content": self.content},
-                         "finish_reason": "stop"}],
+            "choices": [
+                {"message": {"role": "assistant", "content": self.content}, "finish_reason": "stop"}
+            ],
             "usage": {"prompt_tokens": 30, "completion_tokens": 12, "total_tokens": 42},
         }
 
@@ -144,9 +144,11 @@ def test_structured_output_parses_into_the_schema():
 
 
 def test_structured_output_with_raw_reports_parse_errors():
-    out = _model(FakeLlama(content="not json")).with_structured_output(
-        Verdict, include_raw=True
-    ).invoke("q")
+    out = (
+        _model(FakeLlama(content="not json"))
+        .with_structured_output(Verdict, include_raw=True)
+        .invoke("q")
+    )
     assert out["parsed"] is None and out["parsing_error"] is not None
     assert out["raw"].content == "not json"
 

@@ -134,6 +134,7 @@ def test_offline_env_blocks_the_hub(no_parts, tmp_path, monkeypatch):
 
 def test_hub_download_is_verified(no_parts, tmp_path, monkeypatch):
     import huggingface_hub
+
     calls = []
 
     def fake_download(repo_id, filename, local_dir):

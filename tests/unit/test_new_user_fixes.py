@@ -11,14 +11,13 @@ from typer.testing import CliRunner
 
 import dualchecker
 from dualchecker.agents.answers import parse_answer, parse_rationale
-from dualchecker.agents.backends import make_backend
+from dualchecker.agents.backends import ChatBackend, make_backend
 from dualchecker.agents.checkers import Borderline
 from dualchecker.agents.embedders import HashingEmbedder
 from dualchecker.agents.faults import BackendUnavailable
 from dualchecker.agents.prompting import PromptBook
 from dualchecker.agents.scripted import ScriptedChatModel
 from dualchecker.agents.template import TemplateRefiner
-from dualchecker.agents.backends import ChatBackend
 from dualchecker.cli import app
 from dualchecker.data import DataSource, load_records
 from dualchecker.errors import ConfigError
@@ -27,24 +26,43 @@ from dualchecker.runner import Run, clear_run_dir, estimate, format_summary
 from tests.fakes import BINARY, records, scripted_teacher
 
 ROOT = Path(__file__).resolve().parents[2]
-CLAIMS = records([(f"c{i}", text, label) for i, (text, label) in enumerate([
-    ("We cut carbon emissions by 30 percent.", "yes"), ("Revenue grew in the third quarter.", "no"),
-    ("Our plants run on solar power.", "yes"), ("The board appointed a new CFO.", "no")])])
+CLAIMS = records(
+    [
+        (f"c{i}", text, label)
+        for i, (text, label) in enumerate(
+            [
+                ("We cut carbon emissions by 30 percent.", "yes"),
+                ("Revenue grew in the third quarter.", "no"),
+                ("Our plants run on solar power.", "yes"),
+                ("The board appointed a new CFO.", "no"),
+            ]
+        )
+    ]
+)
 
 
 def always(label: str = "no", confidence: int = 90):
-    return scripted_teacher(lambda text, re: {"label": label, "confidence": confidence,
-                                              "rationale": "r"})
+    return scripted_teacher(
+        lambda text, re: {"label": label, "confidence": confidence, "rationale": "r"}
+    )
 
 
 def config_file(tmp_path: Path, **extra) -> Path:
     data = tmp_path / "in.jsonl"
-    data.write_text("\n".join(json.dumps({"id": r.id, "text": r.text, "label": r.label})
-                              for r in CLAIMS) + "\n")
-    body = {"task": BINARY.model_dump(mode="json"), "inputs": {"path": "in.jsonl"},
-            "backend": {"kind": "scripted", "params": {"rules": [
-                {"replies": ['{"label": "no", "confidence": 90}']}]}},
-            "method": {"name": "zero-shot", "student": False}, "run": {"dir": "run"}, **extra}
+    data.write_text(
+        "\n".join(json.dumps({"id": r.id, "text": r.text, "label": r.label}) for r in CLAIMS) + "\n"
+    )
+    body = {
+        "task": BINARY.model_dump(mode="json"),
+        "inputs": {"path": "in.jsonl"},
+        "backend": {
+            "kind": "scripted",
+            "params": {"rules": [{"replies": ['{"label": "no", "confidence": 90}']}]},
+        },
+        "method": {"name": "zero-shot", "student": False},
+        "run": {"dir": "run"},
+        **extra,
+    }
     path = tmp_path / "config.yaml"
     path.write_text(json.dumps(body))
     return path
@@ -53,8 +71,13 @@ def config_file(tmp_path: Path, **extra) -> Path:
 # 1
 def test_an_unknown_method_name_fails_in_the_mapping_form_too():
     with pytest.raises(ConfigError, match="unknown method 'dual-checker'"):
-        RunConfig.model_validate({"task": BINARY.model_dump(), "inputs": {"path": "x.jsonl"},
-                                  "method": {"name": "dual-checker", "n_shot": 3}})
+        RunConfig.model_validate(
+            {
+                "task": BINARY.model_dump(),
+                "inputs": {"path": "x.jsonl"},
+                "method": {"name": "dual-checker", "n_shot": 3},
+            }
+        )
 
 
 # 2
@@ -63,11 +86,18 @@ def test_a_local_model_passed_in_gets_its_grammar_and_a_lost_record_warns():
         accepts_grammar: bool = True
 
     assert make_backend(GrammarModel(responder=lambda m: "{}")).structured == "response_format"
-    broken = scripted_teacher(lambda text, re: "I think yes" if "solar" in text else
-                              {"label": "no", "confidence": 90})
+    broken = scripted_teacher(
+        lambda text, re: "I think yes" if "solar" in text else {"label": "no", "confidence": 90}
+    )
     with pytest.warns(UserWarning, match=r"1 of 4 records got no valid answer"):
-        labelled = dualchecker.label(BINARY, CLAIMS, [r.text for r in CLAIMS], llm=broken,
-                                     method_config="zero-shot", embedder=HashingEmbedder())
+        labelled = dualchecker.label(
+            BINARY,
+            CLAIMS,
+            [r.text for r in CLAIMS],
+            llm=broken,
+            method_config="zero-shot",
+            embedder=HashingEmbedder(),
+        )
     assert sum(r.label is None for r in labelled) == 1
 
 
@@ -79,13 +109,20 @@ def test_raw_newlines_inside_a_json_string_are_read():
 
 # 4
 def test_rerunning_a_finished_run_changes_nothing_and_says_so(tmp_path):
-    config = RunConfig(task=BINARY, inputs=DataSource(path=tmp_path / "x.jsonl"),
-                       method=method("zero-shot", student=False),
-                       run=RunSettings(dir=tmp_path / "run", llm_cache=True))
-    first = Run(config, llm=always(), embedder=HashingEmbedder(), inputs=CLAIMS).execute(progress=False)
+    config = RunConfig(
+        task=BINARY,
+        inputs=DataSource(path=tmp_path / "x.jsonl"),
+        method=method("zero-shot", student=False),
+        run=RunSettings(dir=tmp_path / "run", llm_cache=True),
+    )
+    first = Run(config, llm=always(), embedder=HashingEmbedder(), inputs=CLAIMS).execute(
+        progress=False
+    )
     saved = (tmp_path / "run" / "summary.json").read_text()
     model = always()
-    again = Run(config, llm=model, embedder=HashingEmbedder(), inputs=CLAIMS).execute(progress=False)
+    again = Run(config, llm=model, embedder=HashingEmbedder(), inputs=CLAIMS).execute(
+        progress=False
+    )
     assert model.prompts == []  # not even the cache was asked
     assert again.llm_calls == first.llm_calls == 4 and again.seconds == first.seconds
     assert "already complete" in again.note and "already complete" in format_summary(again)
@@ -101,15 +138,19 @@ def test_the_summary_of_a_resumed_run_covers_the_whole_run(tmp_path):
             raise ConnectionError("down")
         return {"label": "no", "confidence": 90}
 
-    config = RunConfig(task=BINARY, inputs=DataSource(path=tmp_path / "x.jsonl"),
-                       method=method("zero-shot", student=False),
-                       run=RunSettings(dir=tmp_path / "run", batch_size=2, node_retries=1,
-                                       llm_cache=False))
+    config = RunConfig(
+        task=BINARY,
+        inputs=DataSource(path=tmp_path / "x.jsonl"),
+        method=method("zero-shot", student=False),
+        run=RunSettings(dir=tmp_path / "run", batch_size=2, node_retries=1, llm_cache=False),
+    )
     with pytest.raises(BackendUnavailable):
-        Run(config, llm=scripted_teacher(flaky), embedder=HashingEmbedder(),
-            inputs=CLAIMS).execute(progress=False)
-    summary = Run(config, llm=always(), embedder=HashingEmbedder(),
-                  inputs=CLAIMS).execute(progress=False)
+        Run(config, llm=scripted_teacher(flaky), embedder=HashingEmbedder(), inputs=CLAIMS).execute(
+            progress=False
+        )
+    summary = Run(config, llm=always(), embedder=HashingEmbedder(), inputs=CLAIMS).execute(
+        progress=False
+    )
     assert summary.labelled == 4
     assert summary.llm_calls == 4  # 2 before the outage and 2 after it, not just this process's
 
@@ -134,8 +175,9 @@ def test_records_without_an_id_get_the_file_stem_and_row(tmp_path):
 def test_prompt_for_an_unknown_record_lists_the_ids_without_building_the_run(tmp_path, monkeypatch):
     import dualchecker.runner
 
-    monkeypatch.setattr(dualchecker.runner.Run, "__init__",
-                        lambda *a, **k: pytest.fail("the run was built"))
+    monkeypatch.setattr(
+        dualchecker.runner.Run, "__init__", lambda *a, **k: pytest.fail("the run was built")
+    )
     result = CliRunner().invoke(app, ["prompt", str(config_file(tmp_path)), "--record", "X"])
     assert result.exit_code == 2
     assert "no record 'X'" in result.output and "c0, c1, c2, c3" in result.output
@@ -159,24 +201,39 @@ def test_a_bad_data_file_leaves_no_run_directory(tmp_path):
 def test_the_readme_example_config_is_a_real_file_whose_paths_follow_the_yaml():
     readme = (ROOT / "README.md").read_text()
     assert "relative to the YAML file" in readme
-    block = readme[readme.index("```yaml") + len("```yaml"):]
+    block = readme[readme.index("```yaml") + len("```yaml") :]
     shipped = ROOT / "benchmarks" / "claims.yaml"
-    assert block[:block.index("```")].strip() == shipped.read_text().strip()
+    assert block[: block.index("```")].strip() == shipped.read_text().strip()
     config = RunConfig.from_yaml(shipped)
-    assert config.inputs.path.resolve() == (
-        ROOT.parent / "shared" / "data" / "environmental_claims" / "dev.jsonl").resolve()
+    assert (
+        config.inputs.path.resolve()
+        == (ROOT.parent / "shared" / "data" / "environmental_claims" / "dev.jsonl").resolve()
+    )
 
 
 # 9
 def test_dry_run_counts_calibration_rationales_and_student_feedback(tmp_path):
     pool = tmp_path / "pool.jsonl"
-    pool.write_text("\n".join(json.dumps({"id": f"p{i}", "text": f"pool text {i} on "
-                                          f"{'carbon' if i % 2 else 'sales'}", "label": i % 2})
-                              for i in range(20)) + "\n")
-    path = config_file(tmp_path, pool={"path": "pool.jsonl", "label_map": {"0": "no", "1": "yes"}},
-                       backend={"kind": "local"},
-                       method={"name": "dualchecker", "n_shot": 1, "calibration_size": 10},
-                       run={"dir": "run", "batch_size": 2})
+    pool.write_text(
+        "\n".join(
+            json.dumps(
+                {
+                    "id": f"p{i}",
+                    "text": f"pool text {i} on {'carbon' if i % 2 else 'sales'}",
+                    "label": i % 2,
+                }
+            )
+            for i in range(20)
+        )
+        + "\n"
+    )
+    path = config_file(
+        tmp_path,
+        pool={"path": "pool.jsonl", "label_map": {"0": "no", "1": "yes"}},
+        backend={"kind": "local"},
+        method={"name": "dualchecker", "n_shot": 1, "calibration_size": 10},
+        run={"dir": "run", "batch_size": 2},
+    )
     est = estimate(RunConfig.from_yaml(path), embedder=HashingEmbedder())
     assert est.by_agent["calibration"].calls == 10
     assert est.by_agent["teacher"].calls >= 4
@@ -193,18 +250,30 @@ def test_graph_of_a_bad_config_is_one_line_and_the_readme_shows_what_graph_print
     assert len(result.output.strip().splitlines()) == 1
     printed = CliRunner().invoke(app, ["graph"]).output.strip()
     readme = (ROOT / "README.md").read_text()
-    listing = readme[readme.index("```mermaid") + len("```mermaid"):]
-    assert listing[:listing.index("```")].strip() == printed
+    listing = readme[readme.index("```mermaid") + len("```mermaid") :]
+    assert listing[: listing.index("```")].strip() == printed
 
 
 # 11
 def test_student_feedback_never_calls_the_wrong_student_answer_correct():
-    model = ScriptedChatModel(responder=lambda m: json.dumps({"rationale": (
-        "The student's answer is correct because it mentions revenue. "
-        "The text states a cut in carbon emissions, which is an environmental claim.")}))
+    model = ScriptedChatModel(
+        responder=lambda m: json.dumps(
+            {
+                "rationale": (
+                    "The student's answer is correct because it mentions revenue. "
+                    "The text states a cut in carbon emissions, which is an environmental claim."
+                )
+            }
+        )
+    )
     refiner = TemplateRefiner(BINARY, ChatBackend(model), PromptBook())
-    case = Borderline(record_id="c0", reason="wrong vs gold", student_label="no",
-                      student_confidence=0.6, reference_label="yes")
+    case = Borderline(
+        record_id="c0",
+        reason="wrong vs gold",
+        student_label="no",
+        student_confidence=0.6,
+        reference_label="yes",
+    )
     demo, _ = refiner.demonstration(CLAIMS[0], case)
     assert "correct because it mentions revenue" not in demo.rationale
     assert demo.rationale.startswith("The text states a cut in carbon")
@@ -221,14 +290,29 @@ def test_a_rationale_cut_at_the_length_cap_ends_on_a_whole_word():
 
 # 12
 def test_summary_and_report_say_what_the_student_f1_means_and_count_refinements():
-    from dualchecker.runner import RunSummary
     from dualchecker.agents.types import Usage
+    from dualchecker.runner import RunSummary
 
-    summary = RunSummary(run_dir="r", method="dualchecker", records=4, labelled=4, failed=0,
-                         reprompted=0, reprompt_rate=0.0, changed_by_reprompt=0, llm_calls=4,
-                         usage=Usage(), seconds=1.0, template_refinements=3,
-                         student={"n_test": 12, "left_out": 0, "teacher_labels": {"f1": 0.6},
-                                  "gold_labels": {"f1": 0.7}})
+    summary = RunSummary(
+        run_dir="r",
+        method="dualchecker",
+        records=4,
+        labelled=4,
+        failed=0,
+        reprompted=0,
+        reprompt_rate=0.0,
+        changed_by_reprompt=0,
+        llm_calls=4,
+        usage=Usage(),
+        seconds=1.0,
+        template_refinements=3,
+        student={
+            "n_test": 12,
+            "left_out": 0,
+            "teacher_labels": {"f1": 0.6},
+            "gold_labels": {"f1": 0.7},
+        },
+    )
     text = format_summary(summary)
     assert "3 demonstrations added to the teaching template" in text
     assert "trained on the teacher's labels 0.600" in text
@@ -240,17 +324,27 @@ def test_an_evaluation_file_overlapping_the_pool_is_refused_with_the_ids(tmp_pat
     from dualchecker.graph.config import StudentSettings
 
     held = tmp_path / "eval.jsonl"
-    held.write_text(json.dumps({"id": "e1", "text": "Revenue grew in the third quarter.",
-                                "label": "no"}) + "\n" + json.dumps(
-        {"id": "e2", "text": "A brand new sentence.", "label": "no"}) + "\n")
-    config = RunConfig(task=BINARY, inputs=DataSource(path=tmp_path / "x.jsonl"),
-                       method=method("zero-shot"),
-                       student=StudentSettings(use_ray=False, eval=DataSource(path=held)),
-                       run=RunSettings(dir=tmp_path / "run"))
+    held.write_text(
+        json.dumps({"id": "e1", "text": "Revenue grew in the third quarter.", "label": "no"})
+        + "\n"
+        + json.dumps({"id": "e2", "text": "A brand new sentence.", "label": "no"})
+        + "\n"
+    )
+    config = RunConfig(
+        task=BINARY,
+        inputs=DataSource(path=tmp_path / "x.jsonl"),
+        method=method("zero-shot"),
+        student=StudentSettings(use_ray=False, eval=DataSource(path=held)),
+        run=RunSettings(dir=tmp_path / "run"),
+    )
     with pytest.raises(DataError, match=r"e1 = pool c1"):
         Run(config, llm=always(), embedder=HashingEmbedder(), inputs=CLAIMS[2:], pool=CLAIMS)
-    allowed = config.model_copy(update={"student": config.student.model_copy(
-        update={"allow_eval_overlap": True}), "run": RunSettings(dir=tmp_path / "run2")})
+    allowed = config.model_copy(
+        update={
+            "student": config.student.model_copy(update={"allow_eval_overlap": True}),
+            "run": RunSettings(dir=tmp_path / "run2"),
+        }
+    )
     Run(allowed, llm=always(), embedder=HashingEmbedder(), inputs=CLAIMS[2:], pool=CLAIMS)
 
 
@@ -263,15 +357,28 @@ def test_records_finished_in_an_interrupted_batch_are_exported(tmp_path):
             raise ConnectionError("down")
         return {"label": "no", "confidence": 90}
 
-    config = RunConfig(task=BINARY, inputs=DataSource(path=tmp_path / "x.jsonl"),
-                       method=method("zero-shot", student=False),
-                       run=RunSettings(dir=tmp_path / "run", batch_size=4, max_concurrency=1,
-                                       node_retries=1, llm_cache=False))
+    config = RunConfig(
+        task=BINARY,
+        inputs=DataSource(path=tmp_path / "x.jsonl"),
+        method=method("zero-shot", student=False),
+        run=RunSettings(
+            dir=tmp_path / "run", batch_size=4, max_concurrency=1, node_retries=1, llm_cache=False
+        ),
+    )
     with pytest.raises(BackendUnavailable):
-        Run(config, llm=scripted_teacher(dies_on_the_third), embedder=HashingEmbedder(),
-            inputs=CLAIMS).execute(progress=False)
+        Run(
+            config,
+            llm=scripted_teacher(dies_on_the_third),
+            embedder=HashingEmbedder(),
+            inputs=CLAIMS,
+        ).execute(progress=False)
     exported = CliRunner().invoke(app, ["export", str(tmp_path / "run")]).output.splitlines()
     assert [json.loads(line)["id"] for line in exported] == ["c0", "c1"]  # the batch never ended
-    summary = Run(config, llm=always(), embedder=HashingEmbedder(), inputs=CLAIMS).execute(progress=False)
+    summary = Run(config, llm=always(), embedder=HashingEmbedder(), inputs=CLAIMS).execute(
+        progress=False
+    )
     assert summary.labelled == 4 and set(summary.seconds_by_phase) == {
-        "labelling", "online_student", "final_students"}
+        "labelling",
+        "online_student",
+        "final_students",
+    }

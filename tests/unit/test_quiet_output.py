@@ -20,7 +20,13 @@ def test_loading_a_student_prints_no_transformers_load_report(tmp_path, capfd, c
 
 
 def test_verbose_brings_the_load_report_back(tmp_path, caplog, monkeypatch):
+    from transformers.utils import logging as hf_logging
+
     monkeypatch.setenv("DUALCHECKER_VERBOSE", "1")
+    # the CLI quiets library loggers for the whole process; another test may have run it
+    library = logging.getLogger("transformers")
+    monkeypatch.setattr(library, "level", logging.NOTSET)
+    hf_logging.set_verbosity_warning()
     tiny = save_tiny_student(tmp_path / "tiny")
     with caplog.at_level(logging.WARNING):
         load_model(StudentConfig(model=tiny, task="classification", num_labels=2), [])

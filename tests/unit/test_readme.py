@@ -6,8 +6,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_ci_runs_the_readme_test_command():
-    ci_lines = [l.strip() for l in (ROOT / ".ci" / "run").read_text().splitlines()]
-    test_command = next(l for l in ci_lines if "pytest" in l and not l.startswith("#"))
+    ci_lines = [line.strip() for line in (ROOT / ".ci" / "run").read_text().splitlines()]
+    test_command = next(line for line in ci_lines if "pytest" in line and not line.startswith("#"))
     assert test_command in (ROOT / "README.md").read_text()
 
 

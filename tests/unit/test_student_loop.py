@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dualchecker.agents.checkers import StudentChecker
 from dualchecker.agents.embedders import HashingEmbedder
-from dualchecker.agents.student import StudentAgent, teacher_examples
+from dualchecker.agents.student import teacher_examples
 from dualchecker.agents.types import LabelledRecord, Span
 from dualchecker.data import DataSource
 from dualchecker.graph.config import RunConfig, RunSettings, StudentSettings, method
@@ -15,16 +15,28 @@ from tests.fakes import BINARY, SPANS, records, scripted_teacher
 
 
 def labelled(rid, label, gold, ok=True):
-    return LabelledRecord(id=rid, text=f"text {rid}", label=label if ok else None, gold_label=gold,
-                          confidence=0.9 if ok else None, error=None if ok else "parse: bad")
+    return LabelledRecord(
+        id=rid,
+        text=f"text {rid}",
+        label=label if ok else None,
+        gold_label=gold,
+        confidence=0.9 if ok else None,
+        error=None if ok else "parse: bad",
+    )
 
 
 def test_checker_picks_the_least_confident_wrong_case():
-    items = [labelled("a", "yes", "yes"), labelled("b", "no", "yes"), labelled("c", "no", "no"),
-             labelled("d", "yes", "no")]
+    items = [
+        labelled("a", "yes", "yes"),
+        labelled("b", "no", "yes"),
+        labelled("c", "no", "no"),
+        labelled("d", "yes", "no"),
+    ]
     student = [("yes", [], 0.9), ("no", [], 0.8), ("yes", [], 0.51), ("yes", [], 0.6)]
     cases = StudentChecker(per_batch=1).borderline(BINARY, items, student)
-    assert [(c.record_id, c.reason, c.reference_label) for c in cases] == [("c", "wrong vs gold", "no")]
+    assert [(c.record_id, c.reason, c.reference_label) for c in cases] == [
+        ("c", "wrong vs gold", "no")
+    ]
     two = StudentChecker(per_batch=2).borderline(BINARY, items, student)
     assert [c.record_id for c in two] == ["c", "d"]  # b is wrong too but more confident
 
@@ -33,22 +45,37 @@ def test_checker_without_gold_uses_disagreement_then_margin():
     items = [labelled("a", "yes", None), labelled("b", "no", None), labelled("c", "yes", None)]
     student = [("yes", [], 0.55), ("yes", [], 0.95), ("yes", [], 0.99)]
     cases = StudentChecker(per_batch=3, margin=0.6).borderline(BINARY, items, student)
-    assert [(c.record_id, c.reason) for c in cases] == [("b", "disagrees with teacher"), ("a", "low margin")]
+    assert [(c.record_id, c.reason) for c in cases] == [
+        ("b", "disagrees with teacher"),
+        ("a", "low margin"),
+    ]
 
 
 def test_span_checker_compares_span_sets_not_tokens():
     cause = Span(type="cause", start=0, end=4, text="Rain")
     effect = Span(type="effect", start=12, end=18, text="floods")
-    item = LabelledRecord(id="s", text="Rain caused floods", spans=[cause, effect], gold_spans=[cause, effect],
-                          confidence=0.9)
+    item = LabelledRecord(
+        id="s",
+        text="Rain caused floods",
+        spans=[cause, effect],
+        gold_spans=[cause, effect],
+        confidence=0.9,
+    )
     exact = StudentChecker().borderline(SPANS, [item], [(None, [effect, cause], 0.7)])
     assert exact == []
     near = Span(type="effect", start=5, end=18, text="caused floods")
-    assert StudentChecker().borderline(SPANS, [item], [(None, [cause, near], 0.7)])[0].reason == "wrong vs gold"
+    assert (
+        StudentChecker().borderline(SPANS, [item], [(None, [cause, near], 0.7)])[0].reason
+        == "wrong vs gold"
+    )
 
 
 def test_gold_labels_never_become_training_labels():
-    items = [labelled("a", "no", "yes"), labelled("b", "yes", "no"), labelled("c", None, "yes", ok=False)]
+    items = [
+        labelled("a", "no", "yes"),
+        labelled("b", "yes", "no"),
+        labelled("c", None, "yes", ok=False),
+    ]
     examples, left_out = teacher_examples(BINARY, items)
     assert [(e.id, e.label) for e in examples] == [("a", 0), ("b", 1)]  # teacher's, not gold's
     assert left_out == 1
@@ -62,21 +89,29 @@ class SpyTrainer:
 
     def fit_batch(self, examples):
         self.seen.extend(examples)
-        return FitReport(loss=0.1, steps=1, examples=len(examples), seconds=0.01, samples_per_s=100.0,
-                         learning_rate=2e-5)
+        return FitReport(
+            loss=0.1,
+            steps=1,
+            examples=len(examples),
+            seconds=0.01,
+            samples_per_s=100.0,
+            learning_rate=2e-5,
+        )
 
     def predict(self, texts):
         return [StudentPrediction(label=0, probs=[0.55, 0.45], confidence=0.55) for _ in texts]
 
 
-ROWS = records([
-    ("r1", "We cut carbon emissions by a third.", "yes"),
-    ("r2", "Revenue rose in the quarter.", "no"),
-    ("r3", "Our factories run on wind power.", "yes"),
-    ("r4", "The CEO spoke at the meeting.", "no"),
-    ("r5", "Packaging is now fully recyclable.", "yes"),
-    ("r6", "Sales in Asia were flat.", "no"),
-])
+ROWS = records(
+    [
+        ("r1", "We cut carbon emissions by a third.", "yes"),
+        ("r2", "Revenue rose in the quarter.", "no"),
+        ("r3", "Our factories run on wind power.", "yes"),
+        ("r4", "The CEO spoke at the meeting.", "no"),
+        ("r5", "Packaging is now fully recyclable.", "yes"),
+        ("r6", "Sales in Asia were flat.", "no"),
+    ]
+)
 
 
 def test_borderline_case_refines_the_next_batch_prompts(tmp_path, monkeypatch):
@@ -85,10 +120,13 @@ def test_borderline_case_refines_the_next_batch_prompts(tmp_path, monkeypatch):
     spy = SpyTrainer()
     monkeypatch.setattr(distill, "make_trainer", lambda config, settings: spy)
     teacher = scripted_teacher(lambda text, re: {"label": "no", "confidence": 95, "rationale": "r"})
-    config = RunConfig(task=BINARY, inputs=DataSource(path=tmp_path / "x.jsonl"),
-                       method=method("dualchecker", n_shot=1, teacher_checker=False),
-                       student=StudentSettings(use_ray=False, final=False),
-                       run=RunSettings(dir=tmp_path / "run", batch_size=2))
+    config = RunConfig(
+        task=BINARY,
+        inputs=DataSource(path=tmp_path / "x.jsonl"),
+        method=method("dualchecker", n_shot=1, teacher_checker=False),
+        student=StudentSettings(use_ray=False, final=False),
+        run=RunSettings(dir=tmp_path / "run", batch_size=2),
+    )
     run = Run(config, llm=teacher, embedder=HashingEmbedder(), inputs=ROWS, pool=ROWS)
     run.execute(progress=False)
     # The teacher said "no" to everything; the student learned exactly that, never the gold "yes".
@@ -97,16 +135,26 @@ def test_borderline_case_refines_the_next_batch_prompts(tmp_path, monkeypatch):
     from dualchecker.events import read_events
 
     events = read_events(tmp_path / "run" / "events.jsonl")
-    template_by_record = {e.record_id: [d["record_id"] for d in e.data["demonstrations"] if d["source"] == "template"]
-                          for e in events if e.kind == "demonstrations"}
+    template_by_record = {
+        e.record_id: [d["record_id"] for d in e.data["demonstrations"] if d["source"] == "template"]
+        for e in events
+        if e.kind == "demonstrations"
+    }
     assert template_by_record["r1"] == template_by_record["r2"] == []
     assert template_by_record["r3"] == template_by_record["r4"] == ["r1"]
     assert template_by_record["r5"] == template_by_record["r6"] == ["r1", "r3"]  # template_size=2
     feedback = [p for p in teacher.prompts if "A student model answered" in p[-1].content]
     assert len(feedback) == 3 and '"no"' in feedback[0][-1].content
-    r3_prompt = next(p for p in teacher.prompts if p[-1].content.rstrip().endswith(
-        "Text: Our factories run on wind power.\n\nAnswer (JSON only):"))
-    assert r3_prompt[-1].content.index("We cut carbon") < r3_prompt[-1].content.index("Text: Our factories")
+    r3_prompt = next(
+        p
+        for p in teacher.prompts
+        if p[-1]
+        .content.rstrip()
+        .endswith("Text: Our factories run on wind power.\n\nAnswer (JSON only):")
+    )
+    assert r3_prompt[-1].content.index("We cut carbon") < r3_prompt[-1].content.index(
+        "Text: Our factories"
+    )
     kinds = [e.kind for e in events]
     assert kinds.count("template_changed") == 3 and kinds.count("batch_trained") == 3
 
@@ -123,28 +171,46 @@ def test_evokd_writes_samples_from_uncertain_cases_and_trains_on_them(tmp_path, 
     def respond(messages):
         content = messages[-1].content
         if "Summarise" in content:
-            assert "Student's answer: \"no\" (confidence 0.55)" in content  # the real prediction
+            assert 'Student\'s answer: "no" (confidence 0.55)' in content  # the real prediction
             return json.dumps({"rationale": "It misses green claims about energy."})
         if "Write two new texts" in content:
-            return json.dumps({"samples": [{"text": "We switched our fleet to electric vans.", "label": "yes"},
-                                           {"text": "Profit doubled.", "label": "maybe"}]})
+            return json.dumps(
+                {
+                    "samples": [
+                        {"text": "We switched our fleet to electric vans.", "label": "yes"},
+                        {"text": "Profit doubled.", "label": "maybe"},
+                    ]
+                }
+            )
         label = "yes" if "carbon" in current_text(messages) else "no"
         return json.dumps({"label": label, "confidence": 90, "rationale": "r"})
 
     from dualchecker.agents.scripted import ScriptedChatModel
 
-    config = RunConfig(task=BINARY, inputs=DataSource(path=tmp_path / "x.jsonl"),
-                       method=method("evokd", n_shot=1),
-                       student=StudentSettings(use_ray=False, final=False),
-                       run=RunSettings(dir=tmp_path / "run", batch_size=3))
-    run = Run(config, llm=ScriptedChatModel(responder=respond), embedder=HashingEmbedder(),
-              inputs=ROWS, pool=ROWS)
+    config = RunConfig(
+        task=BINARY,
+        inputs=DataSource(path=tmp_path / "x.jsonl"),
+        method=method("evokd", n_shot=1),
+        student=StudentSettings(use_ray=False, final=False),
+        run=RunSettings(dir=tmp_path / "run", batch_size=3),
+    )
+    run = Run(
+        config,
+        llm=ScriptedChatModel(responder=respond),
+        embedder=HashingEmbedder(),
+        inputs=ROWS,
+        pool=ROWS,
+    )
     run.execute(progress=False)
     synthetic = run.store.synthetic()
-    assert [(s.text, s.label) for s in synthetic] == [("We switched our fleet to electric vans.", "yes")] * 2
+    assert [(s.text, s.label) for s in synthetic] == [
+        ("We switched our fleet to electric vans.", "yes")
+    ] * 2
     trained_texts = [e.text for e in spy.seen]
     assert trained_texts.count("We switched our fleet to electric vans.") == 2  # once per batch
     from dualchecker.events import read_events
 
-    written = [e for e in read_events(tmp_path / "run" / "events.jsonl") if e.kind == "samples_written"]
+    written = [
+        e for e in read_events(tmp_path / "run" / "events.jsonl") if e.kind == "samples_written"
+    ]
     assert len(written) == 2 and "not one of" in written[0].data["rejected"][0]

@@ -7,29 +7,45 @@ import json
 import pytest
 
 from dualchecker.agents.embedders import HashingEmbedder
-from dualchecker.agents.scripted import ScriptedChatModel
 from dualchecker.data import DataSource
 from dualchecker.graph.config import RunConfig, RunSettings, method
 from dualchecker.runner import Run
-from tests.fakes import (BINARY, MULTICLASS, SPANS, is_rationale_prompt, is_reprompt, keyword_label,
-                         records, scripted_teacher, span_record)
+from tests.fakes import (
+    BINARY,
+    MULTICLASS,
+    SPANS,
+    is_rationale_prompt,
+    is_reprompt,
+    keyword_label,
+    records,
+    scripted_teacher,
+    span_record,
+)
 
-CLAIMS = records([
-    ("c1", "We cut our carbon emissions by 30 percent last year.", "yes"),
-    ("c2", "Our new plant runs on solar power and emits less carbon.", "yes"),
-    ("c3", "Revenue grew in the third quarter thanks to strong demand.", "no"),
-    ("c4", "The board appointed a new chief financial officer.", "no"),
-    ("c5", "We recycle all packaging waste at our sites.", "yes"),
-    ("c6", "Quarterly revenue fell short of analyst expectations.", "no"),
-    ("c7", "unsure: our products may be greener than before.", "yes"),
-    ("c8", "Demand for our services stayed strong this quarter.", "no"),
-], detail=True)
+CLAIMS = records(
+    [
+        ("c1", "We cut our carbon emissions by 30 percent last year.", "yes"),
+        ("c2", "Our new plant runs on solar power and emits less carbon.", "yes"),
+        ("c3", "Revenue grew in the third quarter thanks to strong demand.", "no"),
+        ("c4", "The board appointed a new chief financial officer.", "no"),
+        ("c5", "We recycle all packaging waste at our sites.", "yes"),
+        ("c6", "Quarterly revenue fell short of analyst expectations.", "no"),
+        ("c7", "unsure: our products may be greener than before.", "yes"),
+        ("c8", "Demand for our services stayed strong this quarter.", "no"),
+    ],
+    detail=True,
+)
 
 
-def make_run(tmp_path, task, inputs, llm, *, name="dualchecker-verbalised", batch_size=4, **overrides) -> Run:
-    config = RunConfig(task=task, inputs=DataSource(path=tmp_path / "unused.jsonl"),
-                       method=method(name, student=False, student_checker=False, **overrides),
-                       run=RunSettings(dir=tmp_path / "run", batch_size=batch_size, max_concurrency=4))
+def make_run(
+    tmp_path, task, inputs, llm, *, name="dualchecker-verbalised", batch_size=4, **overrides
+) -> Run:
+    config = RunConfig(
+        task=task,
+        inputs=DataSource(path=tmp_path / "unused.jsonl"),
+        method=method(name, student=False, student_checker=False, **overrides),
+        run=RunSettings(dir=tmp_path / "run", batch_size=batch_size, max_concurrency=4),
+    )
     return Run(config, llm=llm, embedder=HashingEmbedder(), inputs=inputs, pool=inputs)
 
 
@@ -73,8 +89,12 @@ def test_rationale_cache_is_hit_when_an_example_is_reused(tmp_path):
 
 
 def test_low_confidence_triggers_exactly_the_configured_reprompts_with_detail(tmp_path):
-    always_unsure = scripted_teacher(lambda text, re: {"label": "yes", "confidence": 30, "rationale": ""})
-    run = make_run(tmp_path, BINARY, CLAIMS[:4], always_unsure, n_shot=2, max_reprompts=2, threshold=0.75)
+    always_unsure = scripted_teacher(
+        lambda text, re: {"label": "yes", "confidence": 30, "rationale": ""}
+    )
+    run = make_run(
+        tmp_path, BINARY, CLAIMS[:4], always_unsure, n_shot=2, max_reprompts=2, threshold=0.75
+    )
     run.execute(progress=False)
     for item in run.store.all():
         assert [a.kind for a in item.attempts] == ["initial", "reprompt", "reprompt"]
@@ -86,7 +106,9 @@ def test_low_confidence_triggers_exactly_the_configured_reprompts_with_detail(tm
 
 
 def test_reprompt_only_where_confidence_is_low_and_both_answers_are_kept(tmp_path):
-    run = make_run(tmp_path, BINARY, CLAIMS, scripted_teacher(claims_answer), n_shot=2, max_reprompts=1)
+    run = make_run(
+        tmp_path, BINARY, CLAIMS, scripted_teacher(claims_answer), n_shot=2, max_reprompts=1
+    )
     summary = run.execute(progress=False)
     labelled = {r.id: r for r in run.store.all()}
     assert [rid for rid, r in labelled.items() if r.reprompted] == ["c7"]
@@ -94,7 +116,9 @@ def test_reprompt_only_where_confidence_is_low_and_both_answers_are_kept(tmp_pat
     assert summary.reprompted == 1
     # the re-prompt saw more demonstrations than the first prompt (2 × n_shot)
     first, second = labelled["c7"].attempts
-    assert second.messages[-1]["content"].count("Text:") > first.messages[-1]["content"].count("Text:")
+    assert second.messages[-1]["content"].count("Text:") > first.messages[-1]["content"].count(
+        "Text:"
+    )
 
 
 def test_unparseable_output_is_recorded_not_fatal(tmp_path):
@@ -121,7 +145,7 @@ def test_a_malformed_reply_is_reasked_with_its_error_and_is_no_reprompt(tmp_path
 
     llm = scripted_teacher(answer)
     run = make_run(tmp_path, BINARY, CLAIMS, llm, n_shot=1, max_reprompts=1)
-    summary = run.execute(progress=False)
+    run.execute(progress=False)
     fixed = {r.id: r for r in run.store.all()}["c4"]
     assert fixed.label == "no" and not fixed.reprompted and fixed.attempts[0].reasks == 1
     reask = next(p for p in llm.prompts if p[-1].content.startswith("Your reply could not be used"))
@@ -131,17 +155,23 @@ def test_a_malformed_reply_is_reasked_with_its_error_and_is_no_reprompt(tmp_path
 
 
 def test_multiclass_run(tmp_path):
-    rows = records([
-        ("m1", "An inverter that cuts standby energy use.", "energy"),
-        ("m2", "A wind turbine blade for more renewable power.", "renewables"),
-        ("m3", "A plant that turns plastic waste into pellets for recycling.", "recycling"),
-        ("m4", "Insulation that saves heating energy.", "energy"),
-        ("m5", "Solar panels replacing diesel generators.", "renewables"),
-        ("m6", "Sorting machines for recycling glass waste.", "recycling"),
-    ])
-    answer = lambda text, re: {"label": keyword_label(text, {"renewables": ["wind", "solar"],
-                                                             "recycling": ["waste"]}, "energy"),
-                               "confidence": "95%", "rationale": "x"}
+    rows = records(
+        [
+            ("m1", "An inverter that cuts standby energy use.", "energy"),
+            ("m2", "A wind turbine blade for more renewable power.", "renewables"),
+            ("m3", "A plant that turns plastic waste into pellets for recycling.", "recycling"),
+            ("m4", "Insulation that saves heating energy.", "energy"),
+            ("m5", "Solar panels replacing diesel generators.", "renewables"),
+            ("m6", "Sorting machines for recycling glass waste.", "recycling"),
+        ]
+    )
+    answer = lambda text, re: {
+        "label": keyword_label(
+            text, {"renewables": ["wind", "solar"], "recycling": ["waste"]}, "energy"
+        ),
+        "confidence": "95%",
+        "rationale": "x",
+    }
     run = make_run(tmp_path, MULTICLASS, rows, scripted_teacher(answer), n_shot=2)
     summary = run.execute(progress=False)
     assert summary.labelled == 6 and summary.teacher["f1"] == 1.0
@@ -150,9 +180,24 @@ def test_multiclass_run(tmp_path):
 
 def test_span_run_rejects_hallucinated_spans(tmp_path):
     rows = [
-        span_record("s1", "A heat pump that reuses waste heat cuts fuel use.", "A heat pump", "cuts fuel use"),
-        span_record("s2", "LED lighting lowers power demand in offices.", "LED lighting", "lowers power demand"),
-        span_record("s3", "The new catalyst reduces NOx emissions.", "The new catalyst", "reduces NOx emissions"),
+        span_record(
+            "s1",
+            "A heat pump that reuses waste heat cuts fuel use.",
+            "A heat pump",
+            "cuts fuel use",
+        ),
+        span_record(
+            "s2",
+            "LED lighting lowers power demand in offices.",
+            "LED lighting",
+            "lowers power demand",
+        ),
+        span_record(
+            "s3",
+            "The new catalyst reduces NOx emissions.",
+            "The new catalyst",
+            "reduces NOx emissions",
+        ),
     ]
 
     def answer(text, reprompt):
@@ -160,8 +205,10 @@ def test_span_run_rejects_hallucinated_spans(tmp_path):
             return {"cause": "LED lighting", "effect": "saves the planet", "confidence": 90}
         cause, _, effect = text.rstrip(".").partition(" that reuses waste heat ")
         if not effect:
-            cause, effect = text.split(" lowers ")[0] if "lowers" in text else text.split(" reduces ")[0], \
-                "reduces NOx emissions"
+            cause, effect = (
+                text.split(" lowers ")[0] if "lowers" in text else text.split(" reduces ")[0],
+                "reduces NOx emissions",
+            )
         return {"cause": cause.upper(), "effect": effect, "confidence": 0.9, "rationale": ""}
 
     run = make_run(tmp_path, SPANS, rows, scripted_teacher(answer), n_shot=1, max_reprompts=1)
@@ -172,9 +219,14 @@ def test_span_run_rejects_hallucinated_spans(tmp_path):
     assert [(s.type, s.text) for s in labelled["s2"].spans] == [("cause", "LED lighting")]
     assert labelled["s2"].attempts[0].answer.dropped_spans == 1
     # case-tolerant match maps the quote back to the original characters
-    assert [(s.type, s.text) for s in labelled["s1"].spans] == [("cause", "A heat pump"), ("effect", "cuts fuel use")]
+    assert [(s.type, s.text) for s in labelled["s1"].spans] == [
+        ("cause", "A heat pump"),
+        ("effect", "cuts fuel use"),
+    ]
     assert [(s.type, s.text) for s in labelled["s3"].spans] == [
-        ("cause", "The new catalyst"), ("effect", "reduces NOx emissions")]
+        ("cause", "The new catalyst"),
+        ("effect", "reduces NOx emissions"),
+    ]
 
 
 def test_template_demonstrations_come_first_in_the_prompt(tmp_path):
@@ -182,7 +234,9 @@ def test_template_demonstrations_come_first_in_the_prompt(tmp_path):
     from dualchecker.graph.nodes import TeacherNodes
 
     run = make_run(tmp_path, BINARY, CLAIMS, scripted_teacher(claims_answer), n_shot=2)
-    template = [Demonstration(source="template", record_id="c3", text="TEMPLATE EXAMPLE", label="no")]
+    template = [
+        Demonstration(source="template", record_id="c3", text="TEMPLATE EXAMPLE", label="no")
+    ]
     demos = TeacherNodes(run.ctx)._demonstrations(CLAIMS[0], template, 2)
     assert [d.source for d in demos] == ["template", "aligned", "aligned"]
 
@@ -190,7 +244,9 @@ def test_template_demonstrations_come_first_in_the_prompt(tmp_path):
 def test_resume_after_interruption_does_not_relabel(tmp_path):
     """Stop the graph after the first batch, then resume in a new Run on the same dir."""
     llm = scripted_teacher(claims_answer)
-    run = make_run(tmp_path, BINARY, CLAIMS, llm, n_shot=1, teacher_checker=False, explain_examples=False)
+    run = make_run(
+        tmp_path, BINARY, CLAIMS, llm, n_shot=1, teacher_checker=False, explain_examples=False
+    )
     from dualchecker.runner import THREAD, open_checkpointer
 
     with open_checkpointer(run.dir / "checkpoints.sqlite") as saver:
@@ -202,7 +258,9 @@ def test_resume_after_interruption_does_not_relabel(tmp_path):
     assert len(run.store) == 4
     first_calls = len(llm.prompts)
     llm2 = scripted_teacher(claims_answer)
-    resumed = make_run(tmp_path, BINARY, CLAIMS, llm2, n_shot=1, teacher_checker=False, explain_examples=False)
+    resumed = make_run(
+        tmp_path, BINARY, CLAIMS, llm2, n_shot=1, teacher_checker=False, explain_examples=False
+    )
     summary = resumed.execute(progress=False)
     assert summary.records == len(CLAIMS)
     assert len(llm2.prompts) == 4 and first_calls == 4  # only the second batch was labelled
@@ -218,19 +276,33 @@ def test_a_run_dir_refuses_a_different_configuration(tmp_path):
 
 @pytest.mark.parametrize("n_shot, retrieved", [(1, 1), (3, 1), (5, 2)])
 def test_paper_preset_shows_the_reference_codes_mix_of_demonstrations(tmp_path, n_shot, retrieved):
-    pool = CLAIMS + records([(f"x{i}", f"Extra example number {i} about carbon.", "yes")
-                             for i in range(4)])
-    run = make_run(tmp_path, BINARY, CLAIMS[:2], scripted_teacher(claims_answer), name="paper",
-                   n_shot=n_shot)
-    run = Run(run.config, llm=scripted_teacher(claims_answer), embedder=HashingEmbedder(),
-              inputs=CLAIMS[:2], pool=pool)
+    pool = CLAIMS + records(
+        [(f"x{i}", f"Extra example number {i} about carbon.", "yes") for i in range(4)]
+    )
+    run = make_run(
+        tmp_path, BINARY, CLAIMS[:2], scripted_teacher(claims_answer), name="paper", n_shot=n_shot
+    )
+    run = Run(
+        run.config,
+        llm=scripted_teacher(claims_answer),
+        embedder=HashingEmbedder(),
+        inputs=CLAIMS[:2],
+        pool=pool,
+    )
     run.execute(progress=False)
-    events = [json.loads(line) for line in (tmp_path / "run" / "events.jsonl").read_text().splitlines()]
+    events = [
+        json.loads(line) for line in (tmp_path / "run" / "events.jsonl").read_text().splitlines()
+    ]
     shown = [e["data"]["demonstrations"] for e in events if e["kind"] == "demonstrations"]
     for demos in shown:
         assert len(demos) == n_shot
         assert sum(d["source"] == "aligned" for d in demos) == retrieved
-        assert [d["source"] for d in demos][:n_shot - retrieved] == ["static"] * (n_shot - retrieved)
-    prompt = [p for p in run.ctx.teacher.backend.model.prompts
-              if p[-1].content.rstrip().endswith("Answer (JSON only):")][0]
+        assert [d["source"] for d in demos][: n_shot - retrieved] == ["static"] * (
+            n_shot - retrieved
+        )
+    prompt = [
+        p
+        for p in run.ctx.teacher.backend.model.prompts
+        if p[-1].content.rstrip().endswith("Answer (JSON only):")
+    ][0]
     assert prompt[-1].content.count("Answer: ") == n_shot  # in the rendered prompt itself

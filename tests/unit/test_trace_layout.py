@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from dualchecker.agents.types import Usage
+from dualchecker.events import Event
 from dualchecker.trace.layout import Edge, Node, layout
 from dualchecker.trace.machine import compiled_graph, graph_svg
 from dualchecker.trace.redact import MASK, redact, redact_text
-from dualchecker.agents.types import Usage
-from dualchecker.events import Event
 from dualchecker.trace.stats import cost_rows, histogram, percentile
 
 
@@ -18,9 +18,19 @@ def graph(edges: list[tuple[str, str]]) -> tuple[list[Node], list[Edge]]:
 
 
 def test_loops_back_are_set_aside_and_forward_edges_go_down():
-    nodes, edges = graph([("start", "plan"), ("plan", "teach"), ("teach", "re"), ("re", "re"),
-                          ("teach", "final"), ("re", "final"), ("final", "collect"), ("collect", "plan"),
-                          ("collect", "end")])
+    nodes, edges = graph(
+        [
+            ("start", "plan"),
+            ("plan", "teach"),
+            ("teach", "re"),
+            ("re", "re"),
+            ("teach", "final"),
+            ("re", "final"),
+            ("final", "collect"),
+            ("collect", "plan"),
+            ("collect", "end"),
+        ]
+    )
     placed = layout(nodes, edges, start="start")
     back = [(e.source, e.target) for e in edges if e.back]
     assert back == [("collect", "plan")]
@@ -54,7 +64,10 @@ def test_the_real_graph_draws_every_node_and_named_edge(student):
             assert f'data-label="{edge.data}"' in svg
     assert ('data-node="refine_template"' in svg) is student
     # the per-record subgraph is drawn inside, re-prompt loop included
-    assert 'data-source="label_record:teach" data-target="label_record:reprompt" data-label="low confidence"' in svg
+    assert (
+        'data-source="label_record:teach" data-target="label_record:reprompt" data-label="low confidence"'
+        in svg
+    )
 
 
 def test_an_evokd_graph_draws_its_feedback_node():
@@ -64,11 +77,15 @@ def test_an_evokd_graph_draws_its_feedback_node():
 
 def test_redaction_masks_key_like_strings_only():
     assert redact_text("key sk-proj-abcdefghijklmnop1234 end") == f"key {MASK} end"
-    assert redact_text("Authorization: Bearer abcdefghijklmnopqrstu") == f"Authorization: Bearer {MASK}"
+    assert (
+        redact_text("Authorization: Bearer abcdefghijklmnopqrstu")
+        == f"Authorization: Bearer {MASK}"
+    )
     assert redact_text("lsv2_pt_0123456789abcdef_0123") == MASK
     assert redact_text("a task-list and sk-learn stay") == "a task-list and sk-learn stay"
-    assert redact({"backend": {"api_key": "anything", "model": "m"}, "n": [1, "sk-aaaaaaaaaaaaaaaa"]}) == {
-        "backend": {"api_key": MASK, "model": "m"}, "n": [1, MASK]}
+    assert redact(
+        {"backend": {"api_key": "anything", "model": "m"}, "n": [1, "sk-aaaaaaaaaaaaaaaa"]}
+    ) == {"backend": {"api_key": MASK, "model": "m"}, "n": [1, MASK]}
 
 
 def test_percentile_interpolates_like_numpy():
@@ -85,15 +102,29 @@ def test_histogram_bins_cover_zero_to_one_inclusive():
 def test_cost_rows_split_teacher_attempts_and_count_cache_hits_apart():
     def event(seq, agent, kind, seconds=None, tokens=None, **data):
         usage = Usage(input_tokens=tokens, output_tokens=1) if tokens is not None else None
-        return Event(run_id="r", seq=seq, ts=0.0, agent=agent, kind=kind, seconds=seconds, usage=usage, data=data)
+        return Event(
+            run_id="r",
+            seq=seq,
+            ts=0.0,
+            agent=agent,
+            kind=kind,
+            seconds=seconds,
+            usage=usage,
+            data=data,
+        )
 
-    rows = {(r.agent, r.kind): r for r in cost_rows([
-        event(0, "teacher", "answer", 0.2, 100, reprompt=False),
-        event(1, "teacher", "answer", 0.4, 150, reprompt=True),
-        event(2, "teacher", "answer", 0.0, 100, reprompt=False, cached=True),
-        event(3, "student", "batch_trained", 2.0),
-        event(4, "runner", "batch_planned"),
-    ])}
+    rows = {
+        (r.agent, r.kind): r
+        for r in cost_rows(
+            [
+                event(0, "teacher", "answer", 0.2, 100, reprompt=False),
+                event(1, "teacher", "answer", 0.4, 150, reprompt=True),
+                event(2, "teacher", "answer", 0.0, 100, reprompt=False, cached=True),
+                event(3, "student", "batch_trained", 2.0),
+                event(4, "runner", "batch_planned"),
+            ]
+        )
+    }
     first = rows[("teacher", "answer (first)")]
     assert (first.calls, first.cache_hits, first.input_tokens, first.seconds) == (1, 1, 100, [0.2])
     assert rows[("teacher", "answer (re-prompt)")].input_tokens == 150

@@ -20,31 +20,46 @@ from dualchecker.trace.stats import cost_rows
 from tests.fakes import BINARY, keyword_label, records, scripted_teacher
 
 FAKE_KEY = "sk-test1234567890abcdefXYZ"
-ROWS = records([
-    ("g1", "We cut our carbon emissions by 30 percent last year.", "yes"),
-    ("g2", "Revenue grew in the third quarter.", "no"),
-    ("g3", "unsure: our packaging may be greener <script>alert('x')</script> now.", "yes"),
-    ("g4", f"The board met; the key {FAKE_KEY} was pasted here by mistake.", "no"),
-    ("g5", 'We recycle all waste; see <img src="https://example.com/x.png">.', "yes"),
-    ("g6", "Sales were flat.", "no"),
-], detail=True)
+ROWS = records(
+    [
+        ("g1", "We cut our carbon emissions by 30 percent last year.", "yes"),
+        ("g2", "Revenue grew in the third quarter.", "no"),
+        ("g3", "unsure: our packaging may be greener <script>alert('x')</script> now.", "yes"),
+        ("g4", f"The board met; the key {FAKE_KEY} was pasted here by mistake.", "no"),
+        ("g5", 'We recycle all waste; see <img src="https://example.com/x.png">.', "yes"),
+        ("g6", "Sales were flat.", "no"),
+    ],
+    detail=True,
+)
 
 
 def answer(text: str, reprompt: bool) -> dict:
     """'yes' for environmental words; unsure (40) on the first try of texts starting 'unsure'."""
     label = keyword_label(text, {"yes": ["carbon", "recycle", "greener"]}, "no")
-    return {"label": label, "confidence": 40 if text.startswith("unsure") and not reprompt else 90,
-            "rationale": "keywords"}
+    return {
+        "label": label,
+        "confidence": 40 if text.startswith("unsure") and not reprompt else 90,
+        "rationale": "keywords",
+    }
 
 
 def teacher_run(tmp_path: Path) -> Path:
     """A finished run of the teacher graph over ROWS (batches of 3); g3 is re-prompted."""
-    config = RunConfig(task=BINARY, inputs=DataSource(path=tmp_path / "unused.jsonl"),
-                       method=method("dualchecker-verbalised", n_shot=2, max_reprompts=1, student=False,
-                                     student_checker=False),
-                       run=RunSettings(dir=tmp_path / "run", batch_size=3, max_concurrency=2))
-    Run(config, llm=scripted_teacher(answer), embedder=HashingEmbedder(), inputs=ROWS,
-        pool=ROWS).execute(progress=False)
+    config = RunConfig(
+        task=BINARY,
+        inputs=DataSource(path=tmp_path / "unused.jsonl"),
+        method=method(
+            "dualchecker-verbalised",
+            n_shot=2,
+            max_reprompts=1,
+            student=False,
+            student_checker=False,
+        ),
+        run=RunSettings(dir=tmp_path / "run", batch_size=3, max_concurrency=2),
+    )
+    Run(
+        config, llm=scripted_teacher(answer), embedder=HashingEmbedder(), inputs=ROWS, pool=ROWS
+    ).execute(progress=False)
     return tmp_path / "run"
 
 
@@ -60,8 +75,11 @@ class Elements(HTMLParser):
         self.tags.append((tag, {k: v or "" for k, v in attrs}))
 
     def find(self, tag: str, **match: str) -> list[dict[str, str]]:
-        return [a for t, a in self.tags if t == tag and all(a.get(k.replace("_", "-")) == v
-                                                             for k, v in match.items())]
+        return [
+            a
+            for t, a in self.tags
+            if t == tag and all(a.get(k.replace("_", "-")) == v for k, v in match.items())
+        ]
 
 
 @pytest.fixture(scope="module")
@@ -77,24 +95,30 @@ def page(run_dir) -> str:
 def test_every_record_is_listed_and_only_the_reprompted_one_is_flagged(page):
     rows = Elements(page).find("details", **{"class": "record"})
     assert [r["id"] for r in rows] == [f"record-g{i}" for i in range(1, 7)]
-    assert {r["id"]: r["data-reprompted"] for r in rows if r["data-reprompted"] == "1"} == {"record-g3": "1"}
+    assert {r["id"]: r["data-reprompted"] for r in rows if r["data-reprompted"] == "1"} == {
+        "record-g3": "1"
+    }
     assert {r["data-label"] for r in rows} == {"yes", "no"}
     assert all(r["data-wrong"] == "0" and r["data-failed"] == "0" for r in rows)
 
 
 def test_reprompted_record_shows_both_attempts_and_why(page):
-    record = page[page.index('id="record-g3"'):page.index('id="record-g4"')]
+    record = page[page.index('id="record-g3"') : page.index('id="record-g4"')]
     assert "first answer" in record and "re-prompt" in record
     assert "confidence 0.40 &lt; threshold 0.75 → re-prompted" in record
     assert "0.40 → 0.90" in record
-    assert record.count("prompt and reply") == 2 and "Detail about g3." in record  # the re-prompt's detail
+    assert (
+        record.count("prompt and reply") == 2 and "Detail about g3." in record
+    )  # the re-prompt's detail
 
 
 def test_graph_is_inline_svg_with_the_low_confidence_edge(page):
     svg = re.search(r'<svg[^>]*class="graph".*?</svg>', page, flags=re.S).group(0)
     edges = Elements(svg).find("g", data_label="low confidence")
     assert {(e["data-source"], e["data-target"]) for e in edges} == {
-        ("label_record:teach", "label_record:reprompt"), ("label_record:reprompt", "label_record:reprompt")}
+        ("label_record:teach", "label_record:reprompt"),
+        ("label_record:reprompt", "label_record:reprompt"),
+    }
     assert ">low confidence</text>" in svg
     assert 'data-node="label_record:reprompt"' in svg and "ran 1×" in svg  # g3 only
     assert "train_student" not in svg  # this run had no student
@@ -114,7 +138,11 @@ def test_report_needs_no_network(page):
         for name in ("src", "href", "xlink:href", "action", "poster"):
             value = attrs.get(name, "").strip().lower()
             assert not value.startswith(("http:", "https:", "//")), (tag, name, value)
-    assert "<link" not in page and "@import" not in page and "url(" not in page.replace("url(#arrow", "")
+    assert (
+        "<link" not in page
+        and "@import" not in page
+        and "url(" not in page.replace("url(#arrow", "")
+    )
     assert "default-src 'none'" in page
 
 
@@ -131,9 +159,15 @@ def test_cost_rows_add_up_to_the_run_summary(run_dir):
     rows = {(r.agent, r.kind): r for r in cost_rows(report.events)}
     total = rows[("all", "LLM calls")]
     usage = report.summary["usage"]
-    assert (total.input_tokens, total.output_tokens) == (usage["input_tokens"], usage["output_tokens"])
+    assert (total.input_tokens, total.output_tokens) == (
+        usage["input_tokens"],
+        usage["output_tokens"],
+    )
     assert total.calls == report.summary["llm_calls"]
-    assert rows[("teacher", "answer (first)")].calls == 6 and rows[("teacher", "answer (re-prompt)")].calls == 1
+    assert (
+        rows[("teacher", "answer (first)")].calls == 6
+        and rows[("teacher", "answer (re-prompt)")].calls == 1
+    )
     teacher = rows[("teacher", "answer (first)")]
     assert teacher.p50 is not None and teacher.p50 <= teacher.p95
 
@@ -152,7 +186,12 @@ def test_cli_prints_one_record_timeline(run_dir):
     result = CliRunner().invoke(app, ["trace", str(run_dir), "--record", "g3"])
     assert result.exit_code == 0, result.output
     out = result.output
-    assert out.index("demonstrations") < out.index("first answer") < out.index("re-prompt") < out.index("final yes")
+    assert (
+        out.index("demonstrations")
+        < out.index("first answer")
+        < out.index("re-prompt")
+        < out.index("final yes")
+    )
     assert "confidence 0.40 < threshold 0.75 → re-prompted" in out
     assert "gold yes" in out and "match" in out
     assert "<script>alert('x')</script>" in out  # printed as text, not read as rich markup
@@ -174,25 +213,54 @@ def test_cli_fails_cleanly_on_unknown_record_or_missing_events(run_dir, tmp_path
 def test_span_run_with_a_failed_record(tmp_path):
     from tests.fakes import SPANS, span_record
 
-    rows = [span_record("s1", "A heat pump that reuses waste heat cuts fuel use.", "A heat pump", "cuts fuel use"),
-            span_record("s2", "LED lighting lowers power demand in offices.", "LED lighting", "lowers power demand")]
+    rows = [
+        span_record(
+            "s1",
+            "A heat pump that reuses waste heat cuts fuel use.",
+            "A heat pump",
+            "cuts fuel use",
+        ),
+        span_record(
+            "s2",
+            "LED lighting lowers power demand in offices.",
+            "LED lighting",
+            "lowers power demand",
+        ),
+    ]
 
     def spans_answer(text, reprompt):
         if text.startswith("LED"):  # nothing of it is in the text
             return {"cause": "LED bulbs", "effect": "saves the planet", "confidence": 90}
         return {"cause": "A heat pump", "effect": "cuts fuel use", "confidence": 90}
 
-    config = RunConfig(task=SPANS, inputs=DataSource(path=tmp_path / "unused.jsonl"),
-                       method=method("dualchecker-verbalised", n_shot=1, max_reprompts=1, student=False, student_checker=False),
-                       run=RunSettings(dir=tmp_path / "run", batch_size=2))
-    Run(config, llm=scripted_teacher(spans_answer), embedder=HashingEmbedder(), inputs=rows,
-        pool=rows).execute(progress=False)
+    config = RunConfig(
+        task=SPANS,
+        inputs=DataSource(path=tmp_path / "unused.jsonl"),
+        method=method(
+            "dualchecker-verbalised",
+            n_shot=1,
+            max_reprompts=1,
+            student=False,
+            student_checker=False,
+        ),
+        run=RunSettings(dir=tmp_path / "run", batch_size=2),
+    )
+    Run(
+        config,
+        llm=scripted_teacher(spans_answer),
+        embedder=HashingEmbedder(),
+        inputs=rows,
+        pool=rows,
+    ).execute(progress=False)
     report = load_report(tmp_path / "run")
     assert report.records["s1"].teacher_answer == 'cause "A heat pump" · effect "cuts fuel use"'
     assert report.records["s1"].gold == report.records["s1"].teacher_answer
     assert report.records["s2"].failed and not report.records["s2"].reprompted
     page = render_html(report)
     rows = {r["id"]: r for r in Elements(page).find("details", **{"class": "record"})}
-    assert rows["record-s1"]["data-label"] == "spans" and rows["record-s2"]["data-label"] == "(no answer)"
+    assert (
+        rows["record-s1"]["data-label"] == "spans"
+        and rows["record-s2"]["data-label"] == "(no answer)"
+    )
     assert rows["record-s2"]["data-failed"] == "1" and rows["record-s2"]["data-wrong"] == "1"
     assert "re-asked 1× with its error" in page and "hallucinated span" in page

@@ -16,26 +16,80 @@ from tests.unit.test_trace_report import Elements, teacher_run
 
 
 def prediction(rid: str, before: str, after: str, confidence: float = 0.8) -> dict:
-    return {"record_id": rid, "before_label": before, "before_spans": [], "label": after, "spans": [],
-            "confidence": confidence}
+    return {
+        "record_id": rid,
+        "before_label": before,
+        "before_spans": [],
+        "label": after,
+        "spans": [],
+        "confidence": confidence,
+    }
 
 
 def add_student_events(run_dir: Path) -> None:
     """What the student side logs for two batches (g1–g3, g4–g6): the shape graph/student_nodes emits."""
     log = EventLog(run_dir / "events.jsonl", run_id=read_events(run_dir / "events.jsonl")[0].run_id)
-    log.emit("student", "batch_trained", batch=0, seconds=0.5, examples=3, left_out=0, loss=0.69,
-             predictions=[prediction("g1", "no", "yes"), prediction("g2", "no", "no"),
-                          prediction("g3", "no", "no", 0.52)])
-    log.emit("student_checker", "borderline", batch=0, cases=[
-        {"record_id": "g3", "reason": "wrong vs gold", "student_label": "no", "student_spans": [],
-         "student_confidence": 0.52, "reference_label": "yes", "reference_spans": []}])
-    log.emit("student_checker", "template_changed", batch=0, record_id="g3", usage=Usage(input_tokens=50, output_tokens=9),
-             reason="wrong vs gold", template_size=1,
-             demonstration={"source": "template", "record_id": "g3", "text": "unsure: our packaging …",
-                            "label": "yes", "spans": [], "rationale": "Greener packaging is a <b>claim</b>."})
-    log.emit("student", "batch_trained", batch=1, seconds=0.7, examples=6, left_out=0, loss=0.41,
-             predictions=[prediction("g4", "no", "no"), prediction("g5", "yes", "yes"),
-                          prediction("g6", "no", "no")])
+    log.emit(
+        "student",
+        "batch_trained",
+        batch=0,
+        seconds=0.5,
+        examples=3,
+        left_out=0,
+        loss=0.69,
+        predictions=[
+            prediction("g1", "no", "yes"),
+            prediction("g2", "no", "no"),
+            prediction("g3", "no", "no", 0.52),
+        ],
+    )
+    log.emit(
+        "student_checker",
+        "borderline",
+        batch=0,
+        cases=[
+            {
+                "record_id": "g3",
+                "reason": "wrong vs gold",
+                "student_label": "no",
+                "student_spans": [],
+                "student_confidence": 0.52,
+                "reference_label": "yes",
+                "reference_spans": [],
+            }
+        ],
+    )
+    log.emit(
+        "student_checker",
+        "template_changed",
+        batch=0,
+        record_id="g3",
+        usage=Usage(input_tokens=50, output_tokens=9),
+        reason="wrong vs gold",
+        template_size=1,
+        demonstration={
+            "source": "template",
+            "record_id": "g3",
+            "text": "unsure: our packaging …",
+            "label": "yes",
+            "spans": [],
+            "rationale": "Greener packaging is a <b>claim</b>.",
+        },
+    )
+    log.emit(
+        "student",
+        "batch_trained",
+        batch=1,
+        seconds=0.7,
+        examples=6,
+        left_out=0,
+        loss=0.41,
+        predictions=[
+            prediction("g4", "no", "no"),
+            prediction("g5", "yes", "yes"),
+            prediction("g6", "no", "no"),
+        ],
+    )
     log.emit("student_checker", "borderline", batch=1, cases=[])
     log.close()
 
@@ -62,15 +116,21 @@ def test_student_f1_per_batch_online_against_gold_and_against_the_teacher(run_di
 
 
 def test_report_draws_student_charts_and_lists_borderline_cases(page):
-    assert 'id="student"' in page and "student F1 per batch" in page and "student loss per batch" in page
-    lines = re.search(r'<svg[^>]*aria-label="student F1 per batch".*?</svg>', page, flags=re.S).group(0)
+    assert (
+        'id="student"' in page
+        and "student F1 per batch" in page
+        and "student loss per batch" in page
+    )
+    lines = re.search(
+        r'<svg[^>]*aria-label="student F1 per batch".*?</svg>', page, flags=re.S
+    ).group(0)
     assert {a["data-series"] for a in Elements(lines).find("polyline")} == {ONLINE_F1, FIT_F1}
-    borderline = page[page.index("Borderline cases"):page.index('id="template"')]
+    borderline = page[page.index("Borderline cases") : page.index('id="template"')]
     assert '<a href="#record-g3">g3</a>' in borderline and "wrong vs gold" in borderline
 
 
 def test_template_evolution_shows_the_added_demonstration_escaped(page):
-    section = page[page.index('<section id="template"'):page.index('<section id="records"')]
+    section = page[page.index('<section id="template"') : page.index('<section id="records"')]
     assert "batch 0" in section and "template holds 1" in section
     assert "Greener packaging is a &lt;b&gt;claim&lt;/b&gt;." in section
 
@@ -78,23 +138,33 @@ def test_template_evolution_shows_the_added_demonstration_escaped(page):
 def test_disagreement_filter_and_record_timeline(page):
     rows = {r["id"]: r for r in Elements(page).find("details", **{"class": "record"})}
     assert {rid for rid, r in rows.items() if r["data-disagree"] == "1"} == {"record-g3"}
-    record = page[page.index('id="record-g3"'):page.index('id="record-g4"')]
-    for text in ("trained on batch 0", "before training no", "borderline", "should be yes",
-                 "template changed", "teacher ≠ student"):
+    record = page[page.index('id="record-g3"') : page.index('id="record-g4"')]
+    for text in (
+        "trained on batch 0",
+        "before training no",
+        "borderline",
+        "should be yes",
+        "template changed",
+        "teacher ≠ student",
+    ):
         assert text in record
 
 
 def test_student_nodes_are_counted_in_the_cost_table_and_graph(page, run_dir):
-    cost = page[page.index('id="cost"'):page.index("</table>", page.index('id="cost"'))]
+    cost = page[page.index('id="cost"') : page.index("</table>", page.index('id="cost"'))]
     assert "batch_trained" in cost and "template_changed" in cost
     rows = {(r.agent, r.kind): r for r in cost_rows(load_report(run_dir).events)}
     assert rows[("student", "batch_trained")].total_seconds == pytest.approx(1.2)
     assert not rows[("student", "batch_trained")].counted_tokens
-    assert rows[("all", "LLM calls")].calls == rows[("aligner", "rationale")].calls + 7 + 1  # + teacher + refine
+    assert (
+        rows[("all", "LLM calls")].calls == rows[("aligner", "rationale")].calls + 7 + 1
+    )  # + teacher + refine
     svg = re.search(r'<svg[^>]*class="graph".*?</svg>', page, flags=re.S).group(0)
     assert 'data-node="train_student"' in svg and ">ran 2×</text>" in svg
-    assert {(e["data-source"], e["data-target"]) for e in Elements(svg).find("g", data_label="borderline")} == {
-        ("check_student", "refine_template")}
+    assert {
+        (e["data-source"], e["data-target"])
+        for e in Elements(svg).find("g", data_label="borderline")
+    } == {("check_student", "refine_template")}
 
 
 def test_a_real_student_loop_feeds_the_same_sections(tmp_path, monkeypatch):
@@ -111,17 +181,29 @@ def test_a_real_student_loop_feeds_the_same_sections(tmp_path, monkeypatch):
 
     class SaysNo:
         def fit_batch(self, examples):
-            return FitReport(loss=0.3, steps=1, examples=len(examples), seconds=0.01, samples_per_s=100.0,
-                             learning_rate=2e-5)
+            return FitReport(
+                loss=0.3,
+                steps=1,
+                examples=len(examples),
+                seconds=0.01,
+                samples_per_s=100.0,
+                learning_rate=2e-5,
+            )
 
         def predict(self, texts):
             return [StudentPrediction(label=0, probs=[0.6, 0.4], confidence=0.6) for _ in texts]
 
     monkeypatch.setattr(distill, "make_trainer", lambda config, settings: SaysNo())
-    config = RunConfig(task=BINARY, inputs=DataSource(path=tmp_path / "x.jsonl"),
-                       method=method("dualchecker-verbalised", n_shot=1), run=RunSettings(dir=tmp_path / "run", batch_size=3),
-                       student=StudentSettings(use_ray=False, final=False))
-    Run(config, llm=scripted_teacher(answer), embedder=HashingEmbedder(), inputs=ROWS, pool=ROWS).execute(progress=False)
+    config = RunConfig(
+        task=BINARY,
+        inputs=DataSource(path=tmp_path / "x.jsonl"),
+        method=method("dualchecker-verbalised", n_shot=1),
+        run=RunSettings(dir=tmp_path / "run", batch_size=3),
+        student=StudentSettings(use_ray=False, final=False),
+    )
+    Run(
+        config, llm=scripted_teacher(answer), embedder=HashingEmbedder(), inputs=ROWS, pool=ROWS
+    ).execute(progress=False)
     report = load_report(tmp_path / "run")
     assert [batch for batch, _ in student_metrics(report)] == [0, 1]
     assert report.records["g1"].student_answer == "no" and report.records["g1"].disagrees
@@ -135,8 +217,12 @@ def test_final_student_scores_are_in_the_overview(run_dir, tmp_path):
 
     copy = shutil.copytree(run_dir, tmp_path / "run")
     summary = json.loads((copy / "summary.json").read_text())
-    summary["student"] = {"left_out": 0, "n_test": 20, "teacher_labels": {"f1": 0.81, "n_train": 6},
-                          "gold_labels": {"f1": 0.85, "n_train": 6}}
+    summary["student"] = {
+        "left_out": 0,
+        "n_test": 20,
+        "teacher_labels": {"f1": 0.81, "n_train": 6},
+        "gold_labels": {"f1": 0.85, "n_train": 6},
+    }
     (copy / "summary.json").write_text(json.dumps(summary))
     page = render_html(load_report(copy))
     assert "student F1, trained on teacher labels" in page and "0.810" in page and "0.850" in page

@@ -15,13 +15,16 @@ def test_default_model_is_the_packaged_minilm():
     assert Path(config.model, "config.json").exists()
 
 
-@pytest.mark.parametrize("fields", [
-    {"task": "classification"},
-    {"task": "spans"},
-    {"task": "spans", "span_types": ["a", "a"]},
-    {"task": "classification", "num_labels": 2, "typo_field": 1},
-    {"task": "classification", "num_labels": 2, "learning_rate": 0},
-])
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"task": "classification"},
+        {"task": "spans"},
+        {"task": "spans", "span_types": ["a", "a"]},
+        {"task": "classification", "num_labels": 2, "typo_field": 1},
+        {"task": "classification", "num_labels": 2, "learning_rate": 0},
+    ],
+)
 def test_invalid_configs_fail(fields):
     with pytest.raises(pydantic.ValidationError):
         StudentConfig(model="m", **fields)

@@ -30,7 +30,10 @@ def test_tags_become_character_spans_of_text():
 def test_spaces_inside_tags_are_normalised_and_trimmed():
     tagged = " <ARG0> heavy  rain </ARG0>  caused <ARG1>floods</ARG1>"
     text = "heavy rain caused floods"
-    assert pieces(text, parse_tagged_spans(tagged, text)) == [("cause", "heavy rain"), ("effect", "floods")]
+    assert pieces(text, parse_tagged_spans(tagged, text)) == [
+        ("cause", "heavy rain"),
+        ("effect", "floods"),
+    ]
 
 
 def test_byte_order_mark_is_not_part_of_a_span():
@@ -54,16 +57,22 @@ def write_cnc(path: Path, rows: list[tuple[str, str, str]]) -> None:
 
 def test_relations_of_one_sentence_become_one_example(tmp_path):
     text = "Rain caused floods which closed roads ."
-    write_cnc(tmp_path / "s2.csv", [
-        ("1", text, "<ARG0>Rain</ARG0> caused <ARG1>floods</ARG1> which closed roads ."),
-        ("1", text, "Rain caused <ARG0>floods</ARG0> which closed <ARG1>roads</ARG1> ."),
-        ("2", "Fire spread .", "<ARG0>Fire</ARG0> <ARG1>spread</ARG1> ."),
-    ])
+    write_cnc(
+        tmp_path / "s2.csv",
+        [
+            ("1", text, "<ARG0>Rain</ARG0> caused <ARG1>floods</ARG1> which closed roads ."),
+            ("1", text, "Rain caused <ARG0>floods</ARG0> which closed <ARG1>roads</ARG1> ."),
+            ("2", "Fire spread .", "<ARG0>Fire</ARG0> <ARG1>spread</ARG1> ."),
+        ],
+    )
     examples = load_cnc_spans(tmp_path / "s2.csv")
     assert [ex.id for ex in examples] == ["cnc-d1-1", "cnc-d1-2"]
     # 'floods' is an effect in one relation and a cause in the other: both are kept.
     assert pieces(text, examples[0].spans) == [
-        ("cause", "Rain"), ("effect", "floods"), ("cause", "floods"), ("effect", "roads"),
+        ("cause", "Rain"),
+        ("effect", "floods"),
+        ("cause", "floods"),
+        ("effect", "roads"),
     ]
 
 
@@ -75,7 +84,9 @@ def test_bad_row_names_file_and_row(tmp_path):
 
 def test_jsonl_labels(tmp_path):
     path = tmp_path / "dev.jsonl"
-    path.write_text("\n".join(json.dumps({"text": t, "label": y}) for t, y in [("a", 1), ("b", 0)]) + "\n")
+    path.write_text(
+        "\n".join(json.dumps({"text": t, "label": y}) for t, y in [("a", 1), ("b", 0)]) + "\n"
+    )
     examples = load_jsonl_labels(path)
     assert [(e.id, e.text, e.label) for e in examples] == [("dev-0", "a", 1), ("dev-1", "b", 0)]
 

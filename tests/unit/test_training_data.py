@@ -33,8 +33,12 @@ def span(text: str, piece: str, kind: str, occurrence: int = 0) -> CharSpan:
     return CharSpan(start=start, end=start + len(piece), type=kind)
 
 
-def round_trip(tokenizer, text: str, spans: list[CharSpan], max_length: int = 128) -> list[CharSpan]:
-    offsets = tokenizer(text, truncation=True, max_length=max_length, return_offsets_mapping=True)["offset_mapping"]
+def round_trip(
+    tokenizer, text: str, spans: list[CharSpan], max_length: int = 128
+) -> list[CharSpan]:
+    offsets = tokenizer(text, truncation=True, max_length=max_length, return_offsets_mapping=True)[
+        "offset_mapping"
+    ]
     tags = spans_to_token_tags(offsets, spans, TAG2ID)
     return token_tags_to_spans(offsets, tags, ID2TAG)
 
@@ -46,16 +50,30 @@ def test_tag_names_are_o_then_b_i_per_type():
 
 
 CASES = {
-    "punctuation": ("Heavy rain, (floods!) followed.", [("rain", "cause"), ("(floods!)", "effect")]),
-    "subwords": ("Unbelievably tokenised deforestation causes desertification.",
-                 [("Unbelievably tokenised deforestation", "cause"), ("desertification", "effect")]),
+    "punctuation": (
+        "Heavy rain, (floods!) followed.",
+        [("rain", "cause"), ("(floods!)", "effect")],
+    ),
+    "subwords": (
+        "Unbelievably tokenised deforestation causes desertification.",
+        [("Unbelievably tokenised deforestation", "cause"), ("desertification", "effect")],
+    ),
     "start_and_end": ("Drought ruined crops", [("Drought", "cause"), ("crops", "effect")]),
     "whole_text": ("Emissions", [("Emissions", "cause")]),
     "adjacent_two_types": ("smoke-fire", [("smoke", "cause"), ("-fire", "effect")]),
     "adjacent_same_type": ("rain snow fell", [("rain", "cause"), ("snow", "cause")]),
-    "whitespace_runs": ("  The  strike \t led\nto   delays .  ", [("The  strike", "cause"), ("delays", "effect")]),
-    "unicode": ("Café closures → job losses", [("Café closures", "cause"), ("job losses", "effect")]),
-    "pretokenised_cnc": ("Police fired tear gas , injuring 12 .", [("Police fired tear gas", "cause"), ("injuring 12", "effect")]),
+    "whitespace_runs": (
+        "  The  strike \t led\nto   delays .  ",
+        [("The  strike", "cause"), ("delays", "effect")],
+    ),
+    "unicode": (
+        "Café closures → job losses",
+        [("Café closures", "cause"), ("job losses", "effect")],
+    ),
+    "pretokenised_cnc": (
+        "Police fired tear gas , injuring 12 .",
+        [("Police fired tear gas", "cause"), ("injuring 12", "effect")],
+    ),
 }
 
 
@@ -75,7 +93,9 @@ def test_span_with_surrounding_whitespace_comes_back_trimmed(tokenizer):
 def test_span_inside_a_word_grows_to_the_whole_token(tokenizer):
     text = "the unemployment rose"
     inside = span(text, "employ", "effect")
-    assert [text[s.start : s.end] for s in round_trip(tokenizer, text, [inside])] == ["unemployment"]
+    assert [text[s.start : s.end] for s in round_trip(tokenizer, text, [inside])] == [
+        "unemployment"
+    ]
 
 
 def test_special_tokens_are_ignored_and_first_token_is_b(tokenizer):
@@ -102,13 +122,21 @@ def test_decoding_is_tolerant_of_model_mistakes():
     offsets = [(0, 0), (0, 3), (4, 7), (8, 11), (12, 15), (0, 0), (16, 19)]
     ids = [TAG2ID[t] for t in ["O", "I-cause", "I-cause", "I-effect", "B-effect", "O", "I-effect"]]
     spans = token_tags_to_spans(offsets, ids, ID2TAG)
-    assert [s.key() for s in spans] == [(0, 7, "cause"), (8, 11, "effect"), (12, 15, "effect"), (16, 19, "effect")]
+    assert [s.key() for s in spans] == [
+        (0, 7, "cause"),
+        (8, 11, "effect"),
+        (12, 15, "effect"),
+        (16, 19, "effect"),
+    ]
 
 
 def test_ignore_index_closes_a_span():
     offsets = [(0, 3), (4, 7), (8, 11)]
     ids = [TAG2ID["B-cause"], IGNORE_INDEX, TAG2ID["I-cause"]]
-    assert [s.key() for s in token_tags_to_spans(offsets, ids, ID2TAG)] == [(0, 3, "cause"), (8, 11, "cause")]
+    assert [s.key() for s in token_tags_to_spans(offsets, ids, ID2TAG)] == [
+        (0, 3, "cause"),
+        (8, 11, "cause"),
+    ]
 
 
 def test_example_rejects_spans_outside_the_text():

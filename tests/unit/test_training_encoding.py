@@ -20,15 +20,19 @@ def test_grouping_by_length_cuts_padding():
     lengths = [(i * 37) % 50 + 3 for i in range(256)]
 
     def padded(group: bool) -> int:
-        batches = shuffled_batches(lengths, 8, torch.Generator().manual_seed(0), group_by_length=group)
+        batches = shuffled_batches(
+            lengths, 8, torch.Generator().manual_seed(0), group_by_length=group
+        )
         return sum(max(lengths[j] for j in b) * len(b) for b in batches)
 
     assert padded(True) < 0.7 * padded(False)
 
 
 def test_collate_masks_padding_and_ignores_its_labels():
-    batch = [Encoded([101, 7, 102], [(0, 0), (0, 1), (0, 0)], [IGNORE_INDEX, 1, IGNORE_INDEX]),
-             Encoded([101, 102], [(0, 0), (0, 0)], [IGNORE_INDEX, IGNORE_INDEX])]
+    batch = [
+        Encoded([101, 7, 102], [(0, 0), (0, 1), (0, 0)], [IGNORE_INDEX, 1, IGNORE_INDEX]),
+        Encoded([101, 102], [(0, 0), (0, 0)], [IGNORE_INDEX, IGNORE_INDEX]),
+    ]
     out = collate(batch, pad_id=0)
     assert out["attention_mask"].tolist() == [[1, 1, 1], [1, 1, 0]]
     assert out["labels"][1, 2] == IGNORE_INDEX and out["input_ids"][1, 2] == 0

@@ -24,14 +24,30 @@ def tiny(tmp_path_factory) -> str:
 
 
 def classifier(tiny: str, **overrides) -> StudentTrainer:
-    fields = dict(model=tiny, task="classification", num_labels=2, learning_rate=1e-2,
-                  online_warmup_steps=0, epochs_per_batch=30, replay=0, train_batch_size=8)
+    fields = dict(
+        model=tiny,
+        task="classification",
+        num_labels=2,
+        learning_rate=1e-2,
+        online_warmup_steps=0,
+        epochs_per_batch=30,
+        replay=0,
+        train_batch_size=8,
+    )
     return StudentTrainer(StudentConfig(**{**fields, **overrides}))
 
 
 def tagger(tiny: str, **overrides) -> StudentTrainer:
-    fields = dict(model=tiny, task="spans", span_types=["cause", "effect"], learning_rate=1e-2,
-                  online_warmup_steps=0, epochs_per_batch=30, replay=0, train_batch_size=8)
+    fields = dict(
+        model=tiny,
+        task="spans",
+        span_types=["cause", "effect"],
+        learning_rate=1e-2,
+        online_warmup_steps=0,
+        epochs_per_batch=30,
+        replay=0,
+        train_batch_size=8,
+    )
     return StudentTrainer(StudentConfig(**{**fields, **overrides}))
 
 
@@ -46,8 +62,10 @@ def causal() -> list[StudentExample]:
     examples = []
     for i, (cause, effect) in enumerate(zip(WORDS, reversed(WORDS))):
         text = f"the {cause} caused {effect}"
-        spans = [CharSpan(start=4, end=4 + len(cause), type="cause"),
-                 CharSpan(start=len(text) - len(effect), end=len(text), type="effect")]
+        spans = [
+            CharSpan(start=4, end=4 + len(cause), type="cause"),
+            CharSpan(start=len(text) - len(effect), end=len(text), type="effect"),
+        ]
         examples.append(StudentExample(id=f"s{i}", text=text, spans=spans))
     return examples
 
@@ -117,7 +135,9 @@ def test_unlabelled_examples_are_skipped_never_filled(tiny):
 
 def test_online_lr_never_collapses(tiny):
     # The reference schedule was exactly 0 from batch 51 on; here it holds after warmup.
-    trainer = classifier(tiny, learning_rate=1e-4, online_warmup_steps=5, epochs_per_batch=1, replay=2)
+    trainer = classifier(
+        tiny, learning_rate=1e-4, online_warmup_steps=5, epochs_per_batch=1, replay=2
+    )
     reports = [trainer.fit_batch(claims(2, offset=10 * i)) for i in range(55)]
     assert reports[0].learning_rate < 1e-4
     assert all(r.learning_rate == pytest.approx(1e-4) for r in reports[5:])
@@ -129,7 +149,9 @@ def test_offline_fit_warms_up_and_decays_to_zero(tiny):
     report = trainer.fit(claims(), epochs=8)
     assert report.steps == 16
     assert report.learning_rate == 0.0
-    assert [p.label for p in trainer.predict([ex.text for ex in claims()])] == [ex.label for ex in claims()]
+    assert [p.label for p in trainer.predict([ex.text for ex in claims()])] == [
+        ex.label for ex in claims()
+    ]
     assert len(trainer.replay) == 0
 
 
@@ -147,18 +169,24 @@ def test_save_and_load_keep_predictions_replay_and_lr(tiny, tmp_path):
     trainer.save(tmp_path / "student")
     loaded = StudentTrainer.load(tmp_path / "student", device="cpu")
     texts = [ex.text for ex in causal()]
-    assert [p.model_dump() for p in loaded.predict(texts)] == [p.model_dump() for p in trainer.predict(texts)]
+    assert [p.model_dump() for p in loaded.predict(texts)] == [
+        p.model_dump() for p in trainer.predict(texts)
+    ]
     assert [ex.id for ex in loaded.replay.items] == [ex.id for ex in trainer.replay.items]
     assert loaded.learning_rate == pytest.approx(trainer.learning_rate)
     assert loaded.config.span_types == ["cause", "effect"]
 
 
 def test_train_and_evaluate_reports_headline_and_throughput(tiny):
-    config = StudentConfig(model=tiny, task="classification", num_labels=2, learning_rate=1e-2, train_batch_size=8)
+    config = StudentConfig(
+        model=tiny, task="classification", num_labels=2, learning_rate=1e-2, train_batch_size=8
+    )
     report = train_and_evaluate(config, claims(), claims()[:6], epochs=2)
     assert report.f1 == report.scores["f1"] and 0 <= report.f1 <= 1
     assert (report.n_train, report.n_test, report.fit.steps) == (8, 6, 2)
     assert report.train_samples_per_s > 0
-    spans = StudentConfig(model=tiny, task="spans", span_types=["cause", "effect"], learning_rate=1e-2)
+    spans = StudentConfig(
+        model=tiny, task="spans", span_types=["cause", "effect"], learning_rate=1e-2
+    )
     report = train_and_evaluate(spans, causal(), causal(), epochs=1)
     assert {"f1", "precision", "recall", "token_f1"} <= set(report.scores)
