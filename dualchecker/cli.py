@@ -35,9 +35,12 @@ def main(
     )
     if verbose:
         os.environ["DUALCHECKER_VERBOSE"] = "1"  # Ray workers inherit it
-    else:  # libraries' notices that are not the user's problem
+    else:  # libraries' notices and progress bars that are not the user's problem
         for noisy in ("sentence_transformers", "transformers", "httpx", "ray"):
             logging.getLogger(noisy).setLevel(logging.ERROR)
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()  # "Loading weights" bars on every model load
 
 
 @app.command()

@@ -35,10 +35,13 @@ def ensure_ray(address: str | None = None, num_cpus: int | None = None) -> None:
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     env = {k: os.environ[k] for k in _FORWARDED_ENV if k in os.environ}
     runtime_env = {"env_vars": env} if env else None
+    # Ray's own start-up notices only with DUALCHECKER_VERBOSE=1 (the CLI's --verbose)
+    level = logging.INFO if os.environ.get("DUALCHECKER_VERBOSE") == "1" else logging.ERROR
     if address:
-        ray.init(address=address, runtime_env=runtime_env)
+        ray.init(address=address, runtime_env=runtime_env, logging_level=level)
     else:
-        ray.init(num_cpus=num_cpus, include_dashboard=False, runtime_env=runtime_env)
+        ray.init(num_cpus=num_cpus, include_dashboard=False, runtime_env=runtime_env,
+                 logging_level=level)
     logger.info("ray resources: %s", ray.cluster_resources())
 
 
