@@ -40,8 +40,9 @@ def ensure_ray(address: str | None = None, num_cpus: int | None = None) -> None:
     if address:
         ray.init(address=address, runtime_env=runtime_env, logging_level=level)
     else:
-        ray.init(num_cpus=num_cpus, include_dashboard=False, runtime_env=runtime_env,
-                 logging_level=level)
+        ray.init(
+            num_cpus=num_cpus, include_dashboard=False, runtime_env=runtime_env, logging_level=level
+        )
     logger.info("ray resources: %s", ray.cluster_resources())
 
 
