@@ -168,6 +168,9 @@ class TeacherAnswer(BaseModel):
     raw_probabilities: dict[str, float] | None = Field(
         None, description="The model's own label distribution, before calibration."
     )
+    raw_spans: list[Span] | None = Field(
+        None, description="Spans: the teacher's own quotes, before calibration chose among them."
+    )
     verbalised_confidence: float | None = Field(
         None, description="The number the model stated, kept beside a token probability."
     )

@@ -273,7 +273,14 @@ def main() -> None:
     parser.add_argument("--rows", default="zero,few,dc0,dc5,before")
     parser.add_argument("--out", default="benchmarks/results")
     parser.add_argument(
-        "--ref-n", type=int, default=600, help="spans: pool sentences for the tagger"
+        "--ref-n",
+        type=int,
+        default=100_000,
+        help="spans: pool sentences for the reference tagger (default: the whole pool, as the "
+        "tagger inside DualChecker sees it)",
+    )
+    parser.add_argument(
+        "--calibration-size", type=int, default=120, help="pool examples DualChecker calibrates on"
     )
     args = parser.parse_args()
 
@@ -284,6 +291,7 @@ def main() -> None:
     model = LocalLlamaChatModel.from_spec(args.model, n_threads=args.threads)
     backend = ChatBackend(model, structured="response_format", name=args.model)
     embedder = SentenceTransformerEmbedder()
+    dc = dict(verbalise=True, calibration_size=args.calibration_size)
     rows = {
         "zero": (
             "zero-shot",
@@ -297,8 +305,8 @@ def main() -> None:
             inputs,
             dict(n_shot=5, confidence="token_probability", verbalise=True),
         ),
-        "dc0": ("DualChecker 0-shot", "dualchecker", inputs, dict(n_shot=0, verbalise=True)),
-        "dc5": ("DualChecker 5-shot", "dualchecker", inputs, dict(n_shot=5, verbalise=True)),
+        "dc0": ("DualChecker 0-shot", "dualchecker", inputs, dict(n_shot=0, **dc)),
+        "dc5": ("DualChecker 5-shot", "dualchecker", inputs, dict(n_shot=5, **dc)),
         "before": (
             "DualChecker 5-shot as first built (verbalised)",
             "dualchecker-verbalised",
@@ -306,7 +314,12 @@ def main() -> None:
             dict(n_shot=5),
         ),
     }
-    results, per_record = [], {}
+    ref = (
+        span_tagger_reference(task, inputs, pool, n_train=args.ref_n)
+        if task.is_spans
+        else no_llm_reference(task, inputs, pool, embedder)
+    )
+    results, per_record, rate = [], {}, None
     with tempfile.TemporaryDirectory(prefix="tq-") as tmp:
         for key in args.rows.split(","):
             name, preset, rows_inputs, overrides = rows[key]
@@ -317,20 +330,12 @@ def main() -> None:
             results.append((name, result))
             per_record[key] = result["labelled"]
             _write_partial(out / f"{tag}.partial.jsonl", name, result)
-        ref = (
-            span_tagger_reference(task, inputs, pool, n_train=args.ref_n)
-            if task.is_spans
-            else no_llm_reference(task, inputs, pool, embedder)
-        )
-        system = ChatBackend(model).model  # for the speed limit: the zero-shot prompt, uncached
-        first = per_record.get("dc5") or per_record.get("zero")
-        rate = (
-            prefill_speed(system, _prompt_text(model, first[0].attempts[0].messages))
-            if first
-            else None
-        )
-    table = _table(task, results, ref, per_record.get("zero"), rate, args, len(pool))
-    (out / f"{tag}.md").write_text(table)
+            if rate is None:  # the speed limit: the first row's prompt, nothing cached
+                first = result["labelled"][0].attempts[0].messages
+                rate = prefill_speed(ChatBackend(model).model, _prompt_text(model, first))
+            # the table so far, rewritten after every row: a stopped run keeps what it measured
+            table = _table(task, results, ref, per_record.get("zero"), rate, args, len(pool))
+            (out / f"{tag}.md").write_text(table)
     print(table)
 
 
@@ -403,7 +408,17 @@ def _table(
             f"{result['calls'] / n:.2f} | {result['seconds'] / n:.2f} | {limit} |"
         )
         cal = result.get("calibration")
-        if cal:
+        if cal and "pool_f1" in cal:  # spans: what teacher, tagger and the two together scored
+            f = cal["pool_f1"]
+            lines.append(
+                f"|  ↳ calibration on {cal['pool_raw']['n']} pool examples | | pool span F1: "
+                f"teacher {f['teacher']:.3f}, tagger {f['tagger']:.3f}, combined "
+                f"{f['combined']:.3f} (CV) | keep ≥ {cal['keep']:.2f}, threshold "
+                f"{cal['threshold']:.2f}, tagger weight {cal['neighbour_weight']:.2f} | "
+                f"{fmt(cal['pool_calibrated']['auroc'])} | {fmt(cal['pool_calibrated']['ece'])} "
+                "| | | | | | | |"
+            )
+        elif cal:
             lines.append(
                 f"|  ↳ calibration on {cal['pool_raw']['n']} pool examples | | "
                 f"raw acc {cal['pool_raw']['accuracy']:.3f} → calibrated "
@@ -416,7 +431,7 @@ def _table(
     d, dl, dh = bootstrap(task, ref, against=zero) if zero else (0, 0, 0)
     rel = reliability_columns(ref)
     name = (
-        "no LLM: MiniLM BIO tagger fine-tuned on 600 pool sentences"
+        f"no LLM: MiniLM BIO tagger fine-tuned on {min(args.ref_n, pool_size)} pool sentences"
         if task.is_spans
         else "no LLM: logistic regression on MiniLM, whole pool"
     )

@@ -22,13 +22,14 @@ from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.graph.state import CompiledStateGraph
 from pydantic import BaseModel, Field
 
-from dualchecker.agents.aligner import ContextAligner, ExampleIndex
+from dualchecker.agents.aligner import ContextAligner, ExampleIndex, normalise_text
 from dualchecker.agents.backends import ChatBackend, Completion, make_backend
 from dualchecker.agents.calibration import reliability
 from dualchecker.agents.checkers import TeacherChecker
 from dualchecker.agents.embedders import Embedder, HashingEmbedder, SentenceTransformerEmbedder
 from dualchecker.agents.llm_cache import AgentUsage, SQLiteLLMCache
 from dualchecker.agents.prompting import PromptBook
+from dualchecker.agents.span_probe import SpanProbe
 from dualchecker.agents.teacher import Teacher
 from dualchecker.agents.types import LabelledRecord, Record, Usage
 from dualchecker.data import atomic_write_text, load_records, write_labels_jsonl
@@ -38,27 +39,32 @@ from dualchecker.events import EventLog, read_events
 from dualchecker.graph.build import build_graph
 from dualchecker.graph.config import RetrievalConfig, RunConfig
 from dualchecker.graph.context import RunContext, static_examples
+from dualchecker.graph.nodes import calibration_sample
 from dualchecker.graph.store import ResultStore
 
 log = logging.getLogger(__name__)
 
 THREAD = {"configurable": {"thread_id": "run"}}
-SERIALISED_TYPES = [
-    ("dualchecker.agents.types", name)
-    for name in (
-        "Record",
-        "Span",
-        "TeacherAnswer",
-        "Usage",
-        "Attempt",
-        "Demonstration",
-        "LabelledRecord",
-        "TaskKind",
-    )
-] + [
-    ("dualchecker.agents.calibration", name)
-    for name in ("Calibration", "Reliability", "ReliabilityBin")
-]
+SERIALISED_TYPES = (
+    [
+        ("dualchecker.agents.types", name)
+        for name in (
+            "Record",
+            "Span",
+            "TeacherAnswer",
+            "Usage",
+            "Attempt",
+            "Demonstration",
+            "LabelledRecord",
+            "TaskKind",
+        )
+    ]
+    + [
+        ("dualchecker.agents.calibration", name)
+        for name in ("Calibration", "Reliability", "ReliabilityBin")
+    ]
+    + [("dualchecker.agents.span_calibration", "SpanCalibration")]
+)
 
 
 class RunSummary(BaseModel):
@@ -113,6 +119,8 @@ class RunSummary(BaseModel):
     outputs: dict[str, str] = Field(default_factory=dict)
 
 
+# Below this many pool examples (after the calibration sample) a span tagger learns nothing useful.
+MIN_TAGGER_EXAMPLES = 50
 LLM_CACHE_FILES = ("llm_cache.sqlite", "llm_cache.sqlite-wal", "llm_cache.sqlite-shm")
 
 
@@ -321,7 +329,27 @@ class Run:
             static=static_examples(self.pool, max(method.n_shot, method.reprompt_k), cfg.run.seed),
             events=self.events,
             store=self.store,
+            span_probe=self._span_probe(),
         )
+
+    def _span_probe(self) -> SpanProbe | None:
+        """Span tasks that combine the teacher with the pool: a tagger fitted on the pool, minus
+        the calibration sample (whose answers must be as unseen as the records')."""
+        cfg, method = self.config, self.config.method
+        if not (cfg.task.is_spans and method.neighbour_vote and method.calibrate):
+            return None
+        held_out = calibration_sample(self.pool, self.inputs, method.calibration_size, cfg.run.seed)
+        probe = SpanProbe(
+            cfg.task,
+            self.pool,
+            held_out={normalise_text(r.text) for r in held_out},
+            epochs=method.span_probe_epochs,
+            seed=cfg.run.seed,
+        )
+        if len(probe.training) < MIN_TAGGER_EXAMPLES:
+            log.info("span tasks: %d pool examples are too few for a tagger", len(probe.training))
+            return None
+        return probe
 
     def graph(self, checkpointer: SqliteSaver | None = None) -> CompiledStateGraph:
         """The run's compiled labelling graph, checkpointed when a checkpointer is given."""
@@ -534,12 +562,17 @@ def reprompt_flips(labelled: list[LabelledRecord]) -> dict[str, int]:
     """How the re-prompts that changed an answer moved it relative to the human label."""
     flips = {"wrong_to_right": 0, "right_to_wrong": 0, "other": 0}
     for r in labelled:
-        if r.before is None or (r.before.label, r.before.spans) == (r.label, r.spans):
+        if r.before is None:
             continue
-        gold = r.gold_label
-        if gold is None or r.before.label != gold and r.label != gold:
+        spans = r.gold_spans is not None or bool(r.spans or r.before.spans)
+        said = lambda label, found: frozenset(s.key() for s in found) if spans else label  # noqa: E731
+        before, after = said(r.before.label, r.before.spans), said(r.label, r.spans)
+        if before == after:
+            continue
+        gold = said(None, r.gold_spans) if r.gold_spans is not None else r.gold_label
+        if gold is None or before != gold and after != gold:
             flips["other"] += 1
-        elif r.label == gold:
+        elif after == gold:
             flips["wrong_to_right"] += 1
         else:
             flips["right_to_wrong"] += 1

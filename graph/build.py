@@ -58,7 +58,10 @@ def build_graph(
     graph.add_node("plan_batch", loop.plan_batch)
     graph.add_node("label_record", build_teacher_graph(ctx, own_checkpoints=for_drawing))
     graph.add_node("collect", loop.collect)
-    if ctx.method.calibrate and (ctx.task is None or not ctx.task.is_spans):
+    # spans are calibrated only against the pool tagger (neighbour_vote): alone, a quote's token
+    # probability has no label distribution to correct
+    spans = ctx.task is not None and ctx.task.is_spans
+    if ctx.method.calibrate and (not spans or ctx.method.neighbour_vote):
         retry = RetryPolicy(
             max_attempts=ctx.settings.node_retries,
             initial_interval=1.0,

@@ -128,6 +128,12 @@ class MethodConfig(BaseModel):
         "linear probe on all the pool's embeddings (out-of-fold on the pool).",
     )
     vote_k: int = Field(16, ge=1, description="Pool neighbours whose labels vote.")
+    span_probe_epochs: int = Field(
+        3,
+        ge=1,
+        description="Spans with neighbour_vote: epochs of the pool's BIO tagger, whose spans "
+        "the calibration weighs against the teacher's.",
+    )
     target_accuracy: float = Field(
         0.75,
         gt=0.0,

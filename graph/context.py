@@ -12,6 +12,7 @@ from typing import Any
 from dualchecker.agents.aligner import ContextAligner
 from dualchecker.agents.checkers import StudentChecker, TeacherChecker, UncertaintyChecker
 from dualchecker.agents.evokd import SampleWriter
+from dualchecker.agents.span_probe import SpanProbe
 from dualchecker.agents.student import StudentAgent
 from dualchecker.agents.teacher import Teacher
 from dualchecker.agents.template import TemplateRefiner
@@ -57,6 +58,8 @@ class RunContext:
     events: EventLog
     pool: list[Record]
     store: ResultStore
+    # Span tasks: the pool's tagger, whose spans the calibration weighs against the teacher's.
+    span_probe: SpanProbe | None = None
     # The student side (None for methods without the online student).
     student: StudentAgent | None = None
     student_checker: StudentChecker | UncertaintyChecker | None = None

@@ -8,7 +8,8 @@ from langgraph.types import Overwrite
 
 from dualchecker.agents.aligner import normalise_text
 from dualchecker.agents.calibration import Calibration, PoolSample, fit_calibration
-from dualchecker.agents.types import Attempt, Demonstration, LabelledRecord, Record
+from dualchecker.agents.span_calibration import SpanCalibration, SpanSample, fit_span_calibration
+from dualchecker.agents.types import Attempt, Demonstration, LabelledRecord, Record, Span
 from dualchecker.graph.config import paper_retrieved
 from dualchecker.graph.context import RunContext
 from dualchecker.graph.state import RecordState, RunState
@@ -72,6 +73,11 @@ class TeacherNodes:
             return index.probe(record, self.ctx.task.label_names)
         return index.vote(record, method.vote_k, self.ctx.task.label_names)
 
+    def _span_vote(self, record: Record) -> list[Span] | None:
+        """Span tasks: the pool tagger's spans, when the method weighs them against the teacher."""
+        probe = self.ctx.span_probe
+        return probe.spans(record) if probe is not None else None
+
     def align(self, state: RecordState) -> dict:
         """Pick the record's demonstrations (and the neighbours' vote, when used) and log them."""
         record = state["record"]
@@ -83,7 +89,12 @@ class TeacherNodes:
             record_id=record.id,
             demonstrations=[d.model_dump(exclude={"spans"}) for d in demos],
         )
-        return {"demonstrations": demos, "neighbours": neighbours, "vote": self._vote(record)}
+        return {
+            "demonstrations": demos,
+            "neighbours": neighbours,
+            "vote": self._vote(record),
+            "span_vote": self._span_vote(record),
+        }
 
     def _ask(
         self,
@@ -94,7 +105,9 @@ class TeacherNodes:
         contrastive: bool = False,
     ) -> dict:
         attempt = self.ctx.teacher.answer(record, demos, reprompt=reprompt, contrastive=contrastive)
-        attempt = calibrated(attempt, state.get("calibration"), state.get("vote"))
+        attempt = calibrated(
+            attempt, state.get("calibration"), state.get("vote"), state.get("span_vote")
+        )
         answer = attempt.answer
         self.ctx.events.emit(
             "teacher",
@@ -182,6 +195,8 @@ class TeacherNodes:
         sample = calibration_sample(
             ctx.pool, ctx.records.values(), method.calibration_size, ctx.settings.seed
         )
+        if ctx.task.is_spans:
+            return self._calibrate_spans(sample)
         answered: list[PoolSample] = []
         teacher = ctx.teacher.for_agent("calibration")
         for example in sample:
@@ -215,20 +230,66 @@ class TeacherNodes:
         )
         return {"calibration": calibration}
 
+    def _calibrate_spans(self, sample: list[Record]) -> dict:
+        """Spans: the teacher and the pool tagger answer the sample; a candidate scorer is fitted
+        to the human spans (without a tagger there is nothing to weigh: no calibration)."""
+        ctx, method = self.ctx, self.ctx.method
+        if ctx.span_probe is None:
+            ctx.events.emit("calibration", "skipped", reason="no pool tagger", answered=0)
+            return {"calibration": None}
+        ctx.span_probe.prefetch(sample)
+        teacher = ctx.teacher.for_agent("calibration")
+        answered: list[SpanSample] = []
+        for example in sample:
+            attempt = teacher.answer(example, self._demonstrations(example, [], method.n_shot))
+            if attempt.answer is None or example.spans is None:
+                continue
+            answered.append(
+                SpanSample(
+                    record_id=example.id,
+                    gold=example.spans,
+                    teacher=attempt.answer.spans,
+                    teacher_confidence=attempt.answer.confidence,
+                    tagger=ctx.span_probe.spans(example),
+                )
+            )
+        try:
+            calibration = fit_span_calibration(
+                answered, target_accuracy=method.target_accuracy, max_rate=method.max_reprompt_rate
+            )
+        except ValueError as exc:
+            ctx.events.emit("calibration", "skipped", reason=str(exc), answered=len(answered))
+            return {"calibration": None}
+        ctx.events.emit(
+            "calibration", "fitted", answered=len(answered), calibration=calibration.model_dump()
+        )
+        return {"calibration": calibration}
+
 
 def calibration_sample(pool: list[Record], inputs, size: int, seed: int) -> list[Record]:
     """A seeded sample of gold-labelled pool examples whose texts are not among the inputs."""
     taken = {normalise_text(r.text) for r in inputs}
-    candidates = [r for r in pool if r.label is not None and normalise_text(r.text) not in taken]
+    candidates = [r for r in pool if r.has_gold and normalise_text(r.text) not in taken]
     return random.Random(seed).sample(candidates, min(size, len(candidates)))
 
 
 def calibrated(
-    attempt: Attempt, calibration: Calibration | None, vote: dict[str, float] | None
+    attempt: Attempt,
+    calibration: Calibration | SpanCalibration | None,
+    vote: dict[str, float] | None,
+    span_vote: list[Span] | None = None,
 ) -> Attempt:
     """The attempt with its label distribution calibrated (label = most likely, confidence = its
-    probability); the model's own distribution stays in `raw_probabilities`."""
+    probability); the model's own distribution stays in `raw_probabilities`. Spans: the
+    calibration chooses among the teacher's and the pool tagger's spans (`raw_spans` keeps the
+    teacher's own)."""
     answer = attempt.answer
+    if isinstance(calibration, SpanCalibration):
+        if answer is None or span_vote is None:
+            return attempt
+        spans, confidence = calibration.apply(answer.spans, span_vote)
+        update = {"spans": spans, "confidence": confidence, "raw_spans": answer.spans}
+        return attempt.model_copy(update={"answer": answer.model_copy(update=update)})
     if calibration is None or answer is None or answer.raw_probabilities is None:
         return attempt
     probabilities = calibration.apply(answer.raw_probabilities, vote)
@@ -256,8 +317,11 @@ class LoopNodes:
         """Choose the next batch's records, embed them in one go, and clear the batch's results."""
         index = state.get("batch_index", 0)
         ids = self.ctx.batch_ids(index)
+        batch = [self.ctx.records[i] for i in ids]
         if self.ctx.aligner.index is not None:
-            self.ctx.aligner.index.prefetch([self.ctx.records[i] for i in ids])
+            self.ctx.aligner.index.prefetch(batch)
+        if self.ctx.span_probe is not None:
+            self.ctx.span_probe.prefetch(batch)
         self.ctx.events.emit("runner", "batch_planned", batch=index, record_ids=ids)
         return {"batch_ids": ids, "batch_results": Overwrite([])}
 

@@ -10,7 +10,8 @@ import operator
 from typing import Annotated, Any, TypedDict
 
 from dualchecker.agents.calibration import Calibration
-from dualchecker.agents.types import Attempt, Demonstration, LabelledRecord, Record
+from dualchecker.agents.span_calibration import SpanCalibration
+from dualchecker.agents.types import Attempt, Demonstration, LabelledRecord, Record, Span
 
 
 class RecordState(TypedDict, total=False):
@@ -18,8 +19,9 @@ class RecordState(TypedDict, total=False):
 
     record: Record
     template: list[Demonstration]
-    calibration: Calibration | None
+    calibration: Calibration | SpanCalibration | None
     vote: dict[str, float] | None
+    span_vote: list[Span] | None
     demonstrations: list[Demonstration]
     neighbours: list[str]
     attempts: Annotated[list[Attempt], operator.add]
@@ -37,7 +39,7 @@ class RunState(TypedDict, total=False):
 
     batch_index: int
     batch_ids: list[str]
-    calibration: Calibration | None
+    calibration: Calibration | SpanCalibration | None
     template: Annotated[list[Demonstration], operator.add]
     batch_results: Annotated[list[LabelledRecord], operator.add]
     student_report: dict[str, Any]

@@ -25,6 +25,9 @@ class CharSpan(BaseModel):
     start: int = Field(ge=0)
     end: int = Field(ge=0)
     type: str = Field(min_length=1)
+    confidence: float | None = Field(
+        None, description="Mean tag probability over the span's tokens, when predicted."
+    )
 
     @model_validator(mode="after")
     def _non_empty(self) -> CharSpan:

@@ -44,6 +44,15 @@ def decode_spans(
         n = len(row_offsets)
         real = [i for i, (s, e) in enumerate(row_offsets) if e > s]
         confidence = float(row_prob[real].mean()) if real else 1.0
-        spans = token_tags_to_spans(row_offsets, row_ids[:n].tolist(), id2tag)
+        spans = [
+            span.model_copy(update={"confidence": _span_confidence(span, row_offsets, row_prob)})
+            for span in token_tags_to_spans(row_offsets, row_ids[:n].tolist(), id2tag)
+        ]
         predictions.append(StudentPrediction(spans=spans, confidence=min(confidence, 1.0)))
     return predictions
+
+
+def _span_confidence(span: CharSpan, offsets: list[Offset], token_prob: torch.Tensor) -> float:
+    """Mean probability of the tags the span was read from (its tokens inside start..end)."""
+    inside = [i for i, (s, e) in enumerate(offsets) if e > s and s >= span.start and e <= span.end]
+    return min(float(token_prob[inside].mean()), 1.0) if inside else 0.0
