@@ -105,7 +105,6 @@ def prompt(
     """Print the exact teacher prompt for one record (rationales are generated if needed)."""
     from dualchecker.data import load_records
     from dualchecker.graph.config import RunConfig
-    from dualchecker.graph.nodes import TeacherNodes
     from dualchecker.runner import Run
 
     try:
@@ -118,7 +117,7 @@ def prompt(
         run = Run(cfg, inputs=inputs, with_student=False)
         rec = run.ctx.records[record]
         k = run.ctx.method.reprompt_k if reprompt else run.ctx.method.n_shot
-        demos = TeacherNodes(run.ctx)._demonstrations(rec, [], k)
+        demos = run.ctx.demonstrations.pick(rec, [], k)
         messages = run.ctx.teacher.messages(rec, demos, reprompt=reprompt)
     except DualCheckerError as exc:
         _fail(exc)

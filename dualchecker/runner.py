@@ -26,6 +26,7 @@ from dualchecker.agents.aligner import ContextAligner, ExampleIndex, normalise_t
 from dualchecker.agents.backends import ChatBackend, Completion, make_backend
 from dualchecker.agents.calibration import reliability
 from dualchecker.agents.checkers import TeacherChecker
+from dualchecker.agents.demonstrations import DemonstrationPicker, static_examples
 from dualchecker.agents.embedders import Embedder, HashingEmbedder, SentenceTransformerEmbedder
 from dualchecker.agents.llm_cache import AgentUsage, SQLiteLLMCache
 from dualchecker.agents.prompting import PromptBook
@@ -38,7 +39,7 @@ from dualchecker.evaluation import teacher_scores
 from dualchecker.events import EventLog, read_events
 from dualchecker.graph.build import build_graph
 from dualchecker.graph.config import RetrievalConfig, RunConfig
-from dualchecker.graph.context import RunContext, static_examples
+from dualchecker.graph.context import RunContext
 from dualchecker.graph.nodes import calibration_sample
 from dualchecker.graph.store import ResultStore
 
@@ -326,7 +327,15 @@ class Run:
                 final_rule=method.final_rule,
             ),
             aligner=aligner,
-            static=static_examples(self.pool, max(method.n_shot, method.reprompt_k), cfg.run.seed),
+            demonstrations=DemonstrationPicker(
+                aligner,
+                static_examples(self.pool, max(method.n_shot, method.reprompt_k), cfg.run.seed),
+                layout=method.demonstrations,
+                n_shot=method.n_shot,
+                template_size=method.template_size,
+                balanced=method.balanced,
+                explain_examples=method.explain_examples,
+            ),
             events=self.events,
             store=self.store,
             span_probe=self._span_probe(),

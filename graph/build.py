@@ -15,6 +15,7 @@ from langgraph.types import RetryPolicy
 
 from dualchecker.agents.faults import BackendUnavailable
 from dualchecker.graph import routing
+from dualchecker.graph.config import MethodConfig
 from dualchecker.graph.context import RunContext
 from dualchecker.graph.nodes import LoopNodes, TeacherNodes
 from dualchecker.graph.state import RecordOutput, RecordState, RunState
@@ -110,14 +111,12 @@ def _add_student_side(graph: StateGraph, ctx: RunContext) -> None:
     )
 
 
-def draw_mermaid(method=None, *, student: bool = True) -> str:
-    """The state machine as readable Mermaid text, subgraph included (no model or data is
-    loaded); `method` defaults to the "dualchecker" preset."""
+def drawing_context(method: MethodConfig, *, student: bool) -> RunContext:
+    """A context that carries only the method: enough for `build_graph` to lay out the graph
+    (its shape depends on configuration alone), with no model, data or agent behind it."""
     from dualchecker.graph.config import RunSettings
-    from dualchecker.graph.config import method as preset
 
-    method = method or preset("dualchecker")
-    ctx = RunContext(
+    return RunContext(
         task=None,
         method=method,
         settings=RunSettings(),
@@ -126,12 +125,21 @@ def draw_mermaid(method=None, *, student: bool = True) -> str:
         teacher=None,
         checker=None,
         aligner=None,
-        static=[],
+        demonstrations=None,
         events=None,
         pool=[],
         store=None,
-        student=object() if student and method.student else None,
+        student=object() if student else None,
     )
+
+
+def draw_mermaid(method=None, *, student: bool = True) -> str:
+    """The state machine as readable Mermaid text, subgraph included (no model or data is
+    loaded); `method` defaults to the "dualchecker" preset."""
+    from dualchecker.graph.config import method as preset
+
+    method = method or preset("dualchecker")
+    ctx = drawing_context(method, student=student and method.student)
     return readable_mermaid(build_graph(ctx, for_drawing=True).get_graph(xray=True).draw_mermaid())
 
 

@@ -49,7 +49,7 @@ class MethodConfig(BaseModel):
     demonstrations: Literal["aligned", "static", "paper"] = Field(
         "aligned",
         description="aligned = ContextAligner's nearest neighbours; static = a fixed "
-        "set; paper = the reference code's mix (see `paper_retrieved`).",
+        "set; paper = the reference code's mix (see `agents.demonstrations.paper_retrieved`).",
     )
     explain_examples: bool = Field(
         True, description="Teacher writes a rationale for each example's gold answer."
@@ -211,12 +211,6 @@ METHODS: dict[str, dict[str, Any]] = {
         rationales="reprompted",
     ),
 }
-
-
-def paper_retrieved(n_shot: int) -> int:
-    """Retrieved neighbours in the reference code's prompts: 0, 1, 1, 2 at 0, 1, 3, 5 shots
-    (its `> 5` test never reaches a third)."""
-    return 0 if n_shot <= 0 else 1 if n_shot < 5 else 2
 
 
 def method(name: str, **overrides: Any) -> MethodConfig:

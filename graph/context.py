@@ -5,12 +5,11 @@ Built once per run from a RunConfig (or from objects a Python caller passes in).
 
 from __future__ import annotations
 
-import random
 from dataclasses import dataclass
-from typing import Any
 
 from dualchecker.agents.aligner import ContextAligner
 from dualchecker.agents.checkers import StudentChecker, TeacherChecker, UncertaintyChecker
+from dualchecker.agents.demonstrations import DemonstrationPicker
 from dualchecker.agents.evokd import SampleWriter
 from dualchecker.agents.span_probe import SpanProbe
 from dualchecker.agents.student import StudentAgent
@@ -20,26 +19,6 @@ from dualchecker.agents.types import Record, Task
 from dualchecker.graph.config import MethodConfig, RunSettings
 from dualchecker.graph.events import EventLog
 from dualchecker.graph.store import ResultStore
-
-
-def static_examples(pool: list[Record], n: int, seed: int) -> list[Record]:
-    """A fixed, label-balanced set of gold examples (the few-shot/CoT/DToT baselines' demos)."""
-    rng = random.Random(seed)
-    by_answer: dict[Any, list[Record]] = {}
-    for record in pool:
-        if record.has_gold:
-            by_answer.setdefault(record.label if record.spans is None else "spans", []).append(
-                record
-            )
-    for group in by_answer.values():
-        rng.shuffle(group)
-    chosen: list[Record] = []
-    groups = [by_answer[k] for k in sorted(by_answer, key=str)]
-    while len(chosen) < n and any(groups):
-        for group in groups:
-            if group and len(chosen) < n:
-                chosen.append(group.pop())
-    return chosen
 
 
 @dataclass
@@ -54,7 +33,7 @@ class RunContext:
     teacher: Teacher
     checker: TeacherChecker
     aligner: ContextAligner
-    static: list[Record]
+    demonstrations: DemonstrationPicker
     events: EventLog
     pool: list[Record]
     store: ResultStore

@@ -10,7 +10,6 @@ from dualchecker.agents.aligner import normalise_text
 from dualchecker.agents.calibration import Calibration, PoolSample, fit_calibration
 from dualchecker.agents.span_calibration import SpanCalibration, SpanSample, fit_span_calibration
 from dualchecker.agents.types import Attempt, Demonstration, LabelledRecord, Record, Span
-from dualchecker.graph.config import paper_retrieved
 from dualchecker.graph.context import RunContext
 from dualchecker.graph.state import RecordState, RunState
 
@@ -20,49 +19,6 @@ class TeacherNodes:
 
     def __init__(self, ctx: RunContext):
         self.ctx = ctx
-
-    def _demonstrations(
-        self, record: Record, template: list[Demonstration], k: int, labels: list[str] | None = None
-    ) -> list[Demonstration]:
-        """Refined-template demonstrations first, then aligned (or static) ones, k of those.
-
-        The paper layout instead fills n shots as the reference code did: static examples, then
-        the latest feedback demonstration, then 0/1/1/2 retrieved neighbours (at 0/1/3/5 shots).
-        """
-        method, ctx = self.ctx.method, self.ctx
-        if method.demonstrations == "paper":
-            n = method.n_shot
-            new = template[-1:] if template and n else []
-            new += ctx.aligner.demonstrations(record, paper_retrieved(n))
-            # the reference's static examples carry hand-written reasons, never an LLM call
-            return self._static(record, max(0, n - len(new)), explain=False) + new[:n]
-        shown_template = template[-method.template_size :] if method.template_size else []
-        if method.demonstrations == "static":
-            demos = self._static(record, k)
-        else:
-            demos = ctx.aligner.demonstrations(
-                record, k, balanced=method.balanced or bool(labels), labels=labels
-            )
-        return shown_template + demos
-
-    def _static(
-        self, record: Record, k: int, *, explain: bool | None = None
-    ) -> list[Demonstration]:
-        """The first k of the fixed, label-balanced examples (never the record itself)."""
-        ctx = self.ctx
-        explain = ctx.method.explain_examples if explain is None else explain
-        examples = [r for r in ctx.static if r.id != record.id][:k]
-        return [
-            Demonstration(
-                source="static",
-                record_id=r.id,
-                text=r.text,
-                label=r.label,
-                spans=r.spans or [],
-                rationale=ctx.aligner.rationale(r) if explain else "",
-            )
-            for r in examples
-        ]
 
     def _vote(self, record: Record) -> dict[str, float] | None:
         """The nearest pool examples' label distribution, when the method combines it."""
@@ -81,7 +37,9 @@ class TeacherNodes:
     def align(self, state: RecordState) -> dict:
         """Pick the record's demonstrations (and the neighbours' vote, when used) and log them."""
         record = state["record"]
-        demos = self._demonstrations(record, state.get("template", []), self.ctx.method.n_shot)
+        demos = self.ctx.demonstrations.pick(
+            record, state.get("template", []), self.ctx.method.n_shot
+        )
         neighbours = [d.record_id for d in demos if d.source == "aligned"]
         self.ctx.events.emit(
             "aligner",
@@ -143,7 +101,9 @@ class TeacherNodes:
         if method.reprompt_style == "contrastive" and last is not None and last.probabilities:
             ranked = sorted(last.probabilities, key=last.probabilities.__getitem__, reverse=True)
             labels = ranked[:2]
-        demos = self._demonstrations(record, state.get("template", []), method.reprompt_k, labels)
+        demos = self.ctx.demonstrations.pick(
+            record, state.get("template", []), method.reprompt_k, labels
+        )
         return {
             **self._ask(record, demos, reprompt=True, state=state, contrastive=bool(labels)),
             "demonstrations": demos,
@@ -200,7 +160,7 @@ class TeacherNodes:
         answered: list[PoolSample] = []
         teacher = ctx.teacher.for_agent("calibration")
         for example in sample:
-            demos = self._demonstrations(example, [], method.n_shot)
+            demos = self.ctx.demonstrations.pick(example, [], method.n_shot)
             attempt = teacher.answer(example, demos)
             if attempt.answer is None or attempt.answer.probabilities is None:
                 continue
@@ -241,7 +201,9 @@ class TeacherNodes:
         teacher = ctx.teacher.for_agent("calibration")
         answered: list[SpanSample] = []
         for example in sample:
-            attempt = teacher.answer(example, self._demonstrations(example, [], method.n_shot))
+            attempt = teacher.answer(
+                example, self.ctx.demonstrations.pick(example, [], method.n_shot)
+            )
             if attempt.answer is None or example.spans is None:
                 continue
             answered.append(

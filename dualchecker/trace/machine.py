@@ -44,29 +44,14 @@ def compiled_graph(method: dict[str, Any], *, student: bool):
 
     Built like `dualchecker.graph.build.draw_mermaid`: no model, data or agent is needed.
     """
-    from dualchecker.graph.build import build_graph
-    from dualchecker.graph.config import MethodConfig, RunSettings
-    from dualchecker.graph.context import RunContext
+    from dualchecker.graph.build import build_graph, drawing_context
+    from dualchecker.graph.config import MethodConfig
 
     try:
         config = MethodConfig.model_validate(method)
     except ValueError:
         config = MethodConfig()
-    ctx = RunContext(
-        task=None,
-        method=config,
-        settings=RunSettings(),
-        records={},
-        order=[],
-        pool=[],
-        teacher=None,
-        checker=None,
-        aligner=None,
-        static=[],
-        events=None,
-        store=None,
-        student=object() if student else None,
-    )
+    ctx = drawing_context(config, student=student)
     compiled = build_graph(ctx)
     return _expand_subgraphs(compiled, compiled.get_graph(xray=True))
 

@@ -231,13 +231,12 @@ def test_span_run_rejects_hallucinated_spans(tmp_path):
 
 def test_template_demonstrations_come_first_in_the_prompt(tmp_path):
     from dualchecker.agents.types import Demonstration
-    from dualchecker.graph.nodes import TeacherNodes
 
     run = make_run(tmp_path, BINARY, CLAIMS, scripted_teacher(claims_answer), n_shot=2)
     template = [
         Demonstration(source="template", record_id="c3", text="TEMPLATE EXAMPLE", label="no")
     ]
-    demos = TeacherNodes(run.ctx)._demonstrations(CLAIMS[0], template, 2)
+    demos = run.ctx.demonstrations.pick(CLAIMS[0], template, 2)
     assert [d.source for d in demos] == ["template", "aligned", "aligned"]
 
 
