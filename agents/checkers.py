@@ -96,6 +96,15 @@ def average_answer(attempts: list[Attempt]) -> TeacherAnswer:
     )
 
 
+class StudentAnswer(BaseModel):
+    """What the student says about one record, in the teacher's vocabulary."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    label: str | None = None
+    spans: list[Span] = Field(default_factory=list)
+    confidence: float
+
+
 class Borderline(BaseModel):
     """A case the student got wrong or nearly wrong, and the answer it should have given."""
 
@@ -124,13 +133,13 @@ class StudentChecker(BaseModel):
         self,
         task: Task,
         labelled: list[LabelledRecord],
-        predictions: list[tuple[str | None, list[Span], float]],
+        predictions: list[StudentAnswer],
     ) -> list[Borderline]:
         """At most `per_batch` cases: wrong vs gold, then disagreement, then low margin, each
         least sure first."""
         cases = []
-        for item, (label, spans, confidence) in zip(labelled, predictions):
-            case = self._judge(task, item, label, spans, confidence)
+        for item, said in zip(labelled, predictions):
+            case = self._judge(task, item, said.label, said.spans, said.confidence)
             if case is not None:
                 cases.append(case)
         rank = {"wrong vs gold": 0, "disagrees with teacher": 1, "low margin": 2}
@@ -196,20 +205,20 @@ class UncertaintyChecker(BaseModel):
         self,
         task: Task,
         labelled: list[LabelledRecord],
-        predictions: list[tuple[str | None, list[Span], float]],
+        predictions: list[StudentAnswer],
     ) -> list[Borderline]:
         """At most `per_batch` cases below `margin` that the teacher answered, least sure first."""
         cases = [
             Borderline(
                 record_id=item.id,
                 reason="low margin",
-                student_label=label,
-                student_spans=spans,
-                student_confidence=confidence,
+                student_label=said.label,
+                student_spans=said.spans,
+                student_confidence=said.confidence,
                 reference_label=item.label,
                 reference_spans=item.spans,
             )
-            for item, (label, spans, confidence) in zip(labelled, predictions)
-            if item.ok and confidence < self.margin
+            for item, said in zip(labelled, predictions)
+            if item.ok and said.confidence < self.margin
         ]
         return sorted(cases, key=lambda c: c.student_confidence)[: self.per_batch]

@@ -65,6 +65,7 @@ SERIALISED_TYPES = (
         for name in ("Calibration", "Reliability", "ReliabilityBin")
     ]
     + [("dualchecker.agents.span_calibration", "SpanCalibration")]
+    + [("dualchecker.agents.checkers", name) for name in ("StudentAnswer", "Borderline")]
 )
 
 

@@ -7,9 +7,10 @@ RunContext. `batch_results` is cleared at the start of every batch, so checkpoin
 from __future__ import annotations
 
 import operator
-from typing import Annotated, Any, TypedDict
+from typing import Annotated, TypedDict
 
 from dualchecker.agents.calibration import Calibration
+from dualchecker.agents.checkers import Borderline, StudentAnswer
 from dualchecker.agents.span_calibration import SpanCalibration
 from dualchecker.agents.types import Attempt, Demonstration, LabelledRecord, Record, Span
 
@@ -42,6 +43,5 @@ class RunState(TypedDict, total=False):
     calibration: Calibration | SpanCalibration | None
     template: Annotated[list[Demonstration], operator.add]
     batch_results: Annotated[list[LabelledRecord], operator.add]
-    student_report: dict[str, Any]
-    student_answers: list[dict[str, Any]]
-    borderline: list[dict[str, Any]]
+    student_answers: list[StudentAnswer]
+    borderline: list[Borderline]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dualchecker.agents.checkers import StudentAnswer
 from dualchecker.agents.student import prediction_answer
 from dualchecker.graph.context import RunContext
 from dualchecker.graph.state import RunState
@@ -24,7 +25,11 @@ class StudentNodes:
         ]
         report, left_out = ctx.student.train(results)
         after = [
-            (*prediction_answer(ctx.task, r.text, p), p.confidence)
+            StudentAnswer(
+                label=(said := prediction_answer(ctx.task, r.text, p))[0],
+                spans=said[1],
+                confidence=p.confidence,
+            )
             for r, p in zip(results, ctx.student.predict(results))
         ]
         summary = {
@@ -44,19 +49,16 @@ class StudentNodes:
                     "record_id": r.id,
                     "before_label": b[0],
                     "before_spans": [s.model_dump() for s in b[1]],
-                    "label": a[0],
-                    "spans": [s.model_dump() for s in a[1]],
-                    "confidence": a[2],
+                    "label": a.label,
+                    "spans": [s.model_dump() for s in a.spans],
+                    "confidence": a.confidence,
                     "teacher_label": r.label,
                     "gold_label": r.gold_label,
                 }
                 for r, b, a in zip(results, before, after)
             ],
         )
-        return {
-            "student_report": {"batch": batch, **summary},
-            "student_answers": [{"label": a[0], "spans": a[1], "confidence": a[2]} for a in after],
-        }
+        return {"student_answers": after}
 
     def check_student(self, state: RunState) -> dict:
         """The batch's borderline cases from the student checker (none when the method has no
@@ -64,9 +66,7 @@ class StudentNodes:
         ctx = self.ctx
         if ctx.student_checker is None or not (ctx.method.student_checker or ctx.method.evokd):
             return {"borderline": []}
-        answers = [
-            (a["label"], a["spans"], a["confidence"]) for a in state.get("student_answers", [])
-        ]
+        answers = state.get("student_answers", [])
         cases = ctx.student_checker.borderline(ctx.task, state.get("batch_results", []), answers)
         ctx.events.emit(
             "student_checker",
@@ -74,16 +74,13 @@ class StudentNodes:
             batch=state["batch_index"] - 1,
             cases=[c.model_dump() for c in cases],
         )
-        return {"borderline": [c.model_dump() for c in cases]}
+        return {"borderline": cases}
 
     def refine_template(self, state: RunState) -> dict:
         """One explained demonstration per borderline case, appended to the teacher's template."""
-        from dualchecker.agents.checkers import Borderline
-
         ctx, batch = self.ctx, state["batch_index"] - 1
         demos = []
-        for raw in state.get("borderline", []):
-            case = Borderline.model_validate(raw)
+        for case in state.get("borderline", []):
             demo, reply = ctx.refiner.demonstration(ctx.records[case.record_id], case)
             demos.append(demo)
             ctx.events.emit(
@@ -101,10 +98,8 @@ class StudentNodes:
     def synthesise(self, state: RunState) -> dict:
         """EvoKD: the LLM writes labelled samples from the student's uncertain cases; the student
         trains on them now and they join the final student's data."""
-        from dualchecker.agents.checkers import Borderline
-
         ctx, batch = self.ctx, state["batch_index"] - 1
-        cases = [Borderline.model_validate(raw) for raw in state.get("borderline", [])]
+        cases = state.get("borderline", [])
         samples, info = ctx.sample_writer.write(
             cases, {rid: ctx.records[rid].text for rid in ctx.records}, prefix=f"synthetic-b{batch}"
         )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dualchecker.agents.checkers import StudentChecker
+from dualchecker.agents.checkers import StudentAnswer, StudentChecker
 from dualchecker.agents.embedders import HashingEmbedder
 from dualchecker.agents.student import teacher_examples
 from dualchecker.agents.types import LabelledRecord, Span
@@ -25,6 +25,10 @@ def labelled(rid, label, gold, ok=True):
     )
 
 
+def said(label: str, confidence: float) -> StudentAnswer:
+    return StudentAnswer(label=label, confidence=confidence)
+
+
 def test_checker_picks_the_least_confident_wrong_case():
     items = [
         labelled("a", "yes", "yes"),
@@ -32,7 +36,7 @@ def test_checker_picks_the_least_confident_wrong_case():
         labelled("c", "no", "no"),
         labelled("d", "yes", "no"),
     ]
-    student = [("yes", [], 0.9), ("no", [], 0.8), ("yes", [], 0.51), ("yes", [], 0.6)]
+    student = [said("yes", 0.9), said("no", 0.8), said("yes", 0.51), said("yes", 0.6)]
     cases = StudentChecker(per_batch=1).borderline(BINARY, items, student)
     assert [(c.record_id, c.reason, c.reference_label) for c in cases] == [
         ("c", "wrong vs gold", "no")
@@ -43,7 +47,7 @@ def test_checker_picks_the_least_confident_wrong_case():
 
 def test_checker_without_gold_uses_disagreement_then_margin():
     items = [labelled("a", "yes", None), labelled("b", "no", None), labelled("c", "yes", None)]
-    student = [("yes", [], 0.55), ("yes", [], 0.95), ("yes", [], 0.99)]
+    student = [said("yes", 0.55), said("yes", 0.95), said("yes", 0.99)]
     cases = StudentChecker(per_batch=3, margin=0.6).borderline(BINARY, items, student)
     assert [(c.record_id, c.reason) for c in cases] == [
         ("b", "disagrees with teacher"),
@@ -61,11 +65,15 @@ def test_span_checker_compares_span_sets_not_tokens():
         gold_spans=[cause, effect],
         confidence=0.9,
     )
-    exact = StudentChecker().borderline(SPANS, [item], [(None, [effect, cause], 0.7)])
+    exact = StudentChecker().borderline(
+        SPANS, [item], [StudentAnswer(spans=[effect, cause], confidence=0.7)]
+    )
     assert exact == []
     near = Span(type="effect", start=5, end=18, text="caused floods")
     assert (
-        StudentChecker().borderline(SPANS, [item], [(None, [cause, near], 0.7)])[0].reason
+        StudentChecker()
+        .borderline(SPANS, [item], [StudentAnswer(spans=[cause, near], confidence=0.7)])[0]
+        .reason
         == "wrong vs gold"
     )
 
