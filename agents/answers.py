@@ -7,10 +7,23 @@ fuzzed and tested from tables of cases.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import re
-from typing import Any
+from typing import Annotated, Any, Literal
+
+from langchain_core.utils.json import parse_partial_json
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    WithJsonSchema,
+    create_model,
+)
 
 from dualchecker.agents.types import Span, Task, TeacherAnswer
 from dualchecker.errors import AnswerParseError
@@ -48,48 +61,18 @@ def extract_json_object(raw: str) -> dict[str, Any]:
             raise AnswerParseError("JSON nested too deeply") from None
         if isinstance(value, dict):
             return value
-    repaired = close_truncated_json(text)
-    if repaired is not None:
-        return repaired
-    raise AnswerParseError("no JSON object in the reply")
-
-
-def close_truncated_json(text: str) -> dict[str, Any] | None:
-    """A reply cut off mid-object (a token limit, a stop): close its open string and braces.
-
-    Labels and confidences come before the rationale in the answer format, so a cut usually
-    loses only the end of the rationale. Anything still unparseable after closing is rejected.
-    """
+    # A reply cut off mid-object (a token limit, a stop): langchain-core closes its open string
+    # and brackets and drops an unfinished key. Labels and confidences come before the rationale
+    # in the answer format, so a cut usually loses only the end of the rationale.
     start = text.find("{")
-    if start < 0:
-        return None
-    closers, in_string, escaped = [], False, False
-    for ch in text[start:]:
-        if in_string:
-            if escaped:
-                escaped = False
-            elif ch == "\\":
-                escaped = True
-            elif ch == '"':
-                in_string = False
-            continue
-        if ch == '"':
-            in_string = True
-        elif ch in "{[":
-            closers.append("}" if ch == "{" else "]")
-        elif ch in "}]" and closers:
-            closers.pop()
-    if not closers:
-        return None
-    tail = text[start:].rstrip()
-    if in_string:
-        tail += '"'
-    tail = tail.rstrip(",: ")
-    try:
-        value = json.loads(tail + "".join(reversed(closers)), strict=False)
-    except (json.JSONDecodeError, RecursionError):
-        return None
-    return value if isinstance(value, dict) else None
+    if start >= 0:
+        try:
+            repaired = parse_partial_json(text[start:], strict=False)
+        except (json.JSONDecodeError, RecursionError):
+            repaired = None
+        if isinstance(repaired, dict):
+            return repaired
+    raise AnswerParseError("no JSON object in the reply")
 
 
 def normalise_confidence(value: Any) -> float:
@@ -159,24 +142,13 @@ def locate_span(text: str, quote: str) -> tuple[int, int] | None:
     return index[at], index[at + len(squeezed_quote) - 1] + 1
 
 
-def parse_spans(data: dict[str, Any], task: Task, text: str) -> tuple[list[Span], int]:
-    """Read the quotes (one or a list) of every span type; returns the spans and how many quotes
-    were dropped because they are not in the text (a hallucinated quote costs itself only)."""
+def ground_quotes(quotes_by_type: dict[str, list[str]], text: str) -> tuple[list[Span], int]:
+    """Find every quote in the text; returns the spans and how many quotes were dropped because
+    they are not in it (a hallucinated quote costs itself only, never the whole answer)."""
     spans: list[Span] = []
     dropped = 0
-    keys = {k.lower(): k for k in data}
-    for span_type in task.span_type_names:
-        if span_type.lower() not in keys:
-            raise AnswerParseError(f"the answer has no '{span_type}' field")
-        value = data[keys[span_type.lower()]]
-        quotes = value if isinstance(value, list) else [value]
+    for span_type, quotes in quotes_by_type.items():
         for quote in quotes:
-            if quote is None or (isinstance(quote, str) and not quote.strip()):
-                continue
-            if not isinstance(quote, str):
-                raise AnswerParseError(
-                    f"'{span_type}' must be a quote from the text, got {quote!r}"
-                )
             where = locate_span(text, quote)
             if where is None:
                 dropped += 1
@@ -190,17 +162,15 @@ def parse_spans(data: dict[str, Any], task: Task, text: str) -> tuple[list[Span]
 
 
 def parse_answer(raw: str, task: Task, text: str) -> TeacherAnswer:
-    """Validate a raw reply against the task; raises AnswerParseError with the reason."""
-    data = extract_json_object(raw)
-    fields = {k.lower(): v for k, v in data.items()}
-    if "confidence" not in fields:
-        raise AnswerParseError("the answer has no 'confidence' field")
-    confidence = normalise_confidence(fields["confidence"])
-    rationale = fields.get("rationale", fields.get("reason", ""))
-    rationale = rationale if isinstance(rationale, str) else json.dumps(rationale)
-    rationale = trim_at_cap(rationale, ANSWER_RATIONALE_CHARS)
+    """Validate a raw reply against the task's answer model; raises AnswerParseError with the
+    reason (a missing field, a label not in the task, a confidence that is no number, …)."""
+    model = answer_model(task)
+    reply = model.model_validate(_fields_by_alias(extract_json_object(raw), model))
+    confidence = reply.confidence
+    rationale = trim_at_cap(reply.rationale, ANSWER_RATIONALE_CHARS)
     if task.is_spans:
-        spans, dropped = parse_spans(data, task, text)
+        quotes = {name: getattr(reply, _field(i)) for i, name in enumerate(task.span_type_names)}
+        spans, dropped = ground_quotes(quotes, text)
         if dropped and not spans:
             raise AnswerParseError(
                 f"hallucinated span: none of the {dropped} quotes is in the text"
@@ -210,13 +180,7 @@ def parse_answer(raw: str, task: Task, text: str) -> TeacherAnswer:
         return TeacherAnswer(
             spans=spans, confidence=confidence, rationale=rationale, dropped_spans=dropped
         )
-    if "label" not in fields:
-        raise AnswerParseError("the answer has no 'label' field")
-    return TeacherAnswer(
-        label=match_label(fields["label"], task.label_names),
-        confidence=confidence,
-        rationale=rationale,
-    )
+    return TeacherAnswer(label=reply.label, confidence=confidence, rationale=rationale)
 
 
 def parse_rationale(raw: str, *, limit: int | None = None) -> str:
@@ -248,28 +212,138 @@ def trim_at_cap(text: str, limit: int | None) -> str:
     return (text[:space] if space > 0 else text).rstrip(",;:- ") + "…"
 
 
+def _field(i: int) -> str:
+    """The Python name of span type i's field (its JSON name, the alias, may be any string)."""
+    return f"span_{i}"
+
+
+def _as_text(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def _as_quotes(span_type: str) -> Any:
+    def read(value: Any) -> list[str]:
+        """One quote or a list of them; empty ones and nulls mean "none"."""
+        quotes = value if isinstance(value, list) else [value]
+        out = []
+        for quote in quotes:
+            if quote is None or (isinstance(quote, str) and not quote.strip()):
+                continue
+            if not isinstance(quote, str):
+                raise AnswerParseError(
+                    f"'{span_type}' must be a quote from the text, got {quote!r}"
+                )
+            out.append(quote)
+        return out
+
+    return read
+
+
+class _Reply(BaseModel):
+    """Base of every task's answer model: a reply whose fields are missing or malformed raises
+    AnswerParseError with the reason, as the re-ask shows it to the model."""
+
+    model_config = ConfigDict(frozen=True, populate_by_name=True)
+
+    @classmethod
+    def model_validate(cls, obj: Any, **kwargs: Any) -> _Reply:  # noqa: D102
+        try:
+            return super().model_validate(obj, **kwargs)
+        except ValidationError as exc:
+            error = exc.errors()[0]
+            name = error["loc"][0] if error["loc"] else "answer"
+            alias = cls.model_fields[name].alias if name in cls.model_fields else name
+            if error["type"] == "missing":
+                raise AnswerParseError(f"the answer has no '{alias or name}' field") from None
+            raise AnswerParseError(f"'{alias or name}': {error['msg']}") from None
+
+
+@functools.lru_cache(maxsize=64)
+def _answer_model(task_json: str, reasoning_first: bool) -> type[_Reply]:
+    task = Task.model_validate_json(task_json)
+    text = Annotated[
+        str,
+        BeforeValidator(_as_text),
+        WithJsonSchema(
+            {
+                "type": "string",
+                "maxLength": RATIONALE_CHARS if reasoning_first else ANSWER_RATIONALE_CHARS,
+            }
+        ),
+    ]
+    fields: dict[str, Any] = {}
+    if reasoning_first:
+        fields["rationale"] = (
+            text,
+            Field("", validation_alias=AliasChoices("rationale", "reason")),
+        )
+    if task.is_spans:
+        for i, span_type in enumerate(task.span_types):  # a list: a text may hold two causes
+            quotes = Annotated[list[str], BeforeValidator(_as_quotes(span_type.name))]
+            fields[_field(i)] = (
+                quotes,
+                Field(alias=span_type.name, description=span_type.description),
+            )
+    else:
+        labels = tuple(task.label_names)
+        label = Annotated[
+            Literal[labels],  # type: ignore[valid-type]
+            BeforeValidator(lambda value: match_label(value, list(labels))),
+        ]
+        fields["label"] = (label, ...)
+    confidence = Annotated[
+        float,
+        BeforeValidator(normalise_confidence),
+        WithJsonSchema({"type": "integer", "minimum": 0, "maximum": 100}),
+    ]
+    fields["confidence"] = (confidence, ...)
+    if not reasoning_first:
+        fields["rationale"] = (
+            text,
+            Field("", validation_alias=AliasChoices("rationale", "reason")),
+        )
+    return create_model("TeacherReply", __base__=_Reply, **fields)
+
+
+def answer_model(task: Task, *, reasoning_first: bool = False) -> type[_Reply]:
+    """The teacher's reply for `task` as one pydantic model: the label a `Literal` of the task's
+    labels (matched leniently: case, quotes), one list of quotes per span type, the confidence
+    normalised to 0..1 from whatever the model wrote (0.9, 90, "90%", "high"). The JSON schema
+    the backend constrains decoding with (`answer_schema`) and the validation of what comes
+    back both come from it, so the two cannot drift apart."""
+    return _answer_model(task.model_dump_json(), reasoning_first)
+
+
 def answer_schema(task: Task, *, reasoning_first: bool = False) -> dict[str, Any]:
-    """The JSON schema a backend can use to constrain the teacher's reply.
+    """The JSON schema a backend can use to constrain the teacher's reply: the answer model's,
+    every field required, in the model's field order.
 
     With `reasoning_first` (chain-of-thought) the rationale is the first field, so a grammar-
     constrained model writes its reasoning before it commits to an answer.
     """
-    props: dict[str, Any] = {}
-    if reasoning_first:
-        props["rationale"] = {"type": "string", "maxLength": RATIONALE_CHARS}
-    if task.is_spans:
-        for span_type in task.span_types:  # a list: a text may hold two causes
-            props[span_type.name] = {
-                "type": "array",
-                "items": {"type": "string"},
-                "description": span_type.description,
-            }
-    else:
-        props["label"] = {"type": "string", "enum": task.label_names}
-    props["confidence"] = {"type": "integer", "minimum": 0, "maximum": 100}
-    if not reasoning_first:
-        props["rationale"] = {"type": "string", "maxLength": ANSWER_RATIONALE_CHARS}
+    schema = answer_model(task, reasoning_first=reasoning_first).model_json_schema()
+    props = {
+        name: {k: v for k, v in prop.items() if k not in ("title", "default")}
+        for name, prop in schema["properties"].items()
+    }
     return {"type": "object", "properties": props, "required": list(props)}
+
+
+def _fields_by_alias(data: dict[str, Any], model: type[_Reply]) -> dict[str, Any]:
+    """The reply's fields under the model's names, its keys matched without regard to case."""
+    lowered = {str(k).lower(): v for k, v in data.items()}
+    out = {}
+    for name, field in model.model_fields.items():
+        for key in (field.alias or name, *_choices(field)):
+            if key.lower() in lowered:
+                out[name] = lowered[key.lower()]
+                break
+    return out
+
+
+def _choices(field: Any) -> tuple[str, ...]:
+    alias = field.validation_alias
+    return tuple(c for c in getattr(alias, "choices", ()) if isinstance(c, str))
 
 
 # Small models ramble; a grammar-constrained length keeps replies short and the JSON whole

@@ -138,5 +138,30 @@ def test_truncated_replies_are_closed(raw, expected):
 
 @pytest.mark.parametrize("raw", ['{"label": "yes", "confidence":', '{"label"', "no braces at all"])
 def test_truncation_that_loses_a_value_is_still_rejected(raw):
-    with pytest.raises(AnswerParseError):
-        extract_json_object(raw)
+    # the unfinished key is dropped, never guessed, so the answer lacks a field it needs
+    with pytest.raises(AnswerParseError, match="no 'confidence' field|no 'label' field|no JSON"):
+        parse_answer(raw, BINARY, "text")
+
+
+def test_schema_and_validation_come_from_one_answer_model_per_task():
+    from dualchecker.agents.answers import answer_model, answer_schema
+    from dualchecker.agents.types import SpanTypeDef, Task
+
+    ner = Task(
+        name="places",
+        kind="spans",
+        instructions="Find the places.",
+        span_types=[SpanTypeDef(name="geo-loc", description="a place")],
+    )
+    schema = answer_schema(ner)
+    assert list(schema["properties"]) == ["geo-loc", "confidence", "rationale"]
+    assert schema["required"] == list(schema["properties"])
+    model = answer_model(ner)
+    assert model.model_json_schema()["properties"]["geo-loc"]["type"] == "array"
+    text = "From Paris to Lyon by train."
+    answer = parse_answer('{"GEO-LOC": ["Paris", "Lyon"], "confidence": 70}', ner, text)
+    assert [s.text for s in answer.spans] == ["Paris", "Lyon"] and answer.confidence == 0.7
+    # the label field is a Literal of the task's labels, in the schema and in validation
+    assert answer_schema(BINARY)["properties"]["label"]["enum"] == BINARY.label_names
+    with pytest.raises(AnswerParseError, match="no 'label' field"):
+        parse_answer('{"confidence": 70}', BINARY, "text")
