@@ -2,7 +2,7 @@
 
 Environmental claims (binary, positive-class F1) and Causal News Corpus subtask 2 (cause and
 effect spans, exact-match span F1 and word-level token F1; one example per sentence with
-all its relations' spans, see ``dualchecker.training.corpora``). This is the "student on
+all its relations' spans, see ``dualchecker.adapters.cnc_spans``). This is the "student on
 gold labels" reference point that students on teacher labels are compared with.
 
     python benchmarks/student.py --train-size 600 --epochs 3
@@ -22,8 +22,9 @@ from pathlib import Path
 
 import torch
 
+from dualchecker.adapters import CNC_SPANS, ENV_CLAIMS, cnc_spans, environmental_claims
+from dualchecker.agents.student import gold_examples
 from dualchecker.training import EvalReport, StudentConfig, StudentExample, train_and_evaluate
-from dualchecker.training.corpora import CNC_SPAN_TYPES, load_cnc_spans, load_jsonl_labels
 
 logger = logging.getLogger("benchmarks.student")
 
@@ -42,11 +43,13 @@ def subsample(examples: list[StudentExample], size: int, seed: int) -> list[Stud
 def load_task(task: str, data_dir: Path) -> tuple[list[StudentExample], list[StudentExample]]:
     """(train, dev) examples with gold labels."""
     if task == "claims":
-        folder = data_dir / "environmental_claims"
-        return load_jsonl_labels(folder / "train.jsonl"), load_jsonl_labels(folder / "dev.jsonl")
-    folder = data_dir / "causal_news_corpus"
-    return load_cnc_spans(folder / "train_subtask2.csv"), load_cnc_spans(
-        folder / "dev_subtask2.csv"
+        return tuple(
+            gold_examples(ENV_CLAIMS, environmental_claims(data_dir, split))
+            for split in ("train", "dev")
+        )
+    return tuple(
+        gold_examples(CNC_SPANS, cnc_spans(data_dir, split, relations="all"))
+        for split in ("train", "dev")
     )
 
 
@@ -63,7 +66,7 @@ def student_config(task: str, args: argparse.Namespace) -> StudentConfig:
         shared["model"] = args.model
     if task == "claims":
         return StudentConfig(task="classification", num_labels=2, **shared)
-    return StudentConfig(task="spans", span_types=CNC_SPAN_TYPES, **shared)
+    return StudentConfig(task="spans", span_types=CNC_SPANS.span_type_names, **shared)
 
 
 def row(task: str, report: EvalReport) -> dict:

@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Literal
 
 from dualchecker.agents.types import LabelDef, Record, Span, SpanTypeDef, Task
+from dualchecker.cnc_tags import parse_tagged_spans
 from dualchecker.errors import DataError
-from dualchecker.training.corpora import parse_tagged_spans
 
 ENV_CLAIMS = Task(
     name="environmental claim detection",
@@ -137,11 +137,11 @@ def cnc_spans(
                 str(exc), source=str(path), row=row_number, field="text_w_pairs"
             ) from None
         known = records[k].spans if k in records else []
-        merged = known + [
+        found = [
             Span(type=s.type, start=s.start, end=s.end, text=row["text"][s.start : s.end])
             for s in spans
-            if s.key() not in {x.key() for x in known}
         ]
+        merged = known + [s for s in found if s.key() not in {x.key() for x in known}]
         records[k] = Record(id=k, text=row["text"], spans=merged)
     return list(records.values())
 

@@ -1,15 +1,15 @@
-"""Reading the shared data sets into plain examples, CNC's inline tags in particular."""
+"""Reading the shared data sets into records, CNC's inline tags in particular."""
 
 from __future__ import annotations
 
 import csv
-import json
 from pathlib import Path
 
 import pytest
 
+from dualchecker.adapters import cnc_spans, environmental_claims
+from dualchecker.cnc_tags import parse_tagged_spans
 from dualchecker.errors import DataError
-from dualchecker.training.corpora import load_cnc_spans, load_jsonl_labels, parse_tagged_spans
 
 DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 
@@ -55,17 +55,18 @@ def write_cnc(path: Path, rows: list[tuple[str, str, str]]) -> None:
             writer.writerow(["cnc", "d1", sent, i, text, tagged])
 
 
-def test_relations_of_one_sentence_become_one_example(tmp_path):
+def test_relations_of_one_sentence_become_one_record(tmp_path):
     text = "Rain caused floods which closed roads ."
+    (tmp_path / "causal_news_corpus").mkdir()
     write_cnc(
-        tmp_path / "s2.csv",
+        tmp_path / "causal_news_corpus" / "x_subtask2.csv",
         [
             ("1", text, "<ARG0>Rain</ARG0> caused <ARG1>floods</ARG1> which closed roads ."),
             ("1", text, "Rain caused <ARG0>floods</ARG0> which closed <ARG1>roads</ARG1> ."),
             ("2", "Fire spread .", "<ARG0>Fire</ARG0> <ARG1>spread</ARG1> ."),
         ],
     )
-    examples = load_cnc_spans(tmp_path / "s2.csv")
+    examples = cnc_spans(tmp_path, "x", relations="all")
     assert [ex.id for ex in examples] == ["cnc-d1-1", "cnc-d1-2"]
     # 'floods' is an effect in one relation and a cause in the other: both are kept.
     assert pieces(text, examples[0].spans) == [
@@ -77,24 +78,20 @@ def test_relations_of_one_sentence_become_one_example(tmp_path):
 
 
 def test_bad_row_names_file_and_row(tmp_path):
-    write_cnc(tmp_path / "bad.csv", [("1", "a b", "<ARG0>a</ARG0> c")])
-    with pytest.raises(DataError, match="row 0"):
-        load_cnc_spans(tmp_path / "bad.csv")
-
-
-def test_jsonl_labels(tmp_path):
-    path = tmp_path / "dev.jsonl"
-    path.write_text(
-        "\n".join(json.dumps({"text": t, "label": y}) for t, y in [("a", 1), ("b", 0)]) + "\n"
+    (tmp_path / "causal_news_corpus").mkdir()
+    write_cnc(
+        tmp_path / "causal_news_corpus" / "bad_subtask2.csv", [("1", "a b", "<ARG0>a</ARG0> c")]
     )
-    examples = load_jsonl_labels(path)
-    assert [(e.id, e.text, e.label) for e in examples] == [("dev-0", "a", 1), ("dev-1", "b", 0)]
+    with pytest.raises(
+        DataError, match="bad_subtask2.csv.*row 2"
+    ):  # the CSV line, after the header
+        cnc_spans(tmp_path, "bad")
 
 
 @pytest.mark.skipif(not DATA.exists(), reason=f"shared data not found at {DATA}")
 def test_real_files_parse():
-    dev = load_cnc_spans(DATA / "causal_news_corpus" / "dev_subtask2.csv")
+    dev = cnc_spans(DATA, "dev", relations="all")
     assert len(dev) == 185
     assert sum(len(ex.spans) for ex in dev) == 497
-    claims = load_jsonl_labels(DATA / "environmental_claims" / "dev.jsonl")
-    assert (len(claims), sum(ex.label for ex in claims)) == (265, 66)
+    claims = environmental_claims(DATA, "dev")
+    assert (len(claims), sum(ex.label == "yes" for ex in claims)) == (265, 66)
