@@ -18,6 +18,7 @@ from sklearn.model_selection import GroupKFold, cross_val_predict
 
 from dualchecker.agents.calibration import Reliability, pick_threshold, reliability
 from dualchecker.agents.types import Span
+from dualchecker.training.metrics import span_exact_f1
 
 FEATURES = (
     "tagger probability",
@@ -87,12 +88,8 @@ def select(scored: list[tuple[Span, float]], keep: float) -> tuple[list[Span], f
 
 
 def span_f1(predicted: list[list[Span]], gold: list[list[Span]]) -> float:
-    """Micro exact-match F1 over (type, start, end)."""
-    tp = fp = fn = 0
-    for said, truth in zip(predicted, gold, strict=True):
-        a, b = {s.key() for s in said}, {s.key() for s in truth}
-        tp, fp, fn = tp + len(a & b), fp + len(a - b), fn + len(b - a)
-    return 2 * tp / (2 * tp + fp + fn) if tp else 0.0
+    """Micro exact-match F1 over (type, start, end), as the run scores spans."""
+    return span_exact_f1(gold, predicted)["f1"]
 
 
 class SpanSample(BaseModel):
