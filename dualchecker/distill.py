@@ -5,13 +5,9 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from dualchecker.agents.checkers import StudentChecker, UncertaintyChecker
-from dualchecker.agents.evokd import SampleWriter
-from dualchecker.agents.student import StudentAgent, gold_examples, teacher_examples
-from dualchecker.agents.template import TemplateRefiner
+from dualchecker.agents.student import gold_examples, teacher_examples
 from dualchecker.agents.types import LabelledRecord, Record, Task
 from dualchecker.graph.config import StudentSettings
-from dualchecker.graph.context import RunContext
 from dualchecker.training.config import StudentConfig
 
 log = logging.getLogger(__name__)
@@ -46,32 +42,6 @@ def make_trainer(config: StudentConfig, settings: StudentSettings):
     from dualchecker.training.trainer import StudentTrainer
 
     return StudentTrainer(config)
-
-
-def attach_student(
-    ctx: RunContext, settings: StudentSettings, seed: int, already_labelled: list[LabelledRecord]
-) -> None:
-    """Put the student agents into the run context.
-
-    On resume the student is rebuilt from the teacher labels stored so far (one online step
-    over all of them), since model weights are not part of the graph checkpoint.
-    """
-    config = student_config(ctx.task, settings, seed)
-    ctx.student = StudentAgent(
-        ctx.task, make_trainer(config, settings), min_confidence=settings.min_confidence
-    )
-    if ctx.method.evokd:
-        ctx.student_checker = UncertaintyChecker()
-        ctx.sample_writer = SampleWriter(
-            ctx.task, ctx.teacher.backend.for_agent("student_checker"), ctx.teacher.prompts
-        )
-    else:
-        ctx.student_checker = StudentChecker(per_batch=ctx.method.borderline_per_batch)
-        ctx.refiner = TemplateRefiner(
-            ctx.task, ctx.teacher.backend.for_agent("student_checker"), ctx.teacher.prompts
-        )
-    if already_labelled:
-        ctx.student.train(already_labelled + ctx.store.synthetic())
 
 
 def final_students(

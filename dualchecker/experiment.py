@@ -25,6 +25,7 @@ from dualchecker.adapters import load_dataset
 from dualchecker.agents.backends import BackendConfig, make_backend
 from dualchecker.agents.embedders import Embedder
 from dualchecker.agents.types import LabelledRecord, Record, Task
+from dualchecker.compose import make_embedder
 from dualchecker.data import DataSource, atomic_write_text, load_records
 from dualchecker.errors import ConfigError
 from dualchecker.evaluation import bootstrap_f1
@@ -36,7 +37,7 @@ from dualchecker.graph.config import (
     StudentSettings,
     method,
 )
-from dualchecker.runner import Run, make_embedder
+from dualchecker.runner import Run
 
 log = logging.getLogger(__name__)
 

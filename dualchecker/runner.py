@@ -22,25 +22,19 @@ from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.graph.state import CompiledStateGraph
 from pydantic import BaseModel, Field
 
-from dualchecker.agents.aligner import ContextAligner, ExampleIndex, normalise_text
-from dualchecker.agents.backends import ChatBackend, Completion, make_backend
+from dualchecker.agents.aligner import normalise_text
+from dualchecker.agents.backends import ChatBackend, make_backend
 from dualchecker.agents.calibration import reliability
-from dualchecker.agents.checkers import TeacherChecker
-from dualchecker.agents.demonstrations import DemonstrationPicker, static_examples
-from dualchecker.agents.embedders import Embedder, HashingEmbedder, SentenceTransformerEmbedder
+from dualchecker.agents.embedders import Embedder
 from dualchecker.agents.llm_cache import AgentUsage, SQLiteLLMCache
-from dualchecker.agents.prompting import PromptBook
-from dualchecker.agents.span_probe import SpanProbe
-from dualchecker.agents.teacher import Teacher
 from dualchecker.agents.types import LabelledRecord, Record, Usage
+from dualchecker.compose import build_context
 from dualchecker.data import atomic_write_text, load_records, write_labels_jsonl
 from dualchecker.errors import ConfigError, DataError
 from dualchecker.evaluation import teacher_scores
 from dualchecker.events import EventLog, read_events
 from dualchecker.graph.build import build_graph
-from dualchecker.graph.config import RetrievalConfig, RunConfig
-from dualchecker.graph.context import RunContext
-from dualchecker.graph.nodes import calibration_sample
+from dualchecker.graph.config import RunConfig
 from dualchecker.graph.store import ResultStore
 
 log = logging.getLogger(__name__)
@@ -121,8 +115,6 @@ class RunSummary(BaseModel):
     outputs: dict[str, str] = Field(default_factory=dict)
 
 
-# Below this many pool examples (after the calibration sample) a span tagger learns nothing useful.
-MIN_TAGGER_EXAMPLES = 50
 LLM_CACHE_FILES = ("llm_cache.sqlite", "llm_cache.sqlite-wal", "llm_cache.sqlite-shm")
 
 
@@ -151,7 +143,6 @@ def check_disjoint(
     Raises:
         DataError: on any overlap (named by id), unless `allow`, which only warns with counts.
     """
-    from dualchecker.agents.aligner import normalise_text
 
     seen = {normalise_text(r.text): r.id for r in held_out}
     for name, records in others.items():
@@ -164,13 +155,6 @@ def check_disjoint(
         if not allow:
             raise DataError(message + "; remove them, or set student.allow_eval_overlap")
         log.warning("%s (allowed by student.allow_eval_overlap)", message)
-
-
-def make_embedder(cfg: RetrievalConfig) -> Embedder:
-    """The retrieval embedder the config names: the hashing one, or a sentence-transformers model."""
-    if cfg.kind == "hashing":
-        return HashingEmbedder()
-    return SentenceTransformerEmbedder(cfg.model, max_seq_length=cfg.max_seq_length)
 
 
 def fingerprint(config: RunConfig, records: list[Record]) -> str:
@@ -231,7 +215,16 @@ class Run:
         self.events = EventLog(
             self.dir / "events.jsonl", run_id=self.store.get_meta("run_id") or ""
         )
-        self.ctx = self._context(embedder)
+        self.ctx = build_context(
+            config,
+            backend=self.backend,
+            inputs=self.inputs,
+            pool=self.pool,
+            store=self.store,
+            events=self.events,
+            embedder=embedder,
+            with_student=with_student,
+        )
         self.with_student = with_student
         self.held_out: list[Record] = []
         if with_student and config.student.eval is not None:
@@ -241,10 +234,6 @@ class Run:
                 {"pool": self.pool, "inputs": self.inputs},
                 allow=config.student.allow_eval_overlap,
             )
-        if with_student and config.method.student:
-            from dualchecker.distill import attach_student
-
-            attach_student(self.ctx, config.student, config.run.seed, self.store.all())
 
     def _attach_cache(self, *, own_model: bool) -> SQLiteLLMCache | None:
         """The run's LLM cache: on for config-built backends unless `run.llm_cache` says otherwise."""
@@ -270,96 +259,6 @@ class Run:
             self.dir / "config.json",
             self.config.model_dump_json(indent=2, exclude={"backend": {"api_key"}}),
         )
-
-    def _context(self, embedder: Embedder | None) -> RunContext:
-        cfg, method = self.config, self.config.method
-        prompts = PromptBook(cfg.prompts_dir)
-        needs_index = (
-            method.demonstrations in ("aligned", "paper")
-            and max(method.n_shot, method.reprompt_k) > 0
-            or method.neighbour_vote
-        )
-        index = (
-            ExampleIndex(self.pool, embedder or make_embedder(cfg.retrieval))
-            if needs_index
-            else None
-        )
-
-        def on_rationale(example_id: str, messages: list[dict], reply: Completion) -> None:
-            self.events.emit(
-                "aligner",
-                "rationale",
-                record_id=example_id,
-                usage=reply.usage,
-                seconds=reply.seconds,
-                cached=reply.cached,
-                messages=messages,
-                raw=reply.text,
-            )
-
-        aligner = ContextAligner(
-            cfg.task,
-            index,
-            self.backend.for_agent("aligner"),
-            prompts,
-            explain=method.explain_examples,
-            on_call=on_rationale,
-        )
-        return RunContext(
-            task=cfg.task,
-            method=method,
-            settings=cfg.run,
-            records={r.id: r for r in self.inputs},
-            order=[r.id for r in self.inputs],
-            teacher=Teacher(
-                cfg.task,
-                self.backend.for_agent("teacher"),
-                prompts,
-                style=method.style,
-                confidence=method.confidence,
-                samples=method.samples,
-                verbalise=method.verbalise,
-                max_reasks=method.max_reasks,
-            ),
-            pool=self.pool,
-            checker=TeacherChecker(
-                threshold=method.threshold,
-                max_reprompts=method.max_reprompts,
-                final_rule=method.final_rule,
-            ),
-            aligner=aligner,
-            demonstrations=DemonstrationPicker(
-                aligner,
-                static_examples(self.pool, max(method.n_shot, method.reprompt_k), cfg.run.seed),
-                layout=method.demonstrations,
-                n_shot=method.n_shot,
-                template_size=method.template_size,
-                balanced=method.balanced,
-                explain_examples=method.explain_examples,
-            ),
-            events=self.events,
-            store=self.store,
-            span_probe=self._span_probe(),
-        )
-
-    def _span_probe(self) -> SpanProbe | None:
-        """Span tasks that combine the teacher with the pool: a tagger fitted on the pool, minus
-        the calibration sample (whose answers must be as unseen as the records')."""
-        cfg, method = self.config, self.config.method
-        if not (cfg.task.is_spans and method.neighbour_vote and method.calibrate):
-            return None
-        held_out = calibration_sample(self.pool, self.inputs, method.calibration_size, cfg.run.seed)
-        probe = SpanProbe(
-            cfg.task,
-            self.pool,
-            held_out={normalise_text(r.text) for r in held_out},
-            epochs=method.span_probe_epochs,
-            seed=cfg.run.seed,
-        )
-        if len(probe.training) < MIN_TAGGER_EXAMPLES:
-            log.info("span tasks: %d pool examples are too few for a tagger", len(probe.training))
-            return None
-        return probe
 
     def graph(self, checkpointer: SqliteSaver | None = None) -> CompiledStateGraph:
         """The run's compiled labelling graph, checkpointed when a checkpointer is given."""
