@@ -241,17 +241,12 @@ class ContextAligner:
             found = self.index.balanced(record, k, labels or self.task.label_names)
         else:
             found = self.index.neighbours(record, k)
-        demos = []
-        for example, similarity in found:
-            demos.append(
-                Demonstration(
-                    source="aligned",
-                    record_id=example.id,
-                    text=example.text,
-                    label=example.label,
-                    spans=example.spans or [],
-                    similarity=similarity,
-                    rationale=self.rationale(example) if self.explain else "",
-                )
+        return [
+            Demonstration.of(
+                example,
+                "aligned",
+                similarity=similarity,
+                rationale=self.rationale(example) if self.explain else "",
             )
-        return demos
+            for example, similarity in found
+        ]

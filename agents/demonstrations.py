@@ -91,13 +91,6 @@ class DemonstrationPicker:
         explain = self.explain_examples if explain is None else explain
         examples = [r for r in self.static if r.id != record.id][:k]
         return [
-            Demonstration(
-                source="static",
-                record_id=r.id,
-                text=r.text,
-                label=r.label,
-                spans=r.spans or [],
-                rationale=self.aligner.rationale(r) if explain else "",
-            )
+            Demonstration.of(r, "static", rationale=self.aligner.rationale(r) if explain else "")
             for r in examples
         ]

@@ -152,7 +152,7 @@ class Teacher:
                 rationale_chars=0 if self.confidence_of_spans else 160,
                 reasoning_first=self.style == "cot",
             )
-        asked, usage, seconds, error, reply = list(messages), Usage(), 0.0, None, None
+        asked, usage, seconds, error, answer = list(messages), Usage(), 0.0, None, None
         for reask in range(self.max_reasks + 1):
             try:
                 reply = backend.complete(asked, self.schema, grammar=grammar)
@@ -179,25 +179,18 @@ class Teacher:
                 continue
             if self.task.is_spans and answer.spans and self.confidence_of_spans:
                 answer = self._span_probabilities(messages, reply.text, answer)
-            return Attempt(
-                kind=kind,
-                messages=messages,
-                raw=reply.text,
-                answer=answer,
-                usage=usage,
-                seconds=seconds,
-                cached=reply.cached,
-                reasks=reask,
-            )
+            error = None
+            break
         return Attempt(
             kind=kind,
             messages=messages,
             raw=reply.text,
+            answer=None if error else answer,
             error=error,
             usage=usage,
             seconds=seconds,
             cached=reply.cached,
-            reasks=self.max_reasks,
+            reasks=reask,
         )
 
     def _span_probabilities(

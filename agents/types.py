@@ -228,6 +228,26 @@ class Demonstration(BaseModel):
         "earlier answer (student feedback without a human label).",
     )
 
+    @classmethod
+    def of(
+        cls,
+        record: Record,
+        source: Literal["aligned", "static"],
+        *,
+        rationale: str = "",
+        similarity: float | None = None,
+    ) -> Demonstration:
+        """A human-labelled record shown as a worked example."""
+        return cls(
+            source=source,
+            record_id=record.id,
+            text=record.text,
+            label=record.label,
+            spans=record.spans or [],
+            rationale=rationale,
+            similarity=similarity,
+        )
+
 
 class LabelledRecord(BaseModel):
     """The teacher's final word on one record, with every attempt kept."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 
 from langgraph.types import Overwrite
 
@@ -173,22 +174,17 @@ class TeacherNodes:
                     verbalised=attempt.answer.verbalised_confidence,
                 )
             )
-        try:
-            calibration = fit_calibration(
+        return self._fitted(
+            answered,
+            lambda: fit_calibration(
                 ctx.task.label_names,
                 answered,
                 use_neighbours=method.neighbour_vote,
                 target_accuracy=method.target_accuracy,
                 max_rate=method.max_reprompt_rate,
                 seed=ctx.settings.seed,
-            )
-        except ValueError as exc:
-            ctx.events.emit("calibration", "skipped", reason=str(exc), answered=len(answered))
-            return {"calibration": None}
-        ctx.events.emit(
-            "calibration", "fitted", answered=len(answered), calibration=calibration.model_dump()
+            ),
         )
-        return {"calibration": calibration}
 
     def _calibrate_spans(self, sample: list[Record]) -> dict:
         """Spans: the teacher and the pool tagger answer the sample; a candidate scorer is fitted
@@ -215,14 +211,22 @@ class TeacherNodes:
                     tagger=ctx.span_probe.spans(example),
                 )
             )
-        try:
-            calibration = fit_span_calibration(
+        return self._fitted(
+            answered,
+            lambda: fit_span_calibration(
                 answered, target_accuracy=method.target_accuracy, max_rate=method.max_reprompt_rate
-            )
+            ),
+        )
+
+    def _fitted(self, answered: list, fit: Callable[[], Calibration | SpanCalibration]) -> dict:
+        """Fit on the answered sample and log it; a sample with nothing to learn from is logged
+        as skipped and the run goes on uncalibrated."""
+        try:
+            calibration = fit()
         except ValueError as exc:
-            ctx.events.emit("calibration", "skipped", reason=str(exc), answered=len(answered))
+            self.ctx.events.emit("calibration", "skipped", reason=str(exc), answered=len(answered))
             return {"calibration": None}
-        ctx.events.emit(
+        self.ctx.events.emit(
             "calibration", "fitted", answered=len(answered), calibration=calibration.model_dump()
         )
         return {"calibration": calibration}
