@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Any
 
 from dualchecker.agents.student import gold_examples, teacher_examples
@@ -52,11 +53,14 @@ def final_students(
     pool: list[Record],
     held_out: list[Record],
     synthetic: list[LabelledRecord] = (),
+    save_dir: Path | None = None,
 ) -> dict[str, Any]:
     """Fresh students on (a) all teacher labels and (b) the pool's gold labels, scored on held-out.
 
     Both run in parallel Ray tasks when Ray is on; the gold one is the paper's "human labels"
-    reference. The teacher-label student never sees a gold label.
+    reference. The teacher-label student never sees a gold label; it is the run's product, saved
+    under `save_dir` as a Hugging Face model. Without held-out data only it is trained (and
+    saved), with nothing to score it on.
     """
     from dualchecker.training.evaluate import train_and_evaluate
 
@@ -67,26 +71,41 @@ def final_students(
     )
     positive = task.label_names.index(task.positive) if task.positive else 1
     jobs = {"teacher_labels": train}
-    if settings.gold_reference:
+    if settings.gold_reference and test:
         jobs["gold_labels"] = gold_examples(task, pool)
     empty = [name for name, data in jobs.items() if not data]  # e.g. the teacher labelled nothing
     jobs = {name: data for name, data in jobs.items() if data}
+    saved = {"teacher_labels": str(save_dir)} if save_dir is not None else {}
+    names = None if task.is_spans else task.label_names
     if settings.use_ray:
         from dualchecker.training.actor import FinetuneJob, ensure_ray, run_finetunes_parallel
 
         ensure_ray(settings.ray_address)
         reports = run_finetunes_parallel(
             [
-                FinetuneJob(name=name, config=config, train=data, test=test, positive=positive)
+                FinetuneJob(
+                    name=name,
+                    config=config,
+                    train=data,
+                    test=test,
+                    positive=positive,
+                    save_to=saved.get(name),
+                    label_names=names,
+                )
                 for name, data in jobs.items()
             ],
             timeout_s=settings.timeout_s,
         )
     else:
         reports = [
-            train_and_evaluate(config, data, test, positive=positive) for data in jobs.values()
+            train_and_evaluate(
+                config, data, test, positive=positive, save_to=saved.get(name), label_names=names
+            )
+            for name, data in jobs.items()
         ]
     out: dict[str, Any] = {"left_out": left_out, "n_test": len(test), "synthetic": len(synthetic)}
+    if "teacher_labels" in jobs and save_dir is not None:
+        out["saved_to"] = str(save_dir)
     out.update({name: {"f1": None, "n_train": 0} for name in empty})
     for name, report in zip(jobs, reports):
         out[name] = {

@@ -370,13 +370,19 @@ class Run:
             for e in read_events(self.dir / "events.jsonl")
             if e.agent == "student_checker" and e.kind == "template_changed"
         )
-        if self.with_student and self.config.student.final and self.held_out:
+        if self.with_student and self.config.student.final:
             self.phase(
                 f"final students: fine-tuning {self.config.student.final_epochs} epochs on "
-                "the teacher's labels and, for reference, on human labels"
+                + (
+                    "the teacher's labels and, for reference, on human labels"
+                    if self.held_out
+                    else "the teacher's labels (no held-out data to score it on)"
+                )
             )
         final_started = time.perf_counter()
         summary.student = self._final_students(labelled)
+        if summary.student and summary.student.get("saved_to"):
+            summary.outputs["student"] = summary.student["saved_to"]
         final_seconds = time.perf_counter() - final_started
         summary.seconds += final_seconds
         online = sum(
@@ -400,8 +406,7 @@ class Run:
         if not (self.with_student and settings.final):
             return None
         if not self.held_out:
-            log.info("no student.eval data: no final student evaluation")
-            return None
+            log.info("no student.eval data: the final student is trained and saved, not scored")
         from dualchecker.distill import final_students
 
         # the reference student learns from the human labels of exactly the records the teacher
@@ -416,6 +421,7 @@ class Run:
             reference,
             self.held_out,
             self.store.synthetic(),
+            save_dir=self.dir / "student",
         )
         result["gold_reference_data"] = (
             f"the human labels of the {len(reference)} records the teacher labelled"
@@ -717,7 +723,8 @@ def format_summary(summary: RunSummary) -> str:
     if summary.student:
         st = summary.student
         f1 = lambda name: "–" if st[name]["f1"] is None else f"{st[name]['f1']:.3f}"
-        line = (
+        line = "" if st["n_test"] else "final student: no held-out data to score it on"
+        line = line or (
             f"final student F1 on {st['n_test']} held-out gold records: trained on the "
             f"teacher's labels {f1('teacher_labels')}"
         )

@@ -153,11 +153,21 @@ class FinetuneJob(BaseModel):
     test: list[StudentExample]
     epochs: int | None = Field(default=None, ge=1, description="Defaults to config.final_epochs.")
     positive: int = Field(default=1, description="Positive class for binary F1.")
+    save_to: str | None = Field(default=None, description="Save the student here (HF format).")
+    label_names: list[str] | None = None
 
 
 def _run_job(job: FinetuneJob) -> EvalReport:
     _use_assigned_cpus(job.config)
-    return train_and_evaluate(job.config, job.train, job.test, job.epochs, job.positive)
+    return train_and_evaluate(
+        job.config,
+        job.train,
+        job.test,
+        job.epochs,
+        job.positive,
+        save_to=job.save_to,
+        label_names=job.label_names,
+    )
 
 
 _run_job_remote = ray.remote(_run_job)

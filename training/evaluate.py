@@ -21,8 +21,9 @@ logger = logging.getLogger(__name__)
 class EvalReport(BaseModel):
     """Scores of one fine-tune; ``f1`` is the headline number for the task."""
 
-    f1: float = Field(
-        description="Binary: positive-class F1; multiclass: macro-F1; spans: exact-match span F1."
+    f1: float | None = Field(
+        description="Binary: positive-class F1; multiclass: macro-F1; spans: exact-match span F1 "
+        "(None without test data)."
     )
     scores: dict[str, float] = Field(description="All scores, flat (e.g. 'precision', 'token_f1').")
     n_train: int
@@ -58,11 +59,14 @@ def train_and_evaluate(
     test: Sequence[StudentExample],
     epochs: int | None = None,
     positive: int = 1,
+    save_to: str | None = None,
+    label_names: list[str] | None = None,
 ) -> EvalReport:
     """Fit a new student on ``train`` for ``epochs`` (default ``config.final_epochs``), score on ``test``.
 
     Test items must carry gold labels/spans; a classification test item without a label is
-    an error because it cannot be scored.
+    an error because it cannot be scored. With ``save_to`` the student is saved there as a
+    Hugging Face model (its labels named by ``label_names``), loadable with transformers.
     """
     if not train:
         raise StudentError("no training examples: nothing to fine-tune on")
@@ -70,15 +74,24 @@ def train_and_evaluate(
         raise ValueError("every classification test example needs a gold label")
     trainer = StudentTrainer(config)
     fit = trainer.fit(train, epochs)
+    if save_to is not None:
+        if label_names and config.task == "classification":
+            trainer.model.config.id2label = dict(enumerate(label_names))
+            trainer.model.config.label2id = {name: i for i, name in enumerate(label_names)}
+        trainer.save(save_to)
     start = time.perf_counter()
-    predictions = trainer.predict([ex.text for ex in test])
+    predictions = trainer.predict([ex.text for ex in test]) if test else []
     predict_seconds = time.perf_counter() - start
-    scores = score_predictions(config, test, predictions, positive)
-    logger.info(
-        "student f1=%.4f on %d test examples (trained on %d)", scores["f1"], len(test), fit.examples
-    )
+    scores = score_predictions(config, test, predictions, positive) if test else {}
+    if test:
+        logger.info(
+            "student f1=%.4f on %d test examples (trained on %d)",
+            scores["f1"],
+            len(test),
+            fit.examples,
+        )
     return EvalReport(
-        f1=scores["f1"],
+        f1=scores.get("f1"),
         scores=scores,
         n_train=fit.examples,
         n_test=len(test),

@@ -222,3 +222,30 @@ def test_evokd_writes_samples_from_uncertain_cases_and_trains_on_them(tmp_path, 
         e for e in read_events(tmp_path / "run" / "events.jsonl") if e.kind == "samples_written"
     ]
     assert len(written) == 2 and "not one of" in written[0].data["rejected"][0]
+
+
+def test_the_distilled_student_is_saved_as_a_transformers_model_even_without_eval_data(tmp_path):
+    from transformers import AutoModelForSequenceClassification
+
+    from dualchecker.training.testing import save_tiny_student
+
+    tiny = save_tiny_student(tmp_path / "tiny")
+    teacher = scripted_teacher(
+        lambda text, re: {"label": "yes" if "wind" in text else "no", "confidence": 95}
+    )
+    config = RunConfig(
+        task=BINARY,
+        inputs=DataSource(path=tmp_path / "x.jsonl"),
+        method=method("dualchecker-verbalised", n_shot=1, teacher_checker=False),
+        student=StudentSettings(use_ray=False, model=tiny, final_epochs=1),
+        run=RunSettings(dir=tmp_path / "run", batch_size=3),
+    )
+    summary = Run(config, llm=teacher, embedder=HashingEmbedder(), inputs=ROWS, pool=ROWS).execute(
+        progress=False
+    )
+    saved = tmp_path / "run" / "student"
+    assert summary.outputs["student"] == str(saved)
+    assert summary.student["n_test"] == 0 and summary.student["teacher_labels"]["f1"] is None
+    assert "gold_labels" not in summary.student  # nothing to compare it with
+    model = AutoModelForSequenceClassification.from_pretrained(saved)
+    assert model.config.id2label == {0: "no", 1: "yes"}
