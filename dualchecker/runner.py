@@ -370,7 +370,11 @@ class Run:
             for e in read_events(self.dir / "events.jsonl")
             if e.agent == "student_checker" and e.kind == "template_changed"
         )
-        if self.with_student and self.config.student.final:
+        if (
+            self.with_student
+            and self.config.student.final
+            and (self.held_out or self.config.method.student)
+        ):
             self.phase(
                 f"final students: fine-tuning {self.config.student.final_epochs} epochs on "
                 + (
@@ -406,6 +410,8 @@ class Run:
         if not (self.with_student and settings.final):
             return None
         if not self.held_out:
+            if not self.config.method.student:  # a teacher-only method, nothing to score: done
+                return None
             log.info("no student.eval data: the final student is trained and saved, not scored")
         from dualchecker.distill import final_students
 
