@@ -361,6 +361,7 @@ def _write_partial(path: Path, name: str, result: dict) -> None:
                         "probabilities": r.attempts[-1].answer.probabilities
                         if r.attempts and r.attempts[-1].answer
                         else None,
+                        "spans": [s.key() for s in r.spans],
                     }
                 )
                 + "\n"
@@ -384,9 +385,10 @@ def _table(
         if rate
         else "",
         "",
-        "| row | n | teacher F1 [95% CI] | vs zero-shot [95% CI] | AUROC token | ECE token | "
-        "AUROC stated | ECE stated | re-prompted | flips ✓/✗ | calls/rec | s/rec | prefill limit s/rec |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| row | n | teacher F1 [95% CI] | vs zero-shot [95% CI] | vs no-LLM reference [95% CI] | "
+        "AUROC token | ECE token | AUROC stated | ECE stated | re-prompted | flips ✓/✗ | "
+        "calls/rec | s/rec | prefill limit s/rec |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name, result in results:
         labelled = result["labelled"]
@@ -395,6 +397,10 @@ def _table(
         if zero is not None and len(labelled) == len(zero) and name != "zero-shot":
             d, dl, dh = bootstrap(task, labelled, against=zero)
             paired = f"{d:+.3f} [{dl:+.3f}, {dh:+.3f}]"
+        versus_ref = "–"
+        if len(labelled) == len(ref):  # the same records, record for record
+            d, dl, dh = bootstrap(task, labelled, against=ref)
+            versus_ref = f"{d:+.3f} [{dl:+.3f}, {dh:+.3f}]"
         rel = reliability_columns(labelled)
         good, bad = flips(labelled)
         n = len(labelled)
@@ -402,7 +408,7 @@ def _table(
         limit = f"{result['usage'].input_tokens / rate / n:.2f}" if rate else "–"
         fmt = lambda v: "–" if v is None else f"{v:.3f}"
         lines.append(
-            f"| {name} | {n} | {f1:.3f} [{low:.3f}, {high:.3f}] | {paired or '–'} | "
+            f"| {name} | {n} | {f1:.3f} [{low:.3f}, {high:.3f}] | {paired or '–'} | {versus_ref} | "
             f"{fmt(rel['auroc_token'])} | {fmt(rel['ece_token'])} | {fmt(rel['auroc_verbal'])} | "
             f"{fmt(rel['ece_verbal'])} | {reprompted / n:.0%} | {good}/{bad} | "
             f"{result['calls'] / n:.2f} | {result['seconds'] / n:.2f} | {limit} |"
@@ -414,7 +420,7 @@ def _table(
                 f"|  ↳ calibration on {cal['pool_raw']['n']} pool examples | | pool span F1: "
                 f"teacher {f['teacher']:.3f}, tagger {f['tagger']:.3f}, combined "
                 f"{f['combined']:.3f} (CV) | keep ≥ {cal['keep']:.2f}, threshold "
-                f"{cal['threshold']:.2f}, tagger weight {cal['neighbour_weight']:.2f} | "
+                f"{cal['threshold']:.2f}, tagger weight {cal['neighbour_weight']:.2f} | | "
                 f"{fmt(cal['pool_calibrated']['auroc'])} | {fmt(cal['pool_calibrated']['ece'])} "
                 "| | | | | | | |"
             )
@@ -423,12 +429,15 @@ def _table(
                 f"|  ↳ calibration on {cal['pool_raw']['n']} pool examples | | "
                 f"raw acc {cal['pool_raw']['accuracy']:.3f} → calibrated "
                 f"{cal['pool_calibrated']['accuracy']:.3f} | threshold {cal['threshold']:.2f}, "
-                f"neighbour weight {cal['neighbour_weight'] or 0:.2f} | "
+                f"neighbour weight {cal['neighbour_weight'] or 0:.2f} | | "
                 f"{fmt(cal['pool_calibrated']['auroc'])} | {fmt(cal['pool_calibrated']['ece'])} "
                 "| | | | | | | |"
             )
     f1, low, high = bootstrap(task, ref)
-    d, dl, dh = bootstrap(task, ref, against=zero) if zero else (0, 0, 0)
+    versus_zero = "–"
+    if zero is not None:
+        d, dl, dh = bootstrap(task, ref, against=zero)
+        versus_zero = f"{d:+.3f} [{dl:+.3f}, {dh:+.3f}]"
     rel = reliability_columns(ref)
     name = (
         f"no LLM: MiniLM BIO tagger fine-tuned on {min(args.ref_n, pool_size)} pool sentences"
@@ -438,7 +447,7 @@ def _table(
     fmt = lambda v: "–" if v is None else f"{v:.3f}"
     lines.append(
         f"| {name} | {len(ref)} | "
-        f"{f1:.3f} [{low:.3f}, {high:.3f}] | {d:+.3f} [{dl:+.3f}, {dh:+.3f}] | "
+        f"{f1:.3f} [{low:.3f}, {high:.3f}] | {versus_zero} | – | "
         f"{fmt(rel['auroc_token'])} | {fmt(rel['ece_token'])} | – | – | – | – | 0 | – | – |"
     )
     return "\n".join(lines) + "\n"
