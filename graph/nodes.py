@@ -89,7 +89,15 @@ class TeacherNodes:
         return {"attempts": [attempt]}
 
     def teach(self, state: RecordState) -> dict:
-        """The teacher's first answer, with the demonstrations `align` chose."""
+        """The teacher's first answer, with the demonstrations `align` chose.
+
+        A record already in the result store was finished by a run killed before its batch was
+        checkpointed: its stored attempts stand, and the teacher is not asked again (the teacher
+        checker reaches the same verdict on them, so the record goes straight to `finalize`).
+        """
+        stored = self.ctx.store.get(state["record"].id)
+        if stored is not None and stored.attempts:
+            return {"attempts": stored.attempts}
         return self._ask(state["record"], state["demonstrations"], reprompt=False, state=state)
 
     def reprompt(self, state: RecordState) -> dict:

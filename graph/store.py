@@ -43,6 +43,14 @@ class ResultStore:
             rows = self._conn.execute("SELECT body FROM results ORDER BY seq").fetchall()
         return [LabelledRecord.model_validate_json(body) for (body,) in rows]
 
+    def get(self, record_id: str) -> LabelledRecord | None:
+        """The stored record with this id, or None."""
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT body FROM results WHERE id = ?", (record_id,)
+            ).fetchone()
+        return LabelledRecord.model_validate_json(row[0]) if row else None
+
     def ids(self) -> set[str]:
         """The ids of the records stored so far."""
         with self._lock:

@@ -265,6 +265,21 @@ def test_resume_after_interruption_does_not_relabel(tmp_path):
     assert len(llm2.prompts) == 4 and first_calls == 4  # only the second batch was labelled
 
 
+def test_a_record_stored_before_its_batch_was_checkpointed_is_not_asked_again(tmp_path):
+    """A kill between a record's store write and its batch's checkpoint: on resume the stored
+    attempts stand, the teacher checker's verdict is the same, and no call is made for it."""
+    llm = scripted_teacher(claims_answer)
+    first = make_run(tmp_path, BINARY, CLAIMS[:2], llm, n_shot=0, batch_size=2)
+    first.execute(progress=False)
+    done = {r.id: r for r in first.store.all()}
+    (tmp_path / "run" / "checkpoints.sqlite").unlink()  # as if killed before the checkpoint
+    llm2 = scripted_teacher(claims_answer)
+    again = make_run(tmp_path, BINARY, CLAIMS[:2], llm2, n_shot=0, batch_size=2)
+    again.execute(progress=False)
+    assert llm2.prompts == []
+    assert {r.id: r.label for r in again.store.all()} == {i: r.label for i, r in done.items()}
+
+
 def test_a_run_dir_refuses_a_different_configuration(tmp_path):
     from dualchecker.errors import ConfigError
 
