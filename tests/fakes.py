@@ -92,3 +92,27 @@ def span_record(rid: str, text: str, cause: str, effect: str) -> Record:
         return Span(type=kind, start=start, end=start + len(quote), text=quote)
 
     return Record(id=rid, text=text, spans=[span("cause", cause), span("effect", effect)])
+
+
+def green_span_records() -> list[Record]:
+    """Three cause/effect sentences with their human spans, shared by the span-run tests."""
+    return [
+        span_record(
+            "s1",
+            "A heat pump that reuses waste heat cuts fuel use.",
+            "A heat pump",
+            "cuts fuel use",
+        ),
+        span_record(
+            "s2",
+            "LED lighting lowers power demand in offices.",
+            "LED lighting",
+            "lowers power demand",
+        ),
+        span_record(
+            "s3",
+            "The new catalyst reduces NOx emissions.",
+            "The new catalyst",
+            "reduces NOx emissions",
+        ),
+    ]

@@ -14,12 +14,12 @@ from tests.fakes import (
     BINARY,
     MULTICLASS,
     SPANS,
+    green_span_records,
     is_rationale_prompt,
     is_reprompt,
     keyword_label,
     records,
     scripted_teacher,
-    span_record,
 )
 
 CLAIMS = records(
@@ -179,26 +179,7 @@ def test_multiclass_run(tmp_path):
 
 
 def test_span_run_rejects_hallucinated_spans(tmp_path):
-    rows = [
-        span_record(
-            "s1",
-            "A heat pump that reuses waste heat cuts fuel use.",
-            "A heat pump",
-            "cuts fuel use",
-        ),
-        span_record(
-            "s2",
-            "LED lighting lowers power demand in offices.",
-            "LED lighting",
-            "lowers power demand",
-        ),
-        span_record(
-            "s3",
-            "The new catalyst reduces NOx emissions.",
-            "The new catalyst",
-            "reduces NOx emissions",
-        ),
-    ]
+    rows = green_span_records()
 
     def answer(text, reprompt):
         if text.startswith("LED"):  # the effect is not in the text: a hallucination

@@ -211,22 +211,9 @@ def test_cli_fails_cleanly_on_unknown_record_or_missing_events(run_dir, tmp_path
 
 
 def test_span_run_with_a_failed_record(tmp_path):
-    from tests.fakes import SPANS, span_record
+    from tests.fakes import SPANS, green_span_records
 
-    rows = [
-        span_record(
-            "s1",
-            "A heat pump that reuses waste heat cuts fuel use.",
-            "A heat pump",
-            "cuts fuel use",
-        ),
-        span_record(
-            "s2",
-            "LED lighting lowers power demand in offices.",
-            "LED lighting",
-            "lowers power demand",
-        ),
-    ]
+    rows = green_span_records()[:2]
 
     def spans_answer(text, reprompt):
         if text.startswith("LED"):  # nothing of it is in the text
