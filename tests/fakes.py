@@ -116,3 +116,33 @@ def green_span_records() -> list[Record]:
             "reduces NOx emissions",
         ),
     ]
+
+
+class SpyTrainer:
+    """A student that records what it is trained on and always answers 'no' (label 0) at
+    `confidence`: enough to drive the student side of the graph without a model."""
+
+    def __init__(self, confidence: float = 0.55):
+        self.seen: list = []
+        self.confidence = confidence
+
+    def fit_batch(self, examples):
+        """Record the examples; report a nominal fit."""
+        from dualchecker.training.trainer import FitReport
+
+        self.seen.extend(examples)
+        return FitReport(
+            loss=0.1,
+            steps=1,
+            examples=len(examples),
+            seconds=0.01,
+            samples_per_s=100.0,
+            learning_rate=2e-5,
+        )
+
+    def predict(self, texts):
+        """'no' for every text."""
+        from dualchecker.training.prediction import StudentPrediction
+
+        p = self.confidence
+        return [StudentPrediction(label=0, probs=[p, 1 - p], confidence=p) for _ in texts]

@@ -9,9 +9,7 @@ from dualchecker.agents.types import LabelledRecord, Span
 from dualchecker.data import DataSource
 from dualchecker.graph.config import RunConfig, RunSettings, StudentSettings, method
 from dualchecker.runner import Run
-from dualchecker.training.prediction import StudentPrediction
-from dualchecker.training.trainer import FitReport
-from tests.fakes import BINARY, SPANS, records, scripted_teacher
+from tests.fakes import BINARY, SPANS, SpyTrainer, records, scripted_teacher
 
 
 def labelled(rid, label, gold, ok=True):
@@ -89,27 +87,6 @@ def test_gold_labels_never_become_training_labels():
     assert left_out == 1
 
 
-class SpyTrainer:
-    """Records what the student is trained on and always answers 'no' without confidence."""
-
-    def __init__(self):
-        self.seen: list = []
-
-    def fit_batch(self, examples):
-        self.seen.extend(examples)
-        return FitReport(
-            loss=0.1,
-            steps=1,
-            examples=len(examples),
-            seconds=0.01,
-            samples_per_s=100.0,
-            learning_rate=2e-5,
-        )
-
-    def predict(self, texts):
-        return [StudentPrediction(label=0, probs=[0.55, 0.45], confidence=0.55) for _ in texts]
-
-
 ROWS = records(
     [
         ("r1", "We cut carbon emissions by a third.", "yes"),
@@ -125,7 +102,7 @@ ROWS = records(
 def test_borderline_case_refines_the_next_batch_prompts(tmp_path, monkeypatch):
     import dualchecker.distill as distill
 
-    spy = SpyTrainer()
+    spy = SpyTrainer(confidence=0.55)
     monkeypatch.setattr(distill, "make_trainer", lambda config, settings: spy)
     teacher = scripted_teacher(lambda text, re: {"label": "no", "confidence": 95, "rationale": "r"})
     config = RunConfig(
@@ -173,7 +150,7 @@ def test_evokd_writes_samples_from_uncertain_cases_and_trains_on_them(tmp_path, 
     import dualchecker.distill as distill
     from tests.fakes import current_text
 
-    spy = SpyTrainer()
+    spy = SpyTrainer(confidence=0.55)
     monkeypatch.setattr(distill, "make_trainer", lambda config, settings: spy)
 
     def respond(messages):

@@ -174,26 +174,12 @@ def test_a_real_student_loop_feeds_the_same_sections(tmp_path, monkeypatch):
     from dualchecker.data import DataSource
     from dualchecker.graph.config import RunConfig, RunSettings, StudentSettings, method
     from dualchecker.runner import Run
-    from dualchecker.training.prediction import StudentPrediction
-    from dualchecker.training.trainer import FitReport
-    from tests.fakes import BINARY, scripted_teacher
+    from tests.fakes import BINARY, SpyTrainer, scripted_teacher
     from tests.unit.test_trace_report import ROWS, answer
 
-    class SaysNo:
-        def fit_batch(self, examples):
-            return FitReport(
-                loss=0.3,
-                steps=1,
-                examples=len(examples),
-                seconds=0.01,
-                samples_per_s=100.0,
-                learning_rate=2e-5,
-            )
-
-        def predict(self, texts):
-            return [StudentPrediction(label=0, probs=[0.6, 0.4], confidence=0.6) for _ in texts]
-
-    monkeypatch.setattr(distill, "make_trainer", lambda config, settings: SaysNo())
+    monkeypatch.setattr(
+        distill, "make_trainer", lambda config, settings: SpyTrainer(confidence=0.6)
+    )
     config = RunConfig(
         task=BINARY,
         inputs=DataSource(path=tmp_path / "x.jsonl"),
