@@ -57,7 +57,7 @@ def candidates(teacher: list[Span], tagger: list[Span]) -> list[tuple[Span, np.n
                 span,
                 np.array(
                     [
-                        g.confidence or 0.0 if g else 0.0,
+                        (g.confidence or 0.0) if g else 0.0,
                         float(g is not None),
                         (t.confidence if t.confidence is not None else 0.5) if t else 0.0,
                         float(t is not None),
@@ -145,10 +145,11 @@ def fit_span_calibration(
     Raises:
         ValueError: too few candidates, or none (or all) of them human spans.
     """
+    found = [candidates(s.teacher, s.tagger) for s in sample]
     rows, groups, y = [], [], []
-    for i, s in enumerate(sample):
+    for i, (s, pairs) in enumerate(zip(sample, found)):
         gold = {g.key() for g in s.gold}
-        for span, x in candidates(s.teacher, s.tagger):
+        for span, x in pairs:
             rows.append(x)
             groups.append(i)
             y.append(int(span.key() in gold))
@@ -161,12 +162,11 @@ def fit_span_calibration(
         model, x, y_arr, cv=GroupKFold(folds), groups=groups, method="predict_proba"
     )[:, 1]
     model.fit(x, y_arr)
-    per_sample: list[list[tuple[Span, float]]] = [[] for _ in sample]
+    per_sample: list[list[tuple[Span, float]]] = []
     row = 0
-    for i, s in enumerate(sample):
-        for span, _ in candidates(s.teacher, s.tagger):
-            per_sample[i].append((span, float(held[row])))
-            row += 1
+    for pairs in found:  # the held-out probabilities, back in each sample's candidates
+        per_sample.append([(span, float(held[row + j])) for j, (span, _) in enumerate(pairs)])
+        row += len(pairs)
     gold = [s.gold for s in sample]
     grid = sorted({0.5, *np.round(np.linspace(0.05, 0.95, 19), 2).tolist()})
     f1_at = {k: span_f1([select(c, k)[0] for c in per_sample], gold) for k in grid}
