@@ -40,6 +40,16 @@ class SpanTypeDef(BaseModel):
     description: str = ""
 
 
+def label_defs(**descriptions: str) -> list[LabelDef]:
+    """Labels from ``name=description`` pairs, in the order given (which is their class ids)."""
+    return [LabelDef(name=name, description=text) for name, text in descriptions.items()]
+
+
+def span_type_defs(**descriptions: str) -> list[SpanTypeDef]:
+    """Span types from ``name=description`` pairs, in the order given."""
+    return [SpanTypeDef(name=name, description=text) for name, text in descriptions.items()]
+
+
 class Task(BaseModel):
     """What is being labelled, and by which standard."""
 

@@ -33,7 +33,7 @@ sys.path.insert(0, str(ROOT))
 
 from dualchecker.agents.aligner import RationaleCache  # noqa: E402
 from dualchecker.agents.backends import BackendConfig  # noqa: E402
-from dualchecker.agents.types import LabelDef, Task  # noqa: E402
+from dualchecker.agents.types import Task, label_defs  # noqa: E402
 from dualchecker.data import DataSource  # noqa: E402
 from dualchecker.graph.config import RetrievalConfig, RunConfig, RunSettings, method  # noqa: E402
 from dualchecker.runner import Run  # noqa: E402
@@ -47,10 +47,7 @@ TASK = Task(
     name="environmental claims",
     kind="binary",
     instructions="Does the sentence make an environmental claim?",
-    labels=[
-        LabelDef(name="no", description="not an environmental claim"),
-        LabelDef(name="yes", description="an environmental claim"),
-    ],
+    labels=label_defs(no="not an environmental claim", yes="an environmental claim"),
 )
 LABEL_MAP = {"0": "no", "1": "yes"}
 log = logging.getLogger("benchmarks.orchestration")

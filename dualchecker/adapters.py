@@ -17,7 +17,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Literal
 
-from dualchecker.agents.types import LabelDef, Record, Span, SpanTypeDef, Task
+from dualchecker.agents.types import Record, Span, Task, label_defs, span_type_defs
 from dualchecker.cnc_tags import parse_tagged_spans
 from dualchecker.errors import DataError
 
@@ -30,28 +30,22 @@ ENV_CLAIMS = Task(
         "environmentally friendly, sustainable, or has a positive environmental impact. General "
         "business talk, or mentions of energy or climate without such a claim, are not claims."
     ),
-    labels=[
-        LabelDef(name="no", description="not an environmental claim"),
-        LabelDef(name="yes", description="an environmental claim"),
-    ],
+    labels=label_defs(no="not an environmental claim", yes="an environmental claim"),
 )
 CNC_SPANS = Task(
     name="cause and effect extraction",
     kind="spans",
     instructions="The news sentence describes a causal relation. Extract its cause and its effect.",
-    span_types=[
-        SpanTypeDef(name="cause", description="the event or situation that causes something"),
-        SpanTypeDef(name="effect", description="what happens because of the cause"),
-    ],
+    span_types=span_type_defs(
+        cause="the event or situation that causes something",
+        effect="what happens because of the cause",
+    ),
 )
 CNC_CAUSAL = Task(
     name="causal sentence detection",
     kind="binary",
     instructions="Decide whether the news sentence states a cause-and-effect relation between events.",
-    labels=[
-        LabelDef(name="no", description="no causal relation"),
-        LabelDef(name="yes", description="states a causal relation"),
-    ],
+    labels=label_defs(no="no causal relation", yes="states a causal relation"),
 )
 GREEN_BINARY = Task(
     name="green innovation",
@@ -61,39 +55,24 @@ GREEN_BINARY = Task(
         "environmental benefit (saving energy or resources, renewable energy, less emission, "
         "pollution or waste) is its stated purpose or primary effect."
     ),
-    labels=[
-        LabelDef(name="no", description="not green innovation"),
-        LabelDef(name="yes", description="green innovation"),
-    ],
+    labels=label_defs(no="not green innovation", yes="green innovation"),
 )
 GREEN_PATHS = Task(
     name="environmental path",
     kind="multiclass",
     instructions="Decide through which path the green invention ultimately helps the environment.",
-    labels=[
-        LabelDef(
-            name="energy_efficiency", description="cuts energy consumption or improves efficiency"
-        ),
-        LabelDef(
-            name="renewables_emissions", description="renewable energy, lower emissions or GHG"
-        ),
-        LabelDef(
-            name="waste_recycling", description="less waste, recycling, circular use of resources"
-        ),
-        LabelDef(
-            name="product_innovation",
-            description="new green technology, durability, safety, materials",
-        ),
-    ],
+    labels=label_defs(
+        energy_efficiency="cuts energy consumption or improves efficiency",
+        renewables_emissions="renewable energy, lower emissions or GHG",
+        waste_recycling="less waste, recycling, circular use of resources",
+        product_innovation="new green technology, durability, safety, materials",
+    ),
 )
 GREEN_EFFECTS = Task(
     name="technology and environmental effect",
     kind="spans",
     instructions="Extract the technology (the means) and the environmental effect it has.",
-    span_types=[
-        SpanTypeDef(name="cause", description="the technology or means"),
-        SpanTypeDef(name="effect", description="its environmental effect"),
-    ],
+    span_types=span_type_defs(cause="the technology or means", effect="its environmental effect"),
 )
 
 

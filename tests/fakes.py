@@ -9,35 +9,29 @@ from collections.abc import Callable
 from langchain_core.messages import BaseMessage
 
 from dualchecker.agents.scripted import ScriptedChatModel
-from dualchecker.agents.types import LabelDef, Record, Span, SpanTypeDef, Task
+from dualchecker.agents.types import Record, Span, Task, label_defs, span_type_defs
 
 BINARY = Task(
     name="green claims",
     kind="binary",
     instructions="Does the sentence make an environmental claim?",
-    labels=[
-        LabelDef(name="no", description="no environmental claim"),
-        LabelDef(name="yes", description="an environmental claim"),
-    ],
+    labels=label_defs(no="no environmental claim", yes="an environmental claim"),
 )
 MULTICLASS = Task(
     name="green path",
     kind="multiclass",
     instructions="Which environmental path does the technology take?",
-    labels=[
-        LabelDef(name="energy", description="saves energy"),
-        LabelDef(name="renewables", description="renewable power, less emission"),
-        LabelDef(name="recycling", description="less waste, more recycling"),
-    ],
+    labels=label_defs(
+        energy="saves energy",
+        renewables="renewable power, less emission",
+        recycling="less waste, more recycling",
+    ),
 )
 SPANS = Task(
     name="cause effect",
     kind="spans",
     instructions="Find the technology and its effect.",
-    span_types=[
-        SpanTypeDef(name="cause", description="the technology"),
-        SpanTypeDef(name="effect", description="its environmental effect"),
-    ],
+    span_types=span_type_defs(cause="the technology", effect="its environmental effect"),
 )
 
 
