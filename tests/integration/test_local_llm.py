@@ -51,6 +51,21 @@ def local_model() -> Iterator[LocalLlamaChatModel]:
     model.close()
 
 
+@pytest.fixture(scope="module")
+def served_chat(llama_server):
+    """ChatOpenAI pointed at the module's llama.cpp server, greedy and without retries."""
+    from langchain_openai import ChatOpenAI
+
+    return ChatOpenAI(
+        base_url=llama_server.base_url,
+        api_key="sk-local",
+        model=llama_server.alias,
+        temperature=0,
+        max_retries=0,
+        timeout=120,
+    )
+
+
 def _check_reply(reply) -> None:
     verdict = Verdict.model_validate_json(reply.content)
     assert verdict.label == "yes", reply.content
@@ -71,29 +86,17 @@ def test_in_process_structured_output(local_model):
     assert isinstance(verdict, Verdict) and verdict.label == "yes"
 
 
-def test_server_answer_through_chat_openai(llama_server):
-    from langchain_openai import ChatOpenAI
-
-    chat = ChatOpenAI(
-        base_url=llama_server.base_url,
-        api_key="sk-local",
-        model=llama_server.alias,
-        temperature=0,
-        max_retries=0,
-        timeout=120,
-    )
+def test_server_answer_through_chat_openai(served_chat):
     # max_tokens must travel in extra_body: ChatOpenAI sends max_completion_tokens,
     # which the llama.cpp server ignores.
-    bound = chat.bind(response_format=JSON_SCHEMA_FORMAT, extra_body={"max_tokens": 64})
+    bound = served_chat.bind(response_format=JSON_SCHEMA_FORMAT, extra_body={"max_tokens": 64})
     reply = bound.invoke(QUESTION)
     _check_reply(reply)
     assert reply.response_metadata["finish_reason"] == "stop"
 
 
-def test_label_probabilities_in_process_and_through_the_server_agree(local_model, llama_server):
+def test_label_probabilities_in_process_and_through_the_server_agree(local_model, served_chat):
     """One prompt pass in process; top_logprobs of the first token through ChatOpenAI."""
-    from langchain_openai import ChatOpenAI
-
     from dualchecker.agents.backends import ChatBackend
 
     messages = [
@@ -105,15 +108,7 @@ def test_label_probabilities_in_process_and_through_the_server_agree(local_model
         {"role": "user", "content": "Our factory now runs entirely on solar power."},
     ]
     local, _ = ChatBackend(local_model).read_labels(messages, ["no", "yes"])
-    chat = ChatOpenAI(
-        base_url=llama_server.base_url,
-        api_key="sk-local",
-        model=llama_server.alias,
-        temperature=0,
-        max_retries=0,
-        timeout=120,
-    )
-    served, _ = ChatBackend(chat).read_labels(messages, ["no", "yes"])
+    served, _ = ChatBackend(served_chat).read_labels(messages, ["no", "yes"])
     for reading in (local, served):
         assert reading is not None and reading.source == "token_probability"
         assert sum(reading.probabilities.values()) == pytest.approx(1.0)
