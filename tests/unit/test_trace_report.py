@@ -5,11 +5,13 @@ from __future__ import annotations
 import re
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
 
 from dualchecker.agents.embedders import HashingEmbedder
+from dualchecker.agents.types import Task
 from dualchecker.cli import app
 from dualchecker.data import DataSource
 from dualchecker.graph.config import RunConfig, RunSettings, method
@@ -43,20 +45,25 @@ def answer(text: str, reprompt: bool) -> dict:
     }
 
 
-def teacher_run(tmp_path: Path) -> Path:
-    """A finished run of the teacher graph over ROWS (batches of 3); g3 is re-prompted."""
-    config = RunConfig(
-        task=BINARY,
+def teacher_config(task: Task, tmp_path: Path, *, n_shot: int, **run: Any) -> RunConfig:
+    """Verbalised DualChecker, teacher only, at most one re-prompt, run in tmp_path / "run"."""
+    return RunConfig(
+        task=task,
         inputs=DataSource(path=tmp_path / "unused.jsonl"),
         method=method(
             "dualchecker-verbalised",
-            n_shot=2,
+            n_shot=n_shot,
             max_reprompts=1,
             student=False,
             student_checker=False,
         ),
-        run=RunSettings(dir=tmp_path / "run", batch_size=3, max_concurrency=2),
+        run=RunSettings(dir=tmp_path / "run", **run),
     )
+
+
+def teacher_run(tmp_path: Path) -> Path:
+    """A finished run of the teacher graph over ROWS (batches of 3); g3 is re-prompted."""
+    config = teacher_config(BINARY, tmp_path, n_shot=2, batch_size=3, max_concurrency=2)
     Run(
         config, llm=scripted_teacher(answer), embedder=HashingEmbedder(), inputs=ROWS, pool=ROWS
     ).execute(progress=False)
@@ -220,18 +227,7 @@ def test_span_run_with_a_failed_record(tmp_path):
             return {"cause": "LED bulbs", "effect": "saves the planet", "confidence": 90}
         return {"cause": "A heat pump", "effect": "cuts fuel use", "confidence": 90}
 
-    config = RunConfig(
-        task=SPANS,
-        inputs=DataSource(path=tmp_path / "unused.jsonl"),
-        method=method(
-            "dualchecker-verbalised",
-            n_shot=1,
-            max_reprompts=1,
-            student=False,
-            student_checker=False,
-        ),
-        run=RunSettings(dir=tmp_path / "run", batch_size=2),
-    )
+    config = teacher_config(SPANS, tmp_path, n_shot=1, batch_size=2)
     Run(
         config,
         llm=scripted_teacher(spans_answer),
