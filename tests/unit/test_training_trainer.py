@@ -23,32 +23,25 @@ def tiny(tmp_path_factory) -> str:
     return save_tiny_student(tmp_path_factory.mktemp("tiny"))
 
 
-def classifier(tiny: str, **overrides) -> StudentTrainer:
-    fields = dict(
+def fast_student(tiny: str, **fields) -> StudentTrainer:
+    """The tiny model set to learn within a few batches: high LR, no warmup, no replay."""
+    fast = dict(
         model=tiny,
-        task="classification",
-        num_labels=2,
         learning_rate=1e-2,
         online_warmup_steps=0,
         epochs_per_batch=30,
         replay=0,
         train_batch_size=8,
     )
-    return StudentTrainer(StudentConfig(**{**fields, **overrides}))
+    return StudentTrainer(StudentConfig(**{**fast, **fields}))
+
+
+def classifier(tiny: str, **overrides) -> StudentTrainer:
+    return fast_student(tiny, task="classification", num_labels=2, **overrides)
 
 
 def tagger(tiny: str, **overrides) -> StudentTrainer:
-    fields = dict(
-        model=tiny,
-        task="spans",
-        span_types=["cause", "effect"],
-        learning_rate=1e-2,
-        online_warmup_steps=0,
-        epochs_per_batch=30,
-        replay=0,
-        train_batch_size=8,
-    )
-    return StudentTrainer(StudentConfig(**{**fields, **overrides}))
+    return fast_student(tiny, task="spans", span_types=["cause", "effect"], **overrides)
 
 
 def claims(n: int = 8, offset: int = 0) -> list[StudentExample]:
@@ -70,22 +63,23 @@ def causal() -> list[StudentExample]:
     return examples
 
 
-def test_fit_batch_memorises_labels(tiny):
-    trainer = classifier(tiny)
-    examples = claims()
+def memorise(trainer: StudentTrainer, examples: list[StudentExample]) -> list:
+    """One fit_batch, which must cut the loss five-fold; then predictions on the same texts."""
     report = trainer.fit_batch(examples)
     assert report.loss < report.epoch_losses[0] / 5
-    predictions = trainer.predict([ex.text for ex in examples])
+    return trainer.predict([ex.text for ex in examples])
+
+
+def test_fit_batch_memorises_labels(tiny):
+    examples = claims()
+    predictions = memorise(classifier(tiny), examples)
     assert [p.label for p in predictions] == [ex.label for ex in examples]
     assert all(p.confidence == max(p.probs) and abs(sum(p.probs) - 1) < 1e-5 for p in predictions)
 
 
 def test_fit_batch_memorises_spans(tiny):
-    trainer = tagger(tiny)
     examples = causal()
-    report = trainer.fit_batch(examples)
-    assert report.loss < report.epoch_losses[0] / 5
-    predictions = trainer.predict([ex.text for ex in examples])
+    predictions = memorise(tagger(tiny), examples)
     assert [[s.key() for s in p.spans] for p in predictions] == [
         [s.key() for s in ex.spans] for ex in examples
     ]
