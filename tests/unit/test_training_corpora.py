@@ -18,22 +18,25 @@ def pieces(text, spans):
     return [(s.type, text[s.start : s.end]) for s in spans]
 
 
-def test_tags_become_character_spans_of_text():
-    tagged = "<ARG1>The protest</ARG1> was <ARG0><SIG0>a call for</SIG0> change</ARG0> ."
-    text = "The protest was a call for change ."
-    assert pieces(text, parse_tagged_spans(tagged, text)) == [
-        ("effect", "The protest"),
-        ("cause", "a call for change"),
-    ]
-
-
-def test_spaces_inside_tags_are_normalised_and_trimmed():
-    tagged = " <ARG0> heavy  rain </ARG0>  caused <ARG1>floods</ARG1>"
-    text = "heavy rain caused floods"
-    assert pieces(text, parse_tagged_spans(tagged, text)) == [
-        ("cause", "heavy rain"),
-        ("effect", "floods"),
-    ]
+@pytest.mark.parametrize(
+    ("tagged", "text", "expected"),
+    [
+        pytest.param(
+            "<ARG1>The protest</ARG1> was <ARG0><SIG0>a call for</SIG0> change</ARG0> .",
+            "The protest was a call for change .",
+            [("effect", "The protest"), ("cause", "a call for change")],
+            id="tags_become_character_spans_of_text",
+        ),
+        pytest.param(
+            " <ARG0> heavy  rain </ARG0>  caused <ARG1>floods</ARG1>",
+            "heavy rain caused floods",
+            [("cause", "heavy rain"), ("effect", "floods")],
+            id="spaces_inside_tags_are_normalised_and_trimmed",
+        ),
+    ],
+)
+def test_tagged_text_becomes_spans(tagged, text, expected):
+    assert pieces(text, parse_tagged_spans(tagged, text)) == expected
 
 
 def test_byte_order_mark_is_not_part_of_a_span():
