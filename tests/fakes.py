@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
+from pathlib import Path
 
 from langchain_core.messages import BaseMessage
 
 from dualchecker.agents.scripted import ScriptedChatModel
 from dualchecker.agents.types import Record, Span, Task, label_defs, span_type_defs
+from dualchecker.events import read_events
 
 BINARY = Task(
     name="green claims",
@@ -140,3 +142,11 @@ class SpyTrainer:
 
         p = self.confidence
         return [StudentPrediction(label=0, probs=[p, 1 - p], confidence=p) for _ in texts]
+
+
+def teacher_answers_since_last_start(run_dir: Path) -> list[str]:
+    """Record ids the teacher answered after the run's most recent start or resume: what a
+    resumed run sent to the teacher again."""
+    events = read_events(run_dir / "events.jsonl")
+    start = max(i for i, e in enumerate(events) if e.kind in ("run_started", "run_resumed"))
+    return [e.record_id for e in events[start:] if e.agent == "teacher" and e.kind == "answer"]

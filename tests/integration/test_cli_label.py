@@ -12,6 +12,7 @@ import time
 
 import yaml
 
+from tests.fakes import teacher_answers_since_last_start
 from tests.shared_data import data_file
 
 TASK = {
@@ -102,21 +103,6 @@ def stored_ids(run_dir) -> set[str]:
         return {row[0] for row in conn.execute("SELECT id FROM results")}
 
 
-def answered_since_last_start(run_dir) -> list[str]:
-    """Record ids the teacher answered after the most recent start or resume."""
-    events = [
-        json.loads(line)
-        for line in (run_dir / "events.jsonl").read_text().splitlines()
-        if line.strip().endswith("}")
-    ]
-    restart = max(i for i, e in enumerate(events) if e["kind"] in ("run_resumed", "run_started"))
-    return [
-        e["record_id"]
-        for e in events[restart:]
-        if e["agent"] == "teacher" and e["kind"] == "answer"
-    ]
-
-
 def test_killed_run_resumes_without_relabelling(tmp_path):
     config = write_config(tmp_path, n=32, delay_s=0.1)
     run_dir = tmp_path / "run"
@@ -140,7 +126,7 @@ def test_killed_run_resumes_without_relabelling(tmp_path):
     assert resumed.returncode == 0, resumed.stderr
     events = (run_dir / "events.jsonl").read_text()
     assert '"run_resumed"' in events
-    relabelled = set(answered_since_last_start(run_dir)) & finished
+    relabelled = set(teacher_answers_since_last_start(run_dir)) & finished
     assert not relabelled, (
         f"records labelled before the kill were sent to the teacher again: {relabelled}"
     )

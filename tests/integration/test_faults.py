@@ -20,7 +20,7 @@ from dualchecker.agents.faults import BackendUnavailable
 from dualchecker.data import DataSource
 from dualchecker.graph.config import RetrievalConfig, RunConfig, RunSettings, method
 from dualchecker.runner import Run
-from tests.fakes import BINARY
+from tests.fakes import BINARY, teacher_answers_since_last_start
 from tests.integration.fake_openai_server import FakeOpenAIServer
 
 
@@ -115,18 +115,6 @@ def stored_ids(run_dir) -> set[str]:
             return {row[0] for row in conn.execute("SELECT id FROM results")}
     except sqlite3.OperationalError:
         return set()
-
-
-def teacher_answers_since_last_start(run_dir) -> list[str]:
-    events = [
-        json.loads(line)
-        for line in (run_dir / "events.jsonl").read_text().splitlines()
-        if line.strip().endswith("}")
-    ]
-    start = max(i for i, e in enumerate(events) if e["kind"] in ("run_started", "run_resumed"))
-    return [
-        e["record_id"] for e in events[start:] if e["agent"] == "teacher" and e["kind"] == "answer"
-    ]
 
 
 def label_cli(config_path, *extra: str, **kwargs):
