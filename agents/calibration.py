@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, computed_field
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedKFold, cross_val_predict
@@ -106,6 +106,26 @@ def pick_threshold(confidence: np.ndarray, *, target_accuracy: float, max_rate: 
     return min(target_accuracy, cap)
 
 
+class RepromptEffect(BaseModel):
+    """What re-prompting did to the pool sample's unsure answers, judged against the human labels.
+
+    A re-prompt is worth its call only if it turns more wrong answers right than right answers
+    wrong; a small model shown contrastive examples can also talk itself out of a right answer.
+    """
+
+    model_config = ConfigDict(frozen=True)
+    tried: int = Field(
+        description="Pool answers under the threshold, re-prompted as the run would."
+    )
+    wrong_to_right: int
+    right_to_wrong: int
+
+    @property
+    def helps(self) -> bool:
+        """More answers fixed than broken."""
+        return self.wrong_to_right > self.right_to_wrong
+
+
 class Calibration(BaseModel):
     """A fitted map from the teacher's (and neighbours') label distribution to calibrated ones."""
 
@@ -125,6 +145,18 @@ class Calibration(BaseModel):
     neighbour_weight: float | None = Field(
         None, description="Share of the fitted weight on the neighbours' labels (0 = teacher only)."
     )
+    reprompt_effect: RepromptEffect | None = Field(
+        None, description="Re-prompts tried on the pool sample (None: not judged)."
+    )
+
+    @computed_field
+    @property
+    def reprompt_threshold(self) -> float:
+        """The teacher checker's threshold: 0 (never re-prompt for doubt) where re-prompting
+        was tried on the pool and did more harm than good."""
+        if self.reprompt_effect is not None and not self.reprompt_effect.helps:
+            return 0.0
+        return self.threshold
 
     def apply(
         self, teacher: dict[str, float], neighbours: dict[str, float] | None

@@ -12,7 +12,7 @@ its kept set is exactly right, and the teacher checker's threshold is picked fro
 from __future__ import annotations
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, computed_field
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GroupKFold, cross_val_predict
 
@@ -118,6 +118,12 @@ class SpanCalibration(BaseModel):
     neighbour_weight: float = Field(
         description="Share of the fitted weight on the tagger's features (0 = teacher only)."
     )
+
+    @computed_field
+    @property
+    def reprompt_threshold(self) -> float:
+        """The teacher checker's threshold (span re-prompts are not judged on the pool)."""
+        return self.threshold
 
     def score(self, teacher: list[Span], tagger: list[Span]) -> list[tuple[Span, float]]:
         """Every candidate with its calibrated probability of being a human span."""

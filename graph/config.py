@@ -142,6 +142,12 @@ class MethodConfig(BaseModel):
         "re-prompt where the pool shows accuracy below this.",
     )
     max_reprompt_rate: float = Field(0.3, ge=0.0, le=1.0)
+    judge_reprompts: bool = Field(
+        False,
+        description="With a calibration: before labelling, re-prompt the pool sample's unsure "
+        "answers as the run would, and re-prompt for doubt only if that turned more wrong "
+        "answers right than right answers wrong.",
+    )
     reprompt_style: Literal["more", "contrastive"] = Field(
         "more",
         description="more: twice the demonstrations (paper); contrastive: the closest "
@@ -207,6 +213,7 @@ METHODS: dict[str, dict[str, Any]] = {
         balanced=True,
         explain_examples=False,
         reprompt_style="contrastive",
+        judge_reprompts=True,
         final_rule="average",
         rationales="reprompted",
     ),

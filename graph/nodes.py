@@ -8,9 +8,21 @@ from collections.abc import Callable
 from langgraph.types import Overwrite
 
 from dualchecker.agents.aligner import normalise_text
-from dualchecker.agents.calibration import Calibration, PoolSample, fit_calibration
+from dualchecker.agents.calibration import (
+    Calibration,
+    PoolSample,
+    RepromptEffect,
+    fit_calibration,
+)
 from dualchecker.agents.span_calibration import SpanCalibration, SpanSample, fit_span_calibration
-from dualchecker.agents.types import Attempt, Demonstration, LabelledRecord, Record, Span
+from dualchecker.agents.types import (
+    Attempt,
+    Demonstration,
+    LabelledRecord,
+    Record,
+    Span,
+    TeacherAnswer,
+)
 from dualchecker.graph.context import RunContext
 from dualchecker.graph.state import RecordState, RunState
 
@@ -104,19 +116,25 @@ class TeacherNodes:
         """Ask again with more information: the record's detail text, and either more
         demonstrations (paper) or contrastive ones, the closest examples of the two labels the
         teacher hesitates between."""
-        record, method = state["record"], self.ctx.method
-        last = state["attempts"][-1].answer
-        labels = None
-        if method.reprompt_style == "contrastive" and last is not None and last.probabilities:
-            ranked = sorted(last.probabilities, key=last.probabilities.__getitem__, reverse=True)
-            labels = ranked[:2]
-        demos = self.ctx.demonstrations.pick(
-            record, state.get("template", []), method.reprompt_k, labels
+        record = state["record"]
+        demos, labels = self._reprompt_demonstrations(
+            record, state["attempts"][-1].answer, state.get("template", [])
         )
         return {
             **self._ask(record, demos, reprompt=True, state=state, contrastive=bool(labels)),
             "demonstrations": demos,
         }
+
+    def _reprompt_demonstrations(
+        self, record: Record, last: TeacherAnswer | None, template: list[Demonstration]
+    ) -> tuple[list[Demonstration], list[str] | None]:
+        """A re-prompt's demonstrations, and the two labels they contrast (contrastive style)."""
+        method = self.ctx.method
+        labels = None
+        if method.reprompt_style == "contrastive" and last is not None and last.probabilities:
+            ranked = sorted(last.probabilities, key=last.probabilities.__getitem__, reverse=True)
+            labels = ranked[:2]
+        return self.ctx.demonstrations.pick(record, template, method.reprompt_k, labels), labels
 
     def finalize(self, state: RecordState) -> dict:
         """The teacher checker's final answer, with a rationale where the method wants one,
@@ -167,32 +185,62 @@ class TeacherNodes:
         if ctx.task.is_spans:
             return self._calibrate_spans(sample)
         answered: list[PoolSample] = []
+        firsts: list[tuple[Record, Attempt, dict[str, float] | None]] = []
         teacher = ctx.teacher.for_agent("calibration")
         for example in sample:
             demos = self.ctx.demonstrations.pick(example, [], method.n_shot)
             attempt = teacher.answer(example, demos)
             if attempt.answer is None or attempt.answer.probabilities is None:
                 continue
+            vote = self._vote(example)
+            firsts.append((example, attempt, vote))
             answered.append(
                 PoolSample(
                     record_id=example.id,
                     gold=example.label,
                     teacher=attempt.answer.probabilities,
-                    neighbours=self._vote(example),
+                    neighbours=vote,
                     verbalised=attempt.answer.verbalised_confidence,
                 )
             )
-        return self._fitted(
-            answered,
-            lambda: fit_calibration(
+
+        def fit() -> Calibration:
+            calibration = fit_calibration(
                 ctx.task.label_names,
                 answered,
                 use_neighbours=method.neighbour_vote,
                 target_accuracy=method.target_accuracy,
                 max_rate=method.max_reprompt_rate,
                 seed=ctx.settings.seed,
-            ),
-        )
+            )
+            if not (method.judge_reprompts and ctx.checker and ctx.checker.max_reprompts):
+                return calibration
+            effect = self._reprompt_effect(calibration, firsts)
+            return calibration.model_copy(update={"reprompt_effect": effect})
+
+        return self._fitted(answered, fit)
+
+    def _reprompt_effect(
+        self,
+        calibration: Calibration,
+        firsts: list[tuple[Record, Attempt, dict[str, float] | None]],
+    ) -> RepromptEffect:
+        """Re-prompt the pool answers the calibration leaves under the threshold, as the run
+        would, and count what the checker's final answer did against the human label."""
+        teacher = self.ctx.teacher.for_agent("calibration")
+        tried = fixed = broken = 0
+        for example, attempt, vote in firsts:
+            first = calibrated(attempt, calibration, vote)
+            if first.answer is None or first.answer.confidence >= calibration.threshold:
+                continue
+            demos, labels = self._reprompt_demonstrations(example, first.answer, [])
+            again = teacher.answer(example, demos, reprompt=True, contrastive=bool(labels))
+            final = self.ctx.checker.final(example, [first, calibrated(again, calibration, vote)])
+            was_right, now_right = first.answer.label == example.label, final.label == example.label
+            tried += 1
+            fixed += now_right and not was_right
+            broken += was_right and not now_right
+        return RepromptEffect(tried=tried, wrong_to_right=fixed, right_to_wrong=broken)
 
     def _calibrate_spans(self, sample: list[Record]) -> dict:
         """Spans: the teacher and the pool tagger answer the sample; a candidate scorer is fitted

@@ -26,7 +26,7 @@ def after_teacher(checker: TeacherChecker | None) -> Callable[[RecordState], Tea
         if checker is None:
             return "accept"
         calibration = state.get("calibration")
-        threshold = calibration.threshold if calibration is not None else None
+        threshold = calibration.reprompt_threshold if calibration is not None else None
         verdict = checker.verdict(state["attempts"], threshold)
         return "low confidence" if verdict == "reprompt" else "accept"
 

@@ -166,7 +166,8 @@ class RunReport:
             return None
         fitted = self.select("calibration", "fitted")
         if fitted:
-            return fitted[-1].data.get("calibration", {}).get("threshold")
+            calibration = fitted[-1].data.get("calibration", {})
+            return calibration.get("reprompt_threshold", calibration.get("threshold"))
         return method.get("threshold")
 
     @property

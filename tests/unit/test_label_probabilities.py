@@ -285,3 +285,73 @@ def test_the_pool_probe_answers_pool_examples_out_of_fold():
     assert recited < 0.75  # chance level, not the ~100% of an in-sample fit
     fresh = Record(id="new", text=pool[0].text + " extra words")
     assert sum(index.probe(fresh, ["no", "yes"]).values()) == pytest.approx(1.0)
+
+
+def _judged_run(tmp_path, reprompt_gives: str):
+    """A teacher sure of plain texts and torn on "report" texts; re-prompted, it says the gold
+    label ("right") or the other one ("wrong"), strongly."""
+    rows = []
+    for i in range(12):
+        rows += [
+            (f"cy{i}", f"We cut carbon at plant {i}.", "yes"),
+            (f"cn{i}", f"Revenue grew in region {i}.", "no"),
+            (f"hy{i}", f"Our report on site {i} covers nature.", "yes"),
+            (f"hn{i}", f"Our report on site {i} covers staffing.", "no"),
+        ]
+    everything = records(rows)
+    pool, inputs = everything[:40], everything[40:]
+    gold = {r.text: r.label for r in everything}
+
+    def teacher(messages):
+        text = current_text(messages)
+        if "Take extra care" in messages[-1].content:
+            said = (
+                gold[text] if reprompt_gives == "right" else {"yes": "no", "no": "yes"}[gold[text]]
+            )
+            p_yes = 0.95 if said == "yes" else 0.05
+        elif "report" in text:
+            p_yes = 0.55
+        else:
+            p_yes = 0.9 if gold[text] == "yes" else 0.1
+        return {" yes": math.log(p_yes), " no": math.log(1 - p_yes)}
+
+    model = ScriptedChatModel(
+        responder=lambda m: json.dumps({"rationale": "because"}), logprobs=teacher
+    )
+    config = RunConfig(
+        task=BINARY,
+        inputs=DataSource(path=tmp_path / "x.jsonl"),
+        method=method(
+            "dualchecker",
+            n_shot=0,
+            neighbour_vote=False,
+            student=False,
+            student_checker=False,
+            calibration_size=40,
+        ),
+        run=RunSettings(dir=tmp_path / "run", batch_size=4),
+    )
+    run = Run(config, llm=model, embedder=HashingEmbedder(), inputs=inputs, pool=pool)
+    run.execute(progress=False)
+    events = [json.loads(line) for line in (tmp_path / "run" / "events.jsonl").open()]
+    fitted = next(e for e in events if e["agent"] == "calibration" and e["kind"] == "fitted")
+    return fitted["data"]["calibration"], run.store.all()
+
+
+@pytest.mark.parametrize(
+    ("reprompt_gives", "kept"), [("wrong", False), ("right", True)], ids=["harmful", "helpful"]
+)
+def test_reprompts_are_judged_on_the_pool_and_kept_only_where_they_help(
+    tmp_path, reprompt_gives, kept
+):
+    calibration, labelled = _judged_run(tmp_path, reprompt_gives)
+    effect = calibration["reprompt_effect"]
+    assert effect["tried"] > 0  # the torn pool answers were re-prompted before labelling
+    if kept:
+        assert effect["wrong_to_right"] > effect["right_to_wrong"]
+        assert calibration["reprompt_threshold"] == calibration["threshold"] > 0
+        assert any(r.reprompted for r in labelled)
+    else:
+        assert effect["right_to_wrong"] > effect["wrong_to_right"]
+        assert calibration["reprompt_threshold"] == 0.0
+        assert not any(r.reprompted for r in labelled)  # a harmful re-prompt is never asked

@@ -28,15 +28,10 @@ from tests.fakes import BINARY, records, scripted_teacher
 ROOT = Path(__file__).resolve().parents[2]
 CLAIMS = records(
     [
-        (f"c{i}", text, label)
-        for i, (text, label) in enumerate(
-            [
-                ("We cut carbon emissions by 30 percent.", "yes"),
-                ("Revenue grew in the third quarter.", "no"),
-                ("Our plants run on solar power.", "yes"),
-                ("The board appointed a new CFO.", "no"),
-            ]
-        )
+        ("c0", "We cut carbon emissions by 30 percent.", "yes"),
+        ("c1", "Revenue grew in the third quarter.", "no"),
+        ("c2", "Our plants run on solar power.", "yes"),
+        ("c3", "The board appointed a new CFO.", "no"),
     ]
 )
 
@@ -44,6 +39,29 @@ CLAIMS = records(
 def always(label: str = "no", confidence: int = 90):
     return scripted_teacher(
         lambda text, re: {"label": label, "confidence": confidence, "rationale": "r"}
+    )
+
+
+def down_after(answers: int):
+    """A teacher that answers 'no' to its first `answers` prompts, then finds its backend down."""
+    calls = {"n": 0}
+
+    def answer(text, re):
+        calls["n"] += 1
+        if calls["n"] > answers:
+            raise ConnectionError("down")
+        return {"label": "no", "confidence": 90}
+
+    return scripted_teacher(answer)
+
+
+def zero_shot_config(tmp_path: Path, **run) -> RunConfig:
+    """Zero-shot labelling of BINARY records without a student, run in tmp_path / "run"."""
+    return RunConfig(
+        task=BINARY,
+        inputs=DataSource(path=tmp_path / "x.jsonl"),
+        method=method("zero-shot", student=False),
+        run=RunSettings(dir=tmp_path / "run", **run),
     )
 
 
@@ -109,12 +127,7 @@ def test_raw_newlines_inside_a_json_string_are_read():
 
 # 4
 def test_rerunning_a_finished_run_changes_nothing_and_says_so(tmp_path):
-    config = RunConfig(
-        task=BINARY,
-        inputs=DataSource(path=tmp_path / "x.jsonl"),
-        method=method("zero-shot", student=False),
-        run=RunSettings(dir=tmp_path / "run", llm_cache=True),
-    )
+    config = zero_shot_config(tmp_path, llm_cache=True)
     first = Run(config, llm=always(), embedder=HashingEmbedder(), inputs=CLAIMS).execute(
         progress=False
     )
@@ -130,22 +143,9 @@ def test_rerunning_a_finished_run_changes_nothing_and_says_so(tmp_path):
 
 
 def test_the_summary_of_a_resumed_run_covers_the_whole_run(tmp_path):
-    calls = {"n": 0}
-
-    def flaky(text, re):
-        calls["n"] += 1
-        if calls["n"] > 2:
-            raise ConnectionError("down")
-        return {"label": "no", "confidence": 90}
-
-    config = RunConfig(
-        task=BINARY,
-        inputs=DataSource(path=tmp_path / "x.jsonl"),
-        method=method("zero-shot", student=False),
-        run=RunSettings(dir=tmp_path / "run", batch_size=2, node_retries=1, llm_cache=False),
-    )
+    config = zero_shot_config(tmp_path, batch_size=2, node_retries=1, llm_cache=False)
     with pytest.raises(BackendUnavailable):
-        Run(config, llm=scripted_teacher(flaky), embedder=HashingEmbedder(), inputs=CLAIMS).execute(
+        Run(config, llm=down_after(2), embedder=HashingEmbedder(), inputs=CLAIMS).execute(
             progress=False
         )
     summary = Run(config, llm=always(), embedder=HashingEmbedder(), inputs=CLAIMS).execute(
@@ -235,7 +235,8 @@ def test_dry_run_counts_calibration_rationales_and_student_feedback(tmp_path):
         run={"dir": "run", "batch_size": 2},
     )
     est = estimate(RunConfig.from_yaml(path), embedder=HashingEmbedder())
-    assert est.by_agent["calibration"].calls == 10
+    # the 10 pool answers, plus the re-prompts that judge re-prompting (its unsure answers)
+    assert 10 < est.by_agent["calibration"].calls <= 10 + 10
     assert est.by_agent["teacher"].calls >= 4
     assert est.by_agent["student_checker"].calls == 2  # one borderline case per batch
     assert est.assumptions["reprompt_rate"] == 0.3 and est.assumptions["label_probabilities"]
@@ -349,26 +350,13 @@ def test_an_evaluation_file_overlapping_the_pool_is_refused_with_the_ids(tmp_pat
 
 
 def test_records_finished_in_an_interrupted_batch_are_exported(tmp_path):
-    calls = {"n": 0}
-
-    def dies_on_the_third(text, re):
-        calls["n"] += 1
-        if calls["n"] >= 3:
-            raise ConnectionError("down")
-        return {"label": "no", "confidence": 90}
-
-    config = RunConfig(
-        task=BINARY,
-        inputs=DataSource(path=tmp_path / "x.jsonl"),
-        method=method("zero-shot", student=False),
-        run=RunSettings(
-            dir=tmp_path / "run", batch_size=4, max_concurrency=1, node_retries=1, llm_cache=False
-        ),
+    config = zero_shot_config(
+        tmp_path, batch_size=4, max_concurrency=1, node_retries=1, llm_cache=False
     )
     with pytest.raises(BackendUnavailable):
         Run(
             config,
-            llm=scripted_teacher(dies_on_the_third),
+            llm=down_after(2),  # dies on the third call
             embedder=HashingEmbedder(),
             inputs=CLAIMS,
         ).execute(progress=False)
