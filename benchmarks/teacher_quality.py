@@ -339,6 +339,18 @@ def main() -> None:
     print(table)
 
 
+def _judged(cal: dict) -> str:
+    """What re-prompting did on the pool sample, and so whether the run re-prompted."""
+    effect = cal.get("reprompt_effect")
+    if not effect:
+        return ""
+    verdict = "kept" if cal["reprompt_threshold"] > 0 else "off"
+    return (
+        f"; pool re-prompts {effect['tried']}, flips ✓/✗ {effect['wrong_to_right']}/"
+        f"{effect['right_to_wrong']}: {verdict}"
+    )
+
+
 def _prompt_text(model: LocalLlamaChatModel, messages: list[dict]) -> str:
     from langchain_core.messages import convert_to_messages
 
@@ -429,7 +441,7 @@ def _table(
                 f"|  ↳ calibration on {cal['pool_raw']['n']} pool examples | | "
                 f"raw acc {cal['pool_raw']['accuracy']:.3f} → calibrated "
                 f"{cal['pool_calibrated']['accuracy']:.3f} | threshold {cal['threshold']:.2f}, "
-                f"neighbour weight {cal['neighbour_weight'] or 0:.2f} | | "
+                f"neighbour weight {cal['neighbour_weight'] or 0:.2f}{_judged(cal)} | | "
                 f"{fmt(cal['pool_calibrated']['auroc'])} | {fmt(cal['pool_calibrated']['ece'])} "
                 "| | | | | | | |"
             )
