@@ -117,17 +117,12 @@ class Borderline(BaseModel):
     reference_spans: list[Span] = Field(default_factory=list)
 
 
-class StudentChecker(BaseModel):
-    """Finds the student's borderline cases after a batch (paper: one per batch).
-
-    With a human label: the student is wrong (classification: other label; spans: the set of
-    (type, start, end) differs, so span level, not token level), lowest confidence first.
-    Without one: disagreement with the teacher first, then confidence under `margin`.
-    """
+class BorderlineChecker(BaseModel):
+    """Judges each (record, student answer) of a batch alone, then keeps the `per_batch` most
+    pressing cases: wrong vs gold, then disagreement, then low margin, each least sure first."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
     per_batch: int = Field(1, ge=0)
-    margin: float = Field(0.6, ge=0.0, le=1.0, description="No gold: flag confidence below this.")
 
     def borderline(
         self,
@@ -135,35 +130,40 @@ class StudentChecker(BaseModel):
         labelled: list[LabelledRecord],
         predictions: list[StudentAnswer],
     ) -> list[Borderline]:
-        """At most `per_batch` cases: wrong vs gold, then disagreement, then low margin, each
-        least sure first."""
-        cases = []
-        for item, said in zip(labelled, predictions):
-            case = self._judge(task, item, said.label, said.spans, said.confidence)
-            if case is not None:
-                cases.append(case)
-        rank = {"wrong vs gold": 0, "disagrees with teacher": 1, "low margin": 2}
-        cases.sort(key=lambda c: (rank[c.reason], c.student_confidence))
-        return cases[: self.per_batch]
+        """At most `per_batch` cases, most pressing first."""
+        cases = [self._judge(task, item, said) for item, said in zip(labelled, predictions)]
+        found = [case for case in cases if case is not None]
+        found.sort(key=lambda c: (_RANK[c.reason], c.student_confidence))
+        return found[: self.per_batch]
 
-    def _judge(
-        self,
-        task: Task,
-        item: LabelledRecord,
-        label: str | None,
-        spans: list[Span],
-        confidence: float,
-    ) -> Borderline | None:
-        said = _answer_key(task, label, spans)
+    def _judge(self, task: Task, item: LabelledRecord, said: StudentAnswer) -> Borderline | None:
+        raise NotImplementedError
+
+
+_RANK = {"wrong vs gold": 0, "disagrees with teacher": 1, "low margin": 2}
+
+
+class StudentChecker(BorderlineChecker):
+    """Finds the student's borderline cases after a batch (paper: one per batch).
+
+    With a human label: the student is wrong (classification: other label; spans: the set of
+    (type, start, end) differs, so span level, not token level), lowest confidence first.
+    Without one: disagreement with the teacher first, then confidence under `margin`.
+    """
+
+    margin: float = Field(0.6, ge=0.0, le=1.0, description="No gold: flag confidence below this.")
+
+    def _judge(self, task: Task, item: LabelledRecord, said: StudentAnswer) -> Borderline | None:
+        answer = _answer_key(task, said.label, said.spans)
         base = dict(
             record_id=item.id,
-            student_label=label,
-            student_spans=spans,
-            student_confidence=confidence,
+            student_label=said.label,
+            student_spans=said.spans,
+            student_confidence=said.confidence,
         )
         gold_known = item.gold_spans is not None if task.is_spans else item.gold_label is not None
         if gold_known:
-            if said != _answer_key(task, item.gold_label, item.gold_spans or []):
+            if answer != _answer_key(task, item.gold_label, item.gold_spans or []):
                 return Borderline(
                     **base,
                     reason="wrong vs gold",
@@ -173,14 +173,14 @@ class StudentChecker(BaseModel):
             return None
         if not item.ok:
             return None
-        if said != _answer_key(task, item.label, item.spans):
+        if answer != _answer_key(task, item.label, item.spans):
             return Borderline(
                 **base,
                 reason="disagrees with teacher",
                 reference_label=item.label,
                 reference_spans=item.spans,
             )
-        if confidence < self.margin:
+        if said.confidence < self.margin:
             return Borderline(
                 **base, reason="low margin", reference_label=item.label, reference_spans=item.spans
             )
@@ -191,34 +191,24 @@ def _answer_key(task: Task, label: str | None, spans: list[Span]) -> object:
     return frozenset(s.key() for s in spans) if task.is_spans else label
 
 
-class UncertaintyChecker(BaseModel):
+class UncertaintyChecker(BorderlineChecker):
     """EvoKD's selection: every case the student is unsure of (right or wrong), least sure first.
 
     The reference is the teacher's answer: EvoKD uses no human labels.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
     per_batch: int = Field(4, ge=0)
     margin: float = Field(0.95, ge=0.0, le=1.0)
 
-    def borderline(
-        self,
-        task: Task,
-        labelled: list[LabelledRecord],
-        predictions: list[StudentAnswer],
-    ) -> list[Borderline]:
-        """At most `per_batch` cases below `margin` that the teacher answered, least sure first."""
-        cases = [
-            Borderline(
-                record_id=item.id,
-                reason="low margin",
-                student_label=said.label,
-                student_spans=said.spans,
-                student_confidence=said.confidence,
-                reference_label=item.label,
-                reference_spans=item.spans,
-            )
-            for item, said in zip(labelled, predictions)
-            if item.ok and said.confidence < self.margin
-        ]
-        return sorted(cases, key=lambda c: c.student_confidence)[: self.per_batch]
+    def _judge(self, task: Task, item: LabelledRecord, said: StudentAnswer) -> Borderline | None:
+        if not item.ok or said.confidence >= self.margin:
+            return None
+        return Borderline(
+            record_id=item.id,
+            reason="low margin",
+            student_label=said.label,
+            student_spans=said.spans,
+            student_confidence=said.confidence,
+            reference_label=item.label,
+            reference_spans=item.spans,
+        )

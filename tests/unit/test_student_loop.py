@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dualchecker.agents.checkers import StudentAnswer, StudentChecker
+from dualchecker.agents.checkers import StudentAnswer, StudentChecker, UncertaintyChecker
 from dualchecker.agents.embedders import HashingEmbedder
 from dualchecker.agents.student import teacher_examples
 from dualchecker.agents.types import LabelledRecord, Span
@@ -51,6 +51,23 @@ def test_checker_without_gold_uses_disagreement_then_margin():
         ("b", "disagrees with teacher"),
         ("a", "low margin"),
     ]
+
+
+def test_uncertainty_checker_takes_every_unsure_answered_case_least_sure_first():
+    items = [
+        labelled("a", "yes", "yes"),
+        labelled("b", "no", "yes"),
+        labelled("c", "yes", None, ok=False),
+        labelled("d", "no", None),
+    ]
+    student = [said("yes", 0.9), said("no", 0.5), said("no", 0.3), said("no", 0.97)]
+    cases = UncertaintyChecker().borderline(BINARY, items, student)
+    # right or wrong alike; c has no teacher answer, d is sure enough
+    assert [(c.record_id, c.reason, c.reference_label) for c in cases] == [
+        ("b", "low margin", "no"),
+        ("a", "low margin", "yes"),
+    ]
+    assert len(UncertaintyChecker(per_batch=1).borderline(BINARY, items, student)) == 1
 
 
 def test_span_checker_compares_span_sets_not_tokens():
