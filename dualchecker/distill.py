@@ -12,6 +12,8 @@ from dualchecker.graph.config import StudentSettings
 from dualchecker.training.config import StudentConfig
 
 log = logging.getLogger(__name__)
+# The run's student settings that the trainer takes as they are, under the same names.
+TRAINER_FIELDS = ("learning_rate", "epochs_per_batch", "replay", "max_length", "final_epochs")
 
 
 def student_config(task: Task, settings: StudentSettings, seed: int) -> StudentConfig:
@@ -23,12 +25,8 @@ def student_config(task: Task, settings: StudentSettings, seed: int) -> StudentC
         extra["num_labels"] = len(task.labels)
     return StudentConfig(
         task="spans" if task.is_spans else "classification",
-        learning_rate=settings.learning_rate,
-        epochs_per_batch=settings.epochs_per_batch,
-        replay=settings.replay,
-        max_length=settings.max_length,
-        final_epochs=settings.final_epochs,
         seed=seed,
+        **settings.model_dump(include=set(TRAINER_FIELDS)),
         **extra,
     )
 

@@ -7,6 +7,7 @@ from dualchecker.agents.embedders import HashingEmbedder
 from dualchecker.agents.student import teacher_examples
 from dualchecker.agents.types import LabelledRecord, Span
 from dualchecker.data import DataSource
+from dualchecker.distill import TRAINER_FIELDS, student_config
 from dualchecker.graph.config import RunConfig, RunSettings, StudentSettings, method
 from dualchecker.runner import Run
 from tests.fakes import BINARY, SPANS, SpyTrainer, records, scripted_teacher
@@ -243,3 +244,18 @@ def test_the_distilled_student_is_saved_as_a_transformers_model_even_without_eva
     assert "gold_labels" not in summary.student  # nothing to compare it with
     model = AutoModelForSequenceClassification.from_pretrained(saved)
     assert model.config.id2label == {0: "no", 1: "yes"}
+
+
+def test_the_trainer_gets_the_student_settings_it_shares_by_name():
+    settings = StudentSettings(
+        model="m", learning_rate=1e-3, epochs_per_batch=3, replay=0, max_length=64, final_epochs=2
+    )
+    config = student_config(SPANS, settings, seed=7)
+    assert (config.task, config.span_types, config.seed, config.model) == (
+        "spans",
+        ["cause", "effect"],
+        7,
+        "m",
+    )
+    assert all(getattr(config, name) == getattr(settings, name) for name in TRAINER_FIELDS)
+    assert student_config(BINARY, settings, seed=7).num_labels == 2
