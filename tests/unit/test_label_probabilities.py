@@ -173,6 +173,22 @@ def leaning_teacher(messages):
     return {" yes": math.log(p), " no": math.log(1 - p)}
 
 
+def dualchecker_run(tmp_path, logprobs, inputs, pool, *, batch_size: int, **method_fields):
+    """The dualchecker method without the student, executed with a teacher whose label
+    probabilities come from `logprobs`; returns the run and its summary."""
+    model = ScriptedChatModel(
+        responder=lambda m: json.dumps({"rationale": "because"}), logprobs=logprobs
+    )
+    config = RunConfig(
+        task=BINARY,
+        inputs=DataSource(path=tmp_path / "x.jsonl"),
+        method=method("dualchecker", student=False, student_checker=False, **method_fields),
+        run=RunSettings(dir=tmp_path / "run", batch_size=batch_size),
+    )
+    run = Run(config, llm=model, embedder=HashingEmbedder(), inputs=inputs, pool=pool)
+    return run, run.execute(progress=False)
+
+
 def test_calibrated_run_fixes_the_bias_and_records_where_confidence_came_from(tmp_path):
     inputs = records(
         [
@@ -182,19 +198,9 @@ def test_calibrated_run_fixes_the_bias_and_records_where_confidence_came_from(tm
             ("i4", "The CEO spoke.", "no"),
         ]
     )
-    model = ScriptedChatModel(
-        responder=lambda m: json.dumps({"rationale": "because"}), logprobs=leaning_teacher
+    run, summary = dualchecker_run(
+        tmp_path, leaning_teacher, inputs, POOL, batch_size=2, n_shot=2, calibration_size=30
     )
-    config = RunConfig(
-        task=BINARY,
-        inputs=DataSource(path=tmp_path / "x.jsonl"),
-        method=method(
-            "dualchecker", n_shot=2, student=False, student_checker=False, calibration_size=30
-        ),
-        run=RunSettings(dir=tmp_path / "run", batch_size=2),
-    )
-    run = Run(config, llm=model, embedder=HashingEmbedder(), inputs=inputs, pool=POOL)
-    summary = run.execute(progress=False)
     labelled = {r.id: r for r in run.store.all()}
     assert [labelled[i].label for i in ("i1", "i2", "i3", "i4")] == ["yes", "no", "yes", "no"]
     assert summary.teacher["f1"] == 1.0
@@ -315,24 +321,16 @@ def _judged_run(tmp_path, reprompt_gives: str):
             p_yes = 0.9 if gold[text] == "yes" else 0.1
         return {" yes": math.log(p_yes), " no": math.log(1 - p_yes)}
 
-    model = ScriptedChatModel(
-        responder=lambda m: json.dumps({"rationale": "because"}), logprobs=teacher
+    run, _ = dualchecker_run(
+        tmp_path,
+        teacher,
+        inputs,
+        pool,
+        batch_size=4,
+        n_shot=0,
+        neighbour_vote=False,
+        calibration_size=40,
     )
-    config = RunConfig(
-        task=BINARY,
-        inputs=DataSource(path=tmp_path / "x.jsonl"),
-        method=method(
-            "dualchecker",
-            n_shot=0,
-            neighbour_vote=False,
-            student=False,
-            student_checker=False,
-            calibration_size=40,
-        ),
-        run=RunSettings(dir=tmp_path / "run", batch_size=4),
-    )
-    run = Run(config, llm=model, embedder=HashingEmbedder(), inputs=inputs, pool=pool)
-    run.execute(progress=False)
     events = [json.loads(line) for line in (tmp_path / "run" / "events.jsonl").open()]
     fitted = next(e for e in events if e["agent"] == "calibration" and e["kind"] == "fitted")
     return fitted["data"]["calibration"], run.store.all()
