@@ -259,3 +259,11 @@ def test_the_trainer_gets_the_student_settings_it_shares_by_name():
     )
     assert all(getattr(config, name) == getattr(settings, name) for name in TRAINER_FIELDS)
     assert student_config(BINARY, settings, seed=7).num_labels == 2
+
+
+def test_run_and_trainer_defaults_agree_on_the_settings_they_share():
+    from dualchecker.training.config import StudentConfig
+
+    for name in TRAINER_FIELDS:
+        run, trainer = StudentSettings.model_fields[name], StudentConfig.model_fields[name]
+        assert (run.default, run.metadata) == (trainer.default, trainer.metadata), name
