@@ -133,20 +133,11 @@ def in_process(model: str, threads: int) -> tuple[Callable, Callable[[], None], 
 
 def through_server(model: str, threads: int) -> tuple[Callable, Callable[[], None], float]:
     """An invoke function through ChatOpenAI and a fresh server, its stop, and start time."""
-    from langchain_openai import ChatOpenAI
-
     helper = _server_helper()
     started = time.perf_counter()
     server = helper.start_llama_server(model, n_threads=threads)
     load = time.perf_counter() - started
-    chat = ChatOpenAI(
-        base_url=server.base_url,
-        api_key="sk-local",
-        model=server.alias,
-        temperature=0,
-        max_retries=0,
-        timeout=300,
-    )
+    chat = server.chat(timeout_s=300)
     # The server ignores max_completion_tokens, which is what ChatOpenAI sends.
     bound = chat.bind(response_format=RESPONSE_FORMAT, extra_body={"max_tokens": MAX_TOKENS})
     return bound.invoke, server.stop, load

@@ -7,8 +7,7 @@ Use the fixture factory in a test module (the server is started once per scope):
     llama_server = llama_server_fixture("qwen2.5-coder-0.5b", scope="module")
 
     def test_x(llama_server):
-        chat = ChatOpenAI(base_url=llama_server.base_url, api_key="sk-local",
-                          model=llama_server.alias)
+        chat = llama_server.chat()  # ChatOpenAI against it
 
 A missing model or runtime fails the test with the install command; it never skips.
 """
@@ -53,6 +52,19 @@ class LlamaServer:
     def base_url(self) -> str:
         """OpenAI-style base URL, e.g. for ``ChatOpenAI(base_url=...)``."""
         return f"http://127.0.0.1:{self.port}/v1"
+
+    def chat(self, timeout_s: float = 120):
+        """ChatOpenAI pointed at this server: greedy, no retries (a failure should show)."""
+        from langchain_openai import ChatOpenAI
+
+        return ChatOpenAI(
+            base_url=self.base_url,
+            api_key="sk-local",
+            model=self.alias,
+            temperature=0,
+            max_retries=0,
+            timeout=timeout_s,
+        )
 
     def log_tail(self, limit: int = 4000) -> str:
         """The end of the server's stdout/stderr, for error messages."""

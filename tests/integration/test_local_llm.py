@@ -54,16 +54,7 @@ def local_model() -> Iterator[LocalLlamaChatModel]:
 @pytest.fixture(scope="module")
 def served_chat(llama_server):
     """ChatOpenAI pointed at the module's llama.cpp server, greedy and without retries."""
-    from langchain_openai import ChatOpenAI
-
-    return ChatOpenAI(
-        base_url=llama_server.base_url,
-        api_key="sk-local",
-        model=llama_server.alias,
-        temperature=0,
-        max_retries=0,
-        timeout=120,
-    )
+    return llama_server.chat()
 
 
 def _check_reply(reply) -> None:
