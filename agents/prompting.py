@@ -70,30 +70,18 @@ class PromptBook:
         ``answer_style="label"`` asks for the label alone, whose probability is read from the
         model; ``"json"`` asks for label, stated confidence and rationale as one JSON object.
         """
-        return [
-            {
-                "role": "system",
-                "content": self.render(
-                    "teacher/system.jinja",
-                    task=task,
-                    style=style,
-                    answer_style=answer_style,
-                    codes=codes,
-                ),
-            },
-            {
-                "role": "user",
-                "content": self.render(
-                    "teacher/user.jinja",
-                    record=record,
-                    demonstrations=demonstrations,
-                    reprompt=reprompt,
-                    answer_style=answer_style,
-                    contrastive=contrastive,
-                    reasoning_first=style == "cot",
-                ),
-            },
-        ]
+        return self._conversation(
+            "teacher",
+            task=task,
+            style=style,
+            answer_style=answer_style,
+            codes=codes,
+            record=record,
+            demonstrations=demonstrations,
+            reprompt=reprompt,
+            contrastive=contrastive,
+            reasoning_first=style == "cot",
+        )
 
     def rationale_messages(
         self,
@@ -107,17 +95,19 @@ class PromptBook:
     ) -> list[dict[str, str]]:
         """Ask the teacher why a known answer is right (aligner), what a student missed, or why
         it chose its own label; ``source`` says truthfully whose answer it is."""
+        return self._conversation(
+            "rationale",
+            task=task,
+            text=text,
+            label=label,
+            spans=spans or [],
+            student_answer=student_answer,
+            source=source,
+        )
+
+    def _conversation(self, folder: str, **variables: object) -> list[dict[str, str]]:
+        """The system and user messages from `folder`'s two templates, one set of variables."""
         return [
-            {"role": "system", "content": self.render("rationale/system.jinja", task=task)},
-            {
-                "role": "user",
-                "content": self.render(
-                    "rationale/user.jinja",
-                    text=text,
-                    label=label,
-                    spans=spans or [],
-                    student_answer=student_answer,
-                    source=source,
-                ),
-            },
+            {"role": role, "content": self.render(f"{folder}/{role}.jinja", **variables)}
+            for role in ("system", "user")
         ]
