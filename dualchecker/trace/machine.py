@@ -13,15 +13,14 @@ from typing import Any
 
 from markupsafe import Markup
 
-from dualchecker.trace.layout import Edge, Layout, Node, layout
+from dualchecker.trace.layout import NODE_HEIGHT, Edge, Layout, Node, layout
 from dualchecker.trace.report import RunReport
 from dualchecker.trace.svg import element, svg, text
 
 log = logging.getLogger(__name__)
 
-NODE_HEIGHT = 38
 CHAR_WIDTH = 7.4
-LABEL_CHAR = 6.2  # width of a character of an edge label (11px)
+LABEL_ROOM = 80  # beside an edge's bend, for its label
 MARGIN = 16
 CLUSTER_PAD = 14
 AGENT_OF_NODE = {
@@ -140,31 +139,24 @@ def graph_svg(graph: Any, runs: dict[str, int] | None = None) -> Markup:
 
 
 def _draw(placed: Layout, runs: dict[str, int]) -> Markup:
-    boxes = _cluster_boxes(placed)
-    right = max(n.x - n.width / 2 + n.slot for n in placed.nodes.values())
-    right = max(
-        [right] + [x + 8 for e in placed.edges for x, _ in e.waypoints] + [b[3] for b in boxes]
-    )
-    body = [_clusters(boxes)]
-    route_x = right + 34  # back edges run down the right, each with room for its label
+    body = [_clusters(_cluster_boxes(placed))]
     ports = _ports(placed)
     for edge in placed.edges:
         if edge.is_loop:
             body.append(_loop(edge, placed.nodes[edge.source]))
-        elif edge.back:
-            body.append(_back(edge, placed, route_x))
-            route_x += LABEL_CHAR * len(edge.label or "") + 18
         else:
-            body.append(_forward(edge, placed, ports))
+            body.append(_edge(edge, placed, ports))
     body += [_node(n, runs.get(n.label)) for n in placed.nodes.values()]
-    return _canvas(placed, body, route_x)
+    return _canvas(placed, body)
 
 
-def _canvas(placed: Layout, body: list[str], right: float) -> Markup:
-    xs = [n.x - n.width / 2 for n in placed.nodes.values()]
-    xs += [x - 70 for e in placed.edges for x, _ in e.waypoints]  # room for a label on the left
-    left = min(xs) - CLUSTER_PAD - MARGIN
-    bottom = max(n.y for n in placed.nodes.values()) + NODE_HEIGHT / 2 + CLUSTER_PAD + MARGIN
+def _canvas(placed: Layout, body: list[str]) -> Markup:
+    nodes = placed.nodes.values()
+    bends = [x for e in placed.edges for x, _ in e.waypoints]  # an edge label goes beside one
+    left = min([n.x - n.width / 2 for n in nodes] + [x - LABEL_ROOM for x in bends])
+    right = max([n.x - n.width / 2 + n.slot for n in nodes] + [x + LABEL_ROOM for x in bends])
+    left, right = left - CLUSTER_PAD - MARGIN, right + CLUSTER_PAD + MARGIN
+    bottom = max(n.y for n in nodes) + NODE_HEIGHT / 2 + CLUSTER_PAD + MARGIN
     top = -NODE_HEIGHT / 2 - MARGIN
     defs = element(
         "defs",
@@ -256,23 +248,26 @@ def _node(node: Node, count: int | None) -> str:
 
 
 def _ports(placed: Layout) -> dict[tuple[int, str], float]:
-    """x of each forward edge's end on its node, spread along the side so edges do not overlap."""
-    sides: dict[tuple[str, str], list[tuple[float, Edge]]] = defaultdict(list)
+    """x of each edge's ends on its nodes, spread along the side so edges do not overlap.
+
+    Edges leave a node's bottom and enter the next one's top; back edges go up, from their
+    source's top to their target's bottom."""
+    sides: dict[tuple[str, str], list[tuple[float, Edge, str]]] = defaultdict(list)
     for edge in placed.edges:
-        if edge.back or edge.is_loop:
+        if edge.is_loop:
             continue
         first = edge.waypoints[0][0] if edge.waypoints else placed.nodes[edge.target].x
         last = edge.waypoints[-1][0] if edge.waypoints else placed.nodes[edge.source].x
-        sides[(edge.source, "out")].append((first, edge))
-        sides[(edge.target, "in")].append((last, edge))
+        sides[(edge.source, "top" if edge.back else "bottom")].append((first, edge, "out"))
+        sides[(edge.target, "bottom" if edge.back else "top")].append((last, edge, "in"))
     ports = {}
-    for (node_id, side), items in sides.items():
+    for (node_id, _), items in sides.items():
         node = placed.nodes[node_id]
         items.sort(key=lambda item: item[0])
         span = node.width * 0.5
-        for i, (_, edge) in enumerate(items):
+        for i, (_, edge, end) in enumerate(items):
             offset = 0.0 if len(items) == 1 else -span / 2 + span * i / (len(items) - 1)
-            ports[(id(edge), side)] = node.x + offset
+            ports[(id(edge), end)] = node.x + offset
     return ports
 
 
@@ -296,12 +291,14 @@ def _edge_group(
     )
 
 
-def _forward(edge: Edge, placed: Layout, ports: dict) -> str:
+def _edge(edge: Edge, placed: Layout, ports: dict) -> str:
+    """An edge through its waypoints, down to the next rank or, for a back edge, up."""
     source, target = placed.nodes[edge.source], placed.nodes[edge.target]
+    down = -1 if edge.back else 1  # -1: a back edge climbs
     points = [
-        (ports[(id(edge), "out")], source.y + NODE_HEIGHT / 2),
+        (ports[(id(edge), "out")], source.y + down * NODE_HEIGHT / 2),
         *edge.waypoints,
-        (ports[(id(edge), "in")], target.y - NODE_HEIGHT / 2),
+        (ports[(id(edge), "in")], target.y - down * NODE_HEIGHT / 2),
     ]
     path = f"M{points[0][0]:.1f},{points[0][1]:.1f}"
     for (x0, y0), (x1, y1) in zip(points, points[1:]):
@@ -314,19 +311,6 @@ def _forward(edge: Edge, placed: Layout, ports: dict) -> str:
         return _edge_group(edge, path, (x - 10, y), anchor="end")
     (x0, y0), (x1, y1) = points[0], points[-1]
     return _edge_group(edge, path, ((x0 + x1) / 2, (y0 + y1) / 2 + 4))
-
-
-def _back(edge: Edge, placed: Layout, route_x: float) -> str:
-    """A loop to an earlier node, drawn around the right-hand side."""
-    source, target = placed.nodes[edge.source], placed.nodes[edge.target]
-    sx, sy = source.x + source.width / 2, source.y
-    tx, ty = target.x + target.width / 2, target.y - 6
-    r = 10
-    path = (
-        f"M{sx:.1f},{sy:.1f} L{route_x - r:.1f},{sy:.1f} Q{route_x:.1f},{sy:.1f} {route_x:.1f},{sy - r:.1f}"
-        f" L{route_x:.1f},{ty + r:.1f} Q{route_x:.1f},{ty:.1f} {route_x - r:.1f},{ty:.1f} L{tx:.1f},{ty:.1f}"
-    )
-    return _edge_group(edge, path, (route_x + 5, (sy + ty) / 2 + 4), anchor="start")
 
 
 def _loop(edge: Edge, node: Node) -> str:

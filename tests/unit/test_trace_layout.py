@@ -6,7 +6,7 @@ import pytest
 
 from dualchecker.agents.types import Usage
 from dualchecker.events import Event
-from dualchecker.trace.layout import Edge, Node, layout
+from dualchecker.trace.layout import RANK_GAP, Edge, Node, layout
 from dualchecker.trace.machine import compiled_graph, graph_svg
 from dualchecker.trace.redact import MASK, redact, redact_text
 from dualchecker.trace.stats import cost_rows, histogram, percentile
@@ -17,7 +17,7 @@ def graph(edges: list[tuple[str, str]]) -> tuple[list[Node], list[Edge]]:
     return [Node(id=n, label=n, width=80) for n in names], [Edge(a, b) for a, b in edges]
 
 
-def test_loops_back_are_set_aside_and_forward_edges_go_down():
+def test_loops_back_are_turned_around_and_forward_edges_go_down():
     nodes, edges = graph(
         [
             ("start", "plan"),
@@ -35,6 +35,10 @@ def test_loops_back_are_set_aside_and_forward_edges_go_down():
     back = [(e.source, e.target) for e in edges if e.back]
     assert back == [("collect", "plan")]
     assert placed.nodes["re"].loop and not placed.nodes["teach"].loop
+    # the loop back climbs through a waypoint on each rank between, beside the nodes there
+    climb = next(e for e in edges if e.back)
+    ranks = range(placed.nodes["collect"].rank - 1, placed.nodes["plan"].rank, -1)
+    assert [y for _, y in climb.waypoints] == [RANK_GAP * r for r in ranks]
     for edge in edges:
         if not edge.back and not edge.is_loop:
             assert placed.nodes[edge.source].y < placed.nodes[edge.target].y, edge
@@ -51,6 +55,25 @@ def test_nodes_of_a_rank_never_overlap():
     assert len(rank) == 3
     for left, right in zip(rank, rank[1:]):
         assert left.x + left.width / 2 < right.x - right.width / 2
+
+
+@pytest.mark.parametrize("student", [False, True])
+def test_boxes_and_loop_room_never_overlap_in_the_real_graph(student):
+    drawn = compiled_graph({}, student=student)
+    nodes = [Node(id=n, label=n, width=7.4 * len(n) + 28) for n in drawn.nodes]
+    layout(nodes, [Edge(e.source, e.target) for e in drawn.edges], start="__start__")  # in place
+    for rank in {n.rank for n in nodes}:
+        spans = sorted(
+            (n.x - n.width / 2, n.x - n.width / 2 + n.slot) for n in nodes if n.rank == rank
+        )
+        assert all(left[1] < right[0] for left, right in zip(spans, spans[1:])), spans
+
+
+def test_unconnected_parts_are_placed_side_by_side():
+    nodes, edges = graph([("a", "b"), ("c", "d")])
+    placed = layout(nodes, edges, start="a")
+    boxes = sorted((n.x - n.width / 2, n.x + n.width / 2) for n in placed.nodes.values())
+    assert boxes[1][0] == boxes[0][0] and boxes[1][1] < boxes[2][0]  # a over b, c and d beside
 
 
 @pytest.mark.parametrize("student", [False, True])
