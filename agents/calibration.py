@@ -15,11 +15,13 @@ import math
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, computed_field
+from scipy.stats import binomtest
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedKFold, cross_val_predict
 
 EPS = 1e-6
+HARM_LEVEL = 0.1  # sign-test level at which the pool's flips switch re-prompting off
 
 
 class ReliabilityBin(BaseModel):
@@ -109,8 +111,10 @@ def pick_threshold(confidence: np.ndarray, *, target_accuracy: float, max_rate: 
 class RepromptEffect(BaseModel):
     """What re-prompting did to the pool sample's unsure answers, judged against the human labels.
 
-    A re-prompt is worth its call only if it turns more wrong answers right than right answers
-    wrong; a small model shown contrastive examples can also talk itself out of a right answer.
+    A small model shown contrastive examples can talk itself out of a right answer as well as
+    into one. The pool sample is small (a few dozen re-prompts, a handful of flips), so a count
+    of flips either way is mostly noise: re-prompting is switched off only when the pool shows
+    it breaks answers significantly more often than it fixes them (one-sided sign test).
     """
 
     model_config = ConfigDict(frozen=True)
@@ -120,10 +124,20 @@ class RepromptEffect(BaseModel):
     wrong_to_right: int
     right_to_wrong: int
 
+    @computed_field
     @property
-    def helps(self) -> bool:
-        """More answers fixed than broken."""
-        return self.wrong_to_right > self.right_to_wrong
+    def harm_p_value(self) -> float:
+        """The chance of this many breaks or more among the flips, were a flip as likely to fix
+        an answer as to break it."""
+        flips = self.wrong_to_right + self.right_to_wrong
+        if flips == 0:
+            return 1.0
+        return float(binomtest(self.right_to_wrong, flips, 0.5, alternative="greater").pvalue)
+
+    @property
+    def harmful(self) -> bool:
+        """Significantly more answers broken than fixed (at `HARM_LEVEL`)."""
+        return self.harm_p_value < HARM_LEVEL
 
 
 class Calibration(BaseModel):
@@ -153,8 +167,8 @@ class Calibration(BaseModel):
     @property
     def reprompt_threshold(self) -> float:
         """The teacher checker's threshold: 0 (never re-prompt for doubt) where re-prompting
-        was tried on the pool and did more harm than good."""
-        if self.reprompt_effect is not None and not self.reprompt_effect.helps:
+        was tried on the pool and did significant harm."""
+        if self.reprompt_effect is not None and self.reprompt_effect.harmful:
             return 0.0
         return self.threshold
 

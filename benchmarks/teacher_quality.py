@@ -347,7 +347,7 @@ def _judged(cal: dict) -> str:
     verdict = "kept" if cal["reprompt_threshold"] > 0 else "off"
     return (
         f"; pool re-prompts {effect['tried']}, flips ✓/✗ {effect['wrong_to_right']}/"
-        f"{effect['right_to_wrong']}: {verdict}"
+        f"{effect['right_to_wrong']} (harm p={effect['harm_p_value']:.2f}): {verdict}"
     )
 
 

@@ -10,7 +10,13 @@ import numpy as np
 import pytest
 
 from dualchecker.agents.backends import ChatBackend
-from dualchecker.agents.calibration import PoolSample, fit_calibration, pick_threshold, reliability
+from dualchecker.agents.calibration import (
+    PoolSample,
+    RepromptEffect,
+    fit_calibration,
+    pick_threshold,
+    reliability,
+)
 from dualchecker.agents.embedders import HashingEmbedder
 from dualchecker.agents.label_probs import from_top_logprobs, label_codes
 from dualchecker.agents.prompting import PromptBook
@@ -346,10 +352,29 @@ def test_reprompts_are_judged_on_the_pool_and_kept_only_where_they_help(
     effect = calibration["reprompt_effect"]
     assert effect["tried"] > 0  # the torn pool answers were re-prompted before labelling
     if kept:
-        assert effect["wrong_to_right"] > effect["right_to_wrong"]
+        assert effect["wrong_to_right"] > effect["right_to_wrong"] and effect["harm_p_value"] == 1
         assert calibration["reprompt_threshold"] == calibration["threshold"] > 0
         assert any(r.reprompted for r in labelled)
     else:
         assert effect["right_to_wrong"] > effect["wrong_to_right"]
+        assert effect["harm_p_value"] < 0.1
         assert calibration["reprompt_threshold"] == 0.0
         assert not any(r.reprompted for r in labelled)  # a harmful re-prompt is never asked
+
+
+@pytest.mark.parametrize(
+    ("fixed", "broken", "harmful"),
+    [(2, 4, False), (0, 3, False), (1, 7, True), (0, 6, True), (5, 0, False), (0, 0, False)],
+)
+def test_reprompting_is_switched_off_only_on_significant_harm(fixed, broken, harmful):
+    effect = RepromptEffect(tried=30, wrong_to_right=fixed, right_to_wrong=broken)
+    assert effect.harmful is harmful
+    calibration = fit_calibration(
+        ["no", "yes"],
+        [
+            PoolSample(record_id=str(i), gold=g, teacher={"no": 0.3, "yes": 0.7})
+            for i, g in enumerate(["yes", "no"] * 10)
+        ],
+        use_neighbours=False,
+    ).model_copy(update={"reprompt_effect": effect})
+    assert (calibration.reprompt_threshold == 0.0) is harmful
