@@ -713,8 +713,16 @@ def format_summary(summary: RunSummary) -> str:
         lines.append(
             f"calibration on {raw['n']} pool examples: accuracy {raw['accuracy']:.3f} → "
             f"{cal['accuracy']:.3f}, ECE {raw['ece']:.3f} → {cal['ece']:.3f}, "
-            f"re-prompt below {c['threshold']:.2f}"
+            f"re-prompt below {c.get('reprompt_threshold', c['threshold']):.2f}"
         )
+        effect = c.get("reprompt_effect")
+        if effect:
+            verdict = "off" if c.get("reprompt_threshold") == 0 else "kept"
+            lines.append(
+                f"re-prompts tried on {effect['tried']} unsure pool answers: "
+                f"{effect['wrong_to_right']} wrong→right, {effect['right_to_wrong']} right→wrong "
+                f"(harm p={effect['harm_p_value']:.2f}): re-prompting {verdict}"
+            )
     final = (summary.confidence or {}).get("final")
     if final and final.get("auroc") is not None:
         lines.append(

@@ -25,7 +25,7 @@ from dualchecker.agents.teacher import Teacher
 from dualchecker.agents.types import LabelDef, Record, Task
 from dualchecker.data import DataSource
 from dualchecker.graph.config import RunConfig, RunSettings, method
-from dualchecker.runner import Run
+from dualchecker.runner import Run, format_summary
 from tests.fakes import BINARY, current_text, records
 
 RECORD = Record(id="r1", text="We cut our emissions by 30 percent.")
@@ -327,7 +327,7 @@ def _judged_run(tmp_path, reprompt_gives: str):
             p_yes = 0.9 if gold[text] == "yes" else 0.1
         return {" yes": math.log(p_yes), " no": math.log(1 - p_yes)}
 
-    run, _ = dualchecker_run(
+    run, summary = dualchecker_run(
         tmp_path,
         teacher,
         inputs,
@@ -339,7 +339,7 @@ def _judged_run(tmp_path, reprompt_gives: str):
     )
     events = [json.loads(line) for line in (tmp_path / "run" / "events.jsonl").open()]
     fitted = next(e for e in events if e["agent"] == "calibration" and e["kind"] == "fitted")
-    return fitted["data"]["calibration"], run.store.all()
+    return fitted["data"]["calibration"], run.store.all(), format_summary(summary)
 
 
 @pytest.mark.parametrize(
@@ -348,7 +348,8 @@ def _judged_run(tmp_path, reprompt_gives: str):
 def test_reprompts_are_judged_on_the_pool_and_kept_only_where_they_help(
     tmp_path, reprompt_gives, kept
 ):
-    calibration, labelled = _judged_run(tmp_path, reprompt_gives)
+    calibration, labelled, printed = _judged_run(tmp_path, reprompt_gives)
+    assert f"re-prompting {'kept' if kept else 'off'}" in printed  # the user is told
     effect = calibration["reprompt_effect"]
     assert effect["tried"] > 0  # the torn pool answers were re-prompted before labelling
     if kept:
