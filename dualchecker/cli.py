@@ -150,12 +150,17 @@ def demo(
 def experiment(
     config: Path = typer.Argument(..., exists=True, help="Grid configuration (YAML)."),
     progress: bool = typer.Option(True, help="Show a progress bar over the grid."),
+    dataset: list[str] = typer.Option(
+        [], help="Run only this dataset of the grid (by name; repeatable)."
+    ),
 ) -> None:
     """Run a grid of methods × n-shot × seeds × datasets; writes results.csv/.md and plots."""
     from dualchecker.experiment import Experiment, GridConfig
 
     try:
         grid = GridConfig.from_yaml(config)
+        if dataset:
+            grid = grid.only(dataset)
         Experiment(grid).run(progress=progress)
     except DualCheckerError as exc:
         _fail(exc)

@@ -174,6 +174,21 @@ class GridConfig(BaseModel):
             raise ConfigError(f"{path}: unknown methods {unknown}; known: {sorted(METHODS)}")
         return grid
 
+    def only(self, datasets: list[str]) -> GridConfig:
+        """The same grid restricted to some of its datasets, so a long grid can be run in parts
+        (on different days or machines) into one results file; the cells keep their keys.
+
+        Raises:
+            ConfigError: a name that is not one of the grid's datasets.
+        """
+        names = [d.name for d in self.datasets]
+        unknown = sorted(set(datasets) - set(names))
+        if unknown:
+            raise ConfigError(f"grid {self.name!r} has no datasets {unknown}; it has {names}")
+        return self.model_copy(
+            update={"datasets": [d for d in self.datasets if d.name in datasets]}
+        )
+
 
 def _relative_spec(dataset: Any, base: Path) -> Any:
     """A dataset spec's file paths, taken relative to the grid's YAML file."""

@@ -8,6 +8,7 @@ import pytest
 
 from dualchecker.agents.embedders import HashingEmbedder
 from dualchecker.agents.scripted import ScriptedChatModel
+from dualchecker.errors import ConfigError
 from dualchecker.experiment import Experiment, GridConfig, cells
 from dualchecker.graph.config import METHODS
 from dualchecker.training.testing import save_tiny_student
@@ -259,3 +260,14 @@ def test_bootstrap_point_estimates_equal_teacher_scores():
     assert bootstrap_f1(SPANS, spans, reps=50)[0] == pytest.approx(
         teacher_scores(SPANS, spans)["f1"]
     )
+
+
+def test_a_grid_runs_in_parts_by_dataset_and_refuses_unknown_names():
+    grid = GridConfig.model_validate(
+        {"datasets": [{"name": "environmental_claims"}, {"name": "cnc_spans"}]}
+    )
+    part = grid.only(["cnc_spans"])
+    assert [d.name for d in part.datasets] == ["cnc_spans"]
+    assert part.methods == grid.methods and part.seeds == grid.seeds
+    with pytest.raises(ConfigError, match=r"no datasets \['claims'\].*environmental_claims"):
+        grid.only(["claims"])
