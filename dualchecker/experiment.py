@@ -221,9 +221,8 @@ def cells(grid: GridConfig) -> list[tuple[DatasetSpec, str, int, int]]:
         (ds, m, n, seed)
         for ds in grid.datasets
         for seed in grid.seeds
-        for n in grid.n_shots
         for m in names
-        if not (n == 0 and m in NEEDS_SHOTS) and not (n > 0 and m in ZERO_SHOT_ONLY)
+        for n in _shots(m, grid.n_shots)
     ]
     order = {name: i for i, name in enumerate(PRIORITY)}
     return sorted(
@@ -236,6 +235,14 @@ def cells(grid: GridConfig) -> list[tuple[DatasetSpec, str, int, int]]:
             grid.datasets.index(c[0]),
         ),
     )
+
+
+def _shots(method: str, n_shots: list[int]) -> list[int]:
+    """The n-shots a method runs at: zero-shot once, at 0, whatever the grid's n-shots (it is
+    every row's paired anchor); the methods that need demonstrations only above 0."""
+    if method in ZERO_SHOT_ONLY:
+        return [0]
+    return [n for n in n_shots if not (n == 0 and method in NEEDS_SHOTS)]
 
 
 def config_key(config: RunConfig, records: list[Record], held_out: list[Record]) -> str:

@@ -271,3 +271,19 @@ def test_a_grid_runs_in_parts_by_dataset_and_refuses_unknown_names():
     assert part.methods == grid.methods and part.seeds == grid.seeds
     with pytest.raises(ConfigError, match=r"no datasets \['claims'\].*environmental_claims"):
         grid.only(["claims"])
+
+
+def test_zero_shot_is_the_anchor_even_when_the_grid_only_lists_higher_shots():
+    grid = GridConfig.model_validate(
+        {
+            "datasets": [{"name": "environmental_claims"}],
+            "methods": ["zero-shot", "few-shot", "cot"],
+            "n_shots": [5],
+            "seeds": [0, 1],
+        }
+    )
+    runs = sorted((m, n, seed) for _, m, n, seed in cells(grid))
+    assert runs == [
+        ("cot", 5, 0), ("cot", 5, 1), ("few-shot", 5, 0), ("few-shot", 5, 1),
+        ("zero-shot", 0, 0), ("zero-shot", 0, 1),
+    ]  # fmt: skip
