@@ -567,10 +567,13 @@ def _intervals(
                 if r.id in base_by_id:
                     paired_self.append(r)
                     paired_zero.append(base_by_id[r.id])
-    f1, low, high = bootstrap_f1(task, pooled)
+    # Seeds' samples overlap: one text is one unit of resampling, however many cells scored it.
+    f1, low, high = bootstrap_f1(task, pooled, clusters=[r.id for r in pooled])
     diff = "–"
     if paired_self:
-        d, dl, dh = bootstrap_f1(task, paired_self, against=paired_zero)
+        d, dl, dh = bootstrap_f1(
+            task, paired_self, against=paired_zero, clusters=[r.id for r in paired_self]
+        )
         diff = f"{d:+.3f} [{dl:+.3f}, {dh:+.3f}]"
     return f"{f1:.3f} [{low:.3f}, {high:.3f}]", diff
 

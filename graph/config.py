@@ -145,8 +145,8 @@ class MethodConfig(BaseModel):
     judge_reprompts: bool = Field(
         False,
         description="With a calibration: before labelling, re-prompt the pool sample's unsure "
-        "answers as the run would, and re-prompt for doubt only if that turned more wrong "
-        "answers right than right answers wrong.",
+        "answers as the run would, and stop re-prompting for doubt when a one-sided sign test "
+        "on their flips shows harm (more right answers made wrong than wrong made right).",
     )
     reprompt_style: Literal["more", "contrastive"] = Field(
         "more",

@@ -262,6 +262,37 @@ def test_bootstrap_point_estimates_equal_teacher_scores():
     )
 
 
+def test_a_text_scored_in_several_seeds_is_resampled_as_one_unit():
+    import random
+
+    from dualchecker.agents.types import LabelledRecord
+    from dualchecker.evaluation import bootstrap_f1
+    from tests.fakes import BINARY
+
+    rng = random.Random(1)
+    texts = [
+        LabelledRecord(
+            id=f"{i:02d}",  # sorted as listed: same draws as below
+            text="t",
+            gold_label=rng.choice(BINARY.label_names),
+            label=rng.choice(BINARY.label_names),
+        )
+        for i in range(50)
+    ]
+    three_seeds = texts * 3
+    naive = bootstrap_f1(BINARY, three_seeds, reps=300)
+    clustered = bootstrap_f1(BINARY, three_seeds, clusters=[r.id for r in three_seeds], reps=300)
+    # F1 does not change when every count is tripled: resampling texts is resampling the 50.
+    assert clustered == pytest.approx(bootstrap_f1(BINARY, texts, reps=300))
+    assert clustered[0] == naive[0] and clustered[2] - clustered[1] > naive[2] - naive[1]
+    paired = bootstrap_f1(
+        BINARY, three_seeds, against=three_seeds[::-1], clusters=[r.id for r in three_seeds]
+    )
+    assert paired[0] == 0.0
+    with pytest.raises(ValueError, match="2 cluster names for 150 records"):
+        bootstrap_f1(BINARY, three_seeds, clusters=["a", "b"])
+
+
 def test_a_grid_runs_in_parts_by_dataset_and_refuses_unknown_names():
     grid = GridConfig.model_validate(
         {"datasets": [{"name": "environmental_claims"}, {"name": "cnc_spans"}]}
