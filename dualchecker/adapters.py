@@ -17,63 +17,24 @@ from importlib import resources
 from pathlib import Path
 from typing import Literal
 
-from dualchecker.agents.types import Record, Span, Task, label_defs, span_type_defs
+import yaml
+
+from dualchecker.agents.types import Record, Span, Task
 from dualchecker.cnc_tags import parse_tagged_spans
 from dualchecker.errors import DataError
 
-ENV_CLAIMS = Task(
-    name="environmental claim detection",
-    kind="binary",
-    instructions=(
-        "Decide whether the sentence, taken from a company's report or earnings call, is an "
-        "environmental claim: a statement that the company, a product or an activity is "
-        "environmentally friendly, sustainable, or has a positive environmental impact. General "
-        "business talk, or mentions of energy or climate without such a claim, are not claims."
-    ),
-    labels=label_defs(no="not an environmental claim", yes="an environmental claim"),
-)
-CNC_SPANS = Task(
-    name="cause and effect extraction",
-    kind="spans",
-    instructions="The news sentence describes a causal relation. Extract its cause and its effect.",
-    span_types=span_type_defs(
-        cause="the event or situation that causes something",
-        effect="what happens because of the cause",
-    ),
-)
-CNC_CAUSAL = Task(
-    name="causal sentence detection",
-    kind="binary",
-    instructions="Decide whether the news sentence states a cause-and-effect relation between events.",
-    labels=label_defs(no="no causal relation", yes="states a causal relation"),
-)
-GREEN_BINARY = Task(
-    name="green innovation",
-    kind="binary",
-    instructions=(
-        "Decide whether the invention belongs to green innovation: yes only when an "
-        "environmental benefit (saving energy or resources, renewable energy, less emission, "
-        "pollution or waste) is its stated purpose or primary effect."
-    ),
-    labels=label_defs(no="not green innovation", yes="green innovation"),
-)
-GREEN_PATHS = Task(
-    name="environmental path",
-    kind="multiclass",
-    instructions="Decide through which path the green invention ultimately helps the environment.",
-    labels=label_defs(
-        energy_efficiency="cuts energy consumption or improves efficiency",
-        renewables_emissions="renewable energy, lower emissions or GHG",
-        waste_recycling="less waste, recycling, circular use of resources",
-        product_innovation="new green technology, durability, safety, materials",
-    ),
-)
-GREEN_EFFECTS = Task(
-    name="technology and environmental effect",
-    kind="spans",
-    instructions="Extract the technology (the means) and the environmental effect it has.",
-    span_types=span_type_defs(cause="the technology or means", effect="its environmental effect"),
-)
+TASKS: dict[str, Task] = {
+    name: Task.model_validate(spec)
+    for name, spec in yaml.safe_load(
+        resources.files("dualchecker").joinpath("tasks.yaml").read_text(encoding="utf-8")
+    ).items()
+}
+ENV_CLAIMS = TASKS["environmental_claims"]
+CNC_SPANS = TASKS["cnc_spans"]
+CNC_CAUSAL = TASKS["cnc_causal"]
+GREEN_BINARY = TASKS["green_binary"]
+GREEN_PATHS = TASKS["green_paths"]
+GREEN_EFFECTS = TASKS["green_effects"]
 
 
 def _jsonl(path: Path) -> list[dict]:

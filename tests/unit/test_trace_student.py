@@ -29,19 +29,23 @@ def prediction(rid: str, before: str, after: str, confidence: float = 0.8) -> di
 def add_student_events(run_dir: Path) -> None:
     """What the student side logs for two batches (g1–g3, g4–g6): the shape graph/student_nodes emits."""
     log = EventLog(run_dir / "events.jsonl", run_id=read_events(run_dir / "events.jsonl")[0].run_id)
-    log.emit(
+    trained = lambda batch, seconds, loss, *predictions: log.emit(
         "student",
         "batch_trained",
-        batch=0,
-        seconds=0.5,
-        examples=3,
+        batch=batch,
+        seconds=seconds,
+        examples=3 * (batch + 1),
         left_out=0,
-        loss=0.69,
-        predictions=[
-            prediction("g1", "no", "yes"),
-            prediction("g2", "no", "no"),
-            prediction("g3", "no", "no", 0.52),
-        ],
+        loss=loss,
+        predictions=list(predictions),
+    )
+    trained(
+        0,
+        0.5,
+        0.69,
+        prediction("g1", "no", "yes"),
+        prediction("g2", "no", "no"),
+        prediction("g3", "no", "no", 0.52),
     )
     log.emit(
         "student_checker",
@@ -76,19 +80,13 @@ def add_student_events(run_dir: Path) -> None:
             "rationale": "Greener packaging is a <b>claim</b>.",
         },
     )
-    log.emit(
-        "student",
-        "batch_trained",
-        batch=1,
-        seconds=0.7,
-        examples=6,
-        left_out=0,
-        loss=0.41,
-        predictions=[
-            prediction("g4", "no", "no"),
-            prediction("g5", "yes", "yes"),
-            prediction("g6", "no", "no"),
-        ],
+    trained(
+        1,
+        0.7,
+        0.41,
+        prediction("g4", "no", "no"),
+        prediction("g5", "yes", "yes"),
+        prediction("g6", "no", "no"),
     )
     log.emit("student_checker", "borderline", batch=1, cases=[])
     log.close()
