@@ -390,7 +390,7 @@ class Run:
         final_seconds = time.perf_counter() - final_started
         summary.seconds += final_seconds
         online = sum(
-            e.data.get("seconds") or 0.0
+            e.seconds or 0.0
             for e in read_events(self.dir / "events.jsonl")
             if e.agent == "student" and e.kind == "batch_trained"
         )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from dualchecker.agents.checkers import StudentAnswer, StudentChecker, UncertaintyChecker
 from dualchecker.agents.embedders import HashingEmbedder
 from dualchecker.agents.student import teacher_examples
@@ -222,6 +224,7 @@ def test_evokd_writes_samples_from_uncertain_cases_and_trains_on_them(tmp_path, 
 def test_the_distilled_student_is_saved_as_a_transformers_model_even_without_eval_data(tmp_path):
     from transformers import AutoModelForSequenceClassification
 
+    from dualchecker.events import read_events
     from dualchecker.training.testing import save_tiny_student
 
     tiny = save_tiny_student(tmp_path / "tiny")
@@ -242,6 +245,15 @@ def test_the_distilled_student_is_saved_as_a_transformers_model_even_without_eva
     assert summary.outputs["student"] == str(saved)
     assert summary.student["n_test"] == 0 and summary.student["teacher_labels"]["f1"] is None
     assert "gold_labels" not in summary.student  # nothing to compare it with
+    trained = [
+        e.seconds
+        for e in read_events(tmp_path / "run" / "events.jsonl")
+        if e.kind == "batch_trained"
+    ]
+    assert len(trained) == 2 and summary.seconds_by_phase["online_student"] == pytest.approx(
+        sum(trained)
+    )
+    assert summary.seconds_by_phase["online_student"] > 0
     model = AutoModelForSequenceClassification.from_pretrained(saved)
     assert model.config.id2label == {0: "no", 1: "yes"}
 
