@@ -144,7 +144,9 @@ class ChatBackend:
             cached=cached,
             seconds=time.perf_counter() - started,
         )
-        self.ledger.record(self.agent, completion.usage, cached=cached)
+        self.ledger.record(
+            self.agent, completion.usage, cached=cached, saved_seconds=_saved_seconds(reply)
+        )
         return completion
 
     def read_labels(
@@ -195,7 +197,12 @@ class ChatBackend:
             cached=bool(meta.get("cache_hit")),
             seconds=time.perf_counter() - started,
         )
-        self.ledger.record(self.agent, completion.usage, cached=completion.cached)
+        self.ledger.record(
+            self.agent,
+            completion.usage,
+            cached=completion.cached,
+            saved_seconds=_saved_seconds(reply),
+        )
         probabilities = None
         if meta.get("label_logprobs"):
             probabilities = from_label_logprobs(meta["label_logprobs"], labels)
@@ -232,7 +239,12 @@ class ChatBackend:
             label_scoring={"prefix": prefix, "labels": [continuation], "separator": ""},
         )
         meta = reply.response_metadata
-        self.ledger.record(self.agent, _usage(reply), cached=bool(meta.get("cache_hit")))
+        self.ledger.record(
+            self.agent,
+            _usage(reply),
+            cached=bool(meta.get("cache_hit")),
+            saved_seconds=_saved_seconds(reply),
+        )
         logprob, tokens = meta["label_logprobs"][continuation], meta["label_tokens"][continuation]
         return math.exp(logprob / max(tokens, 1))
 
@@ -271,6 +283,11 @@ def _reply_text(reply: Any) -> str:
     if isinstance(content, list):  # content blocks
         return "".join(b.get("text", "") if isinstance(b, dict) else str(b) for b in content)
     return str(content)
+
+
+def _saved_seconds(reply: Any) -> float | None:
+    """A cache hit's: the seconds the call took when it was first made (None if unknown)."""
+    return (getattr(reply, "response_metadata", None) or {}).get("cached_seconds")
 
 
 def _usage(reply: Any) -> Usage:

@@ -32,7 +32,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from dualchecker.agents.types import Usage
 
 SCHEMA = """CREATE TABLE IF NOT EXISTS llm_cache (
-    key TEXT PRIMARY KEY, llm_hash TEXT NOT NULL, value TEXT NOT NULL, created REAL NOT NULL)"""
+    key TEXT PRIMARY KEY, llm_hash TEXT NOT NULL, value TEXT NOT NULL, created REAL NOT NULL,
+    seconds REAL)"""
 
 
 def _digest(text: str) -> str:
@@ -45,13 +46,12 @@ def _dump_generation(gen: Generation) -> dict[str, Any]:
     return {"text": gen.text, "info": gen.generation_info}
 
 
-def _load_generation(data: dict[str, Any]) -> Generation:
+def _load_generation(data: dict[str, Any], seconds: float | None) -> Generation:
     if "message" not in data:
         return Generation(text=data["text"], generation_info=data.get("info"))
     message = messages_from_dict([data["message"]])[0]
-    message = message.model_copy(
-        update={"response_metadata": {**message.response_metadata, "cache_hit": True}}
-    )
+    hit = {"cache_hit": True, "cached_seconds": seconds}
+    message = message.model_copy(update={"response_metadata": {**message.response_metadata, **hit}})
     return ChatGeneration(message=message, generation_info=data.get("info"))
 
 
@@ -72,7 +72,13 @@ class SQLiteLLMCache(BaseCache):
         )  # survives a killed process; no fsync per call
         with self._conn:
             self._conn.execute(SCHEMA)
+            columns = {row[1] for row in self._conn.execute("PRAGMA table_info(llm_cache)")}
+            if "seconds" not in columns:  # a cache written before replies kept their time
+                self._conn.execute("ALTER TABLE llm_cache ADD COLUMN seconds REAL")
         self._lock = threading.Lock()
+        # A miss is looked up just before its call is made and stored just after: the time in
+        # between is what the call took, kept so that a later hit can say what it saved.
+        self._missed_at: dict[str, float] = {}
         self.hits = 0
         self.misses = 0
 
@@ -83,22 +89,27 @@ class SQLiteLLMCache(BaseCache):
 
     def lookup(self, prompt: str, llm_string: str) -> list[Generation] | None:
         """The cached generations for this prompt and model, or None (counted as a miss)."""
+        key = self.key(prompt, llm_string)
         with self._lock:
             row = self._conn.execute(
-                "SELECT value FROM llm_cache WHERE key = ?", (self.key(prompt, llm_string),)
+                "SELECT value, seconds FROM llm_cache WHERE key = ?", (key,)
             ).fetchone()
             if row is None:
                 self.misses += 1
+                self._missed_at[key] = time.perf_counter()
                 return None
             self.hits += 1
-        return [_load_generation(item) for item in json.loads(row[0])]
+        return [_load_generation(item, row[1]) for item in json.loads(row[0])]
 
     def update(self, prompt: str, llm_string: str, return_val: Sequence[Generation]) -> None:
         """Store a reply; committed at once so a kill right after loses nothing."""
         value = json.dumps([_dump_generation(g) for g in return_val], ensure_ascii=False)
-        row = (self.key(prompt, llm_string), _digest(llm_string), value, time.time())
+        key = self.key(prompt, llm_string)
         with self._lock, self._conn:
-            self._conn.execute("INSERT OR REPLACE INTO llm_cache VALUES (?, ?, ?, ?)", row)
+            missed_at = self._missed_at.pop(key, None)
+            seconds = time.perf_counter() - missed_at if missed_at is not None else None
+            row = (key, _digest(llm_string), value, time.time(), seconds)
+            self._conn.execute("INSERT OR REPLACE INTO llm_cache VALUES (?, ?, ?, ?, ?)", row)
 
     def clear(self, **kwargs: Any) -> None:
         """Delete every stored reply, for all models."""
@@ -136,6 +147,9 @@ class AgentUsage(BaseModel):
     cache_hits: int = 0
     usage: Usage = Field(default_factory=Usage)
     cached_usage: Usage = Field(default_factory=Usage, description="Tokens the cache saved.")
+    cached_seconds: float = Field(
+        0.0, description="Seconds the cache saved: what its hits took when first made."
+    )
     cost_usd: float | None = None
 
     def __add__(self, other: AgentUsage) -> AgentUsage:
@@ -144,6 +158,7 @@ class AgentUsage(BaseModel):
             cache_hits=self.cache_hits + other.cache_hits,
             usage=self.usage + other.usage,
             cached_usage=self.cached_usage + other.cached_usage,
+            cached_seconds=self.cached_seconds + other.cached_seconds,
         )
 
     def priced(self, price: TokenPrice | None) -> AgentUsage:
@@ -163,10 +178,13 @@ class CallLedger:
         # covers the processes before it.
         self.sink: Callable[[str, AgentUsage], None] | None = None
 
-    def record(self, agent: str, usage: Usage, *, cached: bool) -> None:
-        """Book one call under `agent` (a cache hit counts its tokens as saved) and tell the sink."""
+    def record(
+        self, agent: str, usage: Usage, *, cached: bool, saved_seconds: float | None = None
+    ) -> None:
+        """Book one call under `agent` (a cache hit counts its tokens, and the seconds the call
+        once took, as saved) and tell the sink."""
         entry = (
-            AgentUsage(cache_hits=1, cached_usage=usage)
+            AgentUsage(cache_hits=1, cached_usage=usage, cached_seconds=saved_seconds or 0.0)
             if cached
             else AgentUsage(calls=1, usage=usage)
         )

@@ -62,6 +62,7 @@ COLUMNS = [
     "cached_input_tokens",
     "cached_output_tokens",
     "seconds",
+    "cached_seconds",
     "reprompt_rate",
     "failed",
     "synthetic",
@@ -445,6 +446,7 @@ class Experiment:
             "cached_input_tokens": cached.input_tokens,
             "cached_output_tokens": cached.output_tokens,
             "seconds": round(time.perf_counter() - started, 1),
+            "cached_seconds": round(summary.cached_seconds, 1),
             "reprompt_rate": summary.reprompt_rate,
             "failed": summary.failed,
             "synthetic": student.get("synthetic", 0),
@@ -516,7 +518,8 @@ def markdown_table(rows: list[dict[str, str]], out: Path | None = None) -> str:
 
     Teacher F1 comes with a 95% bootstrap interval over the records of all seeds, and with its
     paired difference from zero-shot on the same records (when `out` holds the cells' labels).
-    Costs are the cell's full cost: a cache hit counts as the call it replaced, shown apart.
+    Costs are the cell's full cost: a cache hit counts as the call it replaced (its tokens, and
+    the seconds that call took when it was made), shown apart.
     """
     groups: dict[tuple, list[dict[str, str]]] = {}
     for row in rows:
@@ -525,7 +528,7 @@ def markdown_table(rows: list[dict[str, str]], out: Path | None = None) -> str:
     lines = [
         "| dataset | method | shots | seeds | records | teacher F1 [95% CI] | vs zero-shot [95% CI] | "
         "student F1 | gold-label student F1 | LLM calls/record (from cache) | "
-        "tokens in/out per record | s/record | re-prompted | config |",
+        "tokens in/out per record | s/record (from cache) | re-prompted | config |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for (dataset, name, shots), group in sorted(
@@ -545,7 +548,8 @@ def markdown_table(rows: list[dict[str, str]], out: Path | None = None) -> str:
             f"{_fmt(_mean([_f(r['gold_student_f1']) for r in group]))} | "
             f"{calls / records:.2f} ({mean('cache_hits') / records:.2f}) | "
             f"{tokens_in / records:.0f}/{tokens_out / records:.0f} | "
-            f"{mean('seconds') / records:.2f} | {mean('reprompt_rate'):.0%} | "
+            f"{(mean('seconds') + mean('cached_seconds')) / records:.2f} "
+            f"({mean('cached_seconds') / records:.2f}) | {mean('reprompt_rate'):.0%} | "
             f"{', '.join(sorted({r.get('config') or '–' for r in group}))} |"
         )
     return "\n".join(lines) + "\n"

@@ -85,6 +85,9 @@ class RunSummary(BaseModel):
         "student's training, the final students.",
     )
     cache_hits: int = 0
+    cached_seconds: float = Field(
+        0.0, description="What the cache hits' calls took when first made: seconds saved."
+    )
     note: str | None = Field(None, description="E.g. that a finished run was not run again.")
     template_refinements: int = Field(
         0, description="Demonstrations the student checker added to the teaching template."
@@ -470,6 +473,7 @@ def summarise(
         usage=total.usage,
         seconds=seconds,
         cache_hits=total.cache_hits,
+        cached_seconds=total.cached_seconds,
         cost_usd=total.cost_usd,
         by_agent={name: u.priced(price) for name, u in by_agent.items()},
         teacher=teacher_scores(config.task, labelled),

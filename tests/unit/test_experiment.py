@@ -64,6 +64,7 @@ def test_tiny_grid_writes_table_csv_and_plots(tmp_path, tiny):
         assert 0.0 <= float(row["teacher_f1"]) <= 1.0 and 0.0 <= float(row["student_f1"]) <= 1.0
         assert row["gold_student_f1"] == rows[0]["gold_student_f1"] != ""
         assert int(row["records"]) == 8 and int(row["llm_calls"]) + int(row["cache_hits"]) >= 8
+        assert float(row["cached_seconds"]) >= 0.0  # what the cell's cache hits once cost
     by = {(r["method"], int(r["n_shot"])): r for r in rows}
     assert (
         float(by[("dtot", 2)]["reprompt_rate"]) > 0 and float(by[("cot", 2)]["reprompt_rate"]) == 0

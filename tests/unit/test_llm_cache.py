@@ -45,6 +45,36 @@ def test_a_repeated_call_is_a_cache_hit_and_is_counted_apart(tmp_path):
     assert aligner.cached_usage == aligner.usage and backend.calls == 1 and backend.cache_hits == 1
 
 
+def test_a_hit_counts_the_seconds_its_call_took_when_it_was_made(tmp_path):
+    slow = lambda text, reprompt: (time.sleep(0.3), answer(text, reprompt))[1]
+    backend = ChatBackend(scripted_teacher(slow))
+    backend.use_cache(SQLiteLLMCache(tmp_path / "cache.sqlite"))
+    first = backend.for_agent("teacher").complete(MESSAGES)
+    again = backend.for_agent("teacher").complete(MESSAGES)
+    teacher = backend.ledger.by_agent()["teacher"]
+    assert not first.cached and again.cached
+    assert 0.3 <= teacher.cached_seconds <= first.seconds
+
+
+def test_a_cache_written_before_replies_kept_their_time_still_answers(tmp_path):
+    import sqlite3
+
+    path = tmp_path / "old.sqlite"
+    backend = ChatBackend(scripted_teacher(answer))
+    backend.use_cache(SQLiteLLMCache(path))
+    backend.complete(MESSAGES)
+    with sqlite3.connect(path) as old:  # the table as it was: no seconds column
+        old.execute("CREATE TABLE t AS SELECT key, llm_hash, value, created FROM llm_cache")
+        old.execute("DROP TABLE llm_cache")
+        old.execute("ALTER TABLE t RENAME TO llm_cache")
+    reopened = ChatBackend(scripted_teacher(answer))
+    reopened.use_cache(SQLiteLLMCache(path))
+    assert reopened.for_agent("teacher").complete(MESSAGES).cached
+    assert reopened.ledger.by_agent()["teacher"].cached_seconds == 0.0  # unknown, not invented
+    reopened.for_agent("teacher").complete([{"role": "user", "content": "Text: new"}])
+    assert len(SQLiteLLMCache(path)) == 2  # new replies are stored in the migrated table
+
+
 def test_the_cache_survives_the_process_and_keys_on_the_request(tmp_path):
     path = tmp_path / "cache.sqlite"
     writer = ChatBackend(scripted_teacher(answer))
