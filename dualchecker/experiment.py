@@ -270,6 +270,18 @@ def _read_csv(path: Path) -> list[dict[str, str]]:
 
 
 def _append_csv(path: Path, row: dict[str, Any]) -> None:
+    """Append one cell's row; a file with other columns (an older version's) is first rewritten
+    with today's, its rows kept and the new columns left empty, so no value lands under the
+    wrong name."""
+    if path.exists():
+        with path.open(newline="") as handle:
+            header = next(csv.reader(handle), [])
+        if header != COLUMNS:
+            old = _read_csv(path)
+            with path.open("w", newline="") as handle:
+                writer = csv.DictWriter(handle, fieldnames=COLUMNS, extrasaction="ignore")
+                writer.writeheader()
+                writer.writerows(old)
     new = not path.exists()
     with path.open("a", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=COLUMNS, extrasaction="ignore")

@@ -319,3 +319,20 @@ def test_zero_shot_is_the_anchor_even_when_the_grid_only_lists_higher_shots():
         ("cot", 5, 0), ("cot", 5, 1), ("few-shot", 5, 0), ("few-shot", 5, 1),
         ("zero-shot", 0, 0), ("zero-shot", 0, 1),
     ]  # fmt: skip
+
+
+def test_results_written_by_an_older_version_keep_their_values_under_their_names(tmp_path):
+    import csv
+
+    from dualchecker.experiment import COLUMNS, _append_csv, _read_csv
+
+    older = [c for c in COLUMNS if c != "cached_seconds"]
+    path = tmp_path / "results.csv"
+    with path.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=older)
+        writer.writeheader()
+        writer.writerow({c: f"old-{c}" for c in older})
+    _append_csv(path, {c: f"new-{c}" for c in COLUMNS})
+    first, second = _read_csv(path)
+    assert all(first[c] == f"old-{c}" for c in older) and first["cached_seconds"] == ""
+    assert all(second[c] == f"new-{c}" for c in COLUMNS)
