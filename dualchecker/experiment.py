@@ -426,14 +426,15 @@ class Experiment:
         # answers the calls it has in common
         stale = self._stale(config, key)
         atomic_write_text(Path(config.run.dir) / "provenance.txt", key + "\n")
-        summary = Run(
+        run = Run(
             config,
             llm=self.backend.fresh(),
             embedder=self.embedder,
             inputs=labelled,
             pool=pool,
             fresh=stale,
-        ).execute(progress=False)
+        )
+        summary = run.execute(progress=False)
         teacher = summary.teacher or {}
         student = summary.student or {}
         cached = sum(
@@ -457,7 +458,8 @@ class Experiment:
             "output_tokens": summary.usage.output_tokens,
             "cached_input_tokens": cached.input_tokens,
             "cached_output_tokens": cached.output_tokens,
-            "seconds": round(time.perf_counter() - started, 1),
+            # this process's time, and what killed processes spent on the cell before it resumed
+            "seconds": round(time.perf_counter() - started + run.seconds_before, 1),
             "cached_seconds": round(summary.cached_seconds, 1),
             "reprompt_rate": summary.reprompt_rate,
             "failed": summary.failed,

@@ -214,7 +214,8 @@ class Run:
         self.store = ResultStore(self.dir / "results.sqlite")
         self._check_fingerprint()
         self.backend.ledger.sink = self.store.add_usage
-        self._seconds_before = float(self.store.get_meta("seconds") or 0.0)
+        self.seconds_before = float(self.store.get_meta("seconds") or 0.0)
+        """Wall time earlier processes spent on this run (up to their last finished batch)."""
         self.events = EventLog(
             self.dir / "events.jsonl", run_id=self.store.get_meta("run_id") or ""
         )
@@ -306,7 +307,7 @@ class Run:
                             advance(len(self.store))
                             # a killed process's time still counts, up to its last batch
                             self.store.set_meta(
-                                "seconds", str(self._seconds_before + time.perf_counter() - started)
+                                "seconds", str(self.seconds_before + time.perf_counter() - started)
                             )
         return self._finish(time.perf_counter() - started)
 
@@ -347,7 +348,7 @@ class Run:
             "summary": str(self.dir / "summary.json"),
         }
         write_labels_jsonl(self.dir / "labels.jsonl", labelled)
-        seconds += self._seconds_before
+        seconds += self.seconds_before
         self.store.set_meta("seconds", str(seconds))
         summary = summarise(
             self.config,

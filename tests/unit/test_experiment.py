@@ -336,3 +336,29 @@ def test_results_written_by_an_older_version_keep_their_values_under_their_names
     first, second = _read_csv(path)
     assert all(first[c] == f"old-{c}" for c in older) and first["cached_seconds"] == ""
     assert all(second[c] == f"new-{c}" for c in COLUMNS)
+
+
+def test_a_resumed_cell_counts_the_seconds_its_killed_process_spent(tmp_path, tiny):
+    from dualchecker.graph.store import ResultStore
+
+    grid = GridConfig.model_validate(
+        {
+            "out_dir": str(tmp_path / "grid"),
+            "data_dir": str(DATA),
+            "datasets": [{"name": "environmental_claims", "size": 4, "eval_size": 4}],
+            "methods": ["zero-shot"],
+            "batch_size": 4,
+            "retrieval": {"kind": "hashing"},
+            "student": {"model": tiny, "use_ray": False, "final_epochs": 1},
+        }
+    )
+    experiment = Experiment(
+        grid, llm=ScriptedChatModel(responder=respond), embedder=HashingEmbedder()
+    )
+    config, key, _ = experiment._plan(*cells(grid)[0])
+    cell = tmp_path / "grid" / "cells" / config.run.dir.name
+    cell.mkdir(parents=True)
+    (cell / "provenance.txt").write_text(key + "\n")
+    ResultStore(cell / "results.sqlite").set_meta("seconds", "100")  # the killed process's time
+    (row,) = experiment.run(progress=False)
+    assert 100 < float(row["seconds"]) < 100 + 120
