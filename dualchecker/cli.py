@@ -153,14 +153,17 @@ def experiment(
     dataset: list[str] = typer.Option(
         [], help="Run only this dataset of the grid (by name; repeatable)."
     ),
+    method: list[str] = typer.Option(
+        [], help="Run only this method of the grid (by name; repeatable)."
+    ),
 ) -> None:
     """Run a grid of methods × n-shot × seeds × datasets; writes results.csv/.md and plots."""
     from dualchecker.experiment import Experiment, GridConfig
 
     try:
         grid = GridConfig.from_yaml(config)
-        if dataset:
-            grid = grid.only(dataset)
+        if dataset or method:
+            grid = grid.only(dataset, method)
         Experiment(grid).run(progress=progress)
     except DualCheckerError as exc:
         _fail(exc)

@@ -175,20 +175,29 @@ class GridConfig(BaseModel):
             raise ConfigError(f"{path}: unknown methods {unknown}; known: {sorted(METHODS)}")
         return grid
 
-    def only(self, datasets: list[str]) -> GridConfig:
-        """The same grid restricted to some of its datasets, so a long grid can be run in parts
-        (on different days or machines) into one results file; the cells keep their keys.
+    def only(
+        self, datasets: list[str] | None = None, methods: list[str] | None = None
+    ) -> GridConfig:
+        """The same grid restricted to some of its datasets and methods, so a long grid can be
+        run in parts (on different days or machines, the main methods first) into one results
+        file; the cells keep their keys.
 
         Raises:
-            ConfigError: a name that is not one of the grid's datasets.
+            ConfigError: a name that is not one of the grid's datasets or methods.
         """
-        names = [d.name for d in self.datasets]
-        unknown = sorted(set(datasets) - set(names))
-        if unknown:
-            raise ConfigError(f"grid {self.name!r} has no datasets {unknown}; it has {names}")
-        return self.model_copy(
-            update={"datasets": [d for d in self.datasets if d.name in datasets]}
-        )
+        update: dict[str, Any] = {}
+        for field, wanted, have in (
+            ("datasets", datasets, [(d.name, d) for d in self.datasets]),
+            ("methods", methods, [(method_name(m), m) for m in self.methods]),
+        ):
+            if not wanted:
+                continue
+            names = [name for name, _ in have]
+            unknown = sorted(set(wanted) - set(names))
+            if unknown:
+                raise ConfigError(f"grid {self.name!r} has no {field} {unknown}; it has {names}")
+            update[field] = [item for name, item in have if name in wanted]
+        return self.model_copy(update=update)
 
 
 def _relative_spec(dataset: Any, base: Path) -> Any:

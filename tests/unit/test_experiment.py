@@ -294,7 +294,7 @@ def test_a_text_scored_in_several_seeds_is_resampled_as_one_unit():
         bootstrap_f1(BINARY, three_seeds, clusters=["a", "b"])
 
 
-def test_a_grid_runs_in_parts_by_dataset_and_refuses_unknown_names():
+def test_a_grid_runs_in_parts_by_dataset_or_method_and_refuses_unknown_names():
     grid = GridConfig.model_validate(
         {"datasets": [{"name": "environmental_claims"}, {"name": "cnc_spans"}]}
     )
@@ -303,6 +303,11 @@ def test_a_grid_runs_in_parts_by_dataset_and_refuses_unknown_names():
     assert part.methods == grid.methods and part.seeds == grid.seeds
     with pytest.raises(ConfigError, match=r"no datasets \['claims'\].*environmental_claims"):
         grid.only(["claims"])
+    main = grid.only(methods=["dualchecker", "zero-shot"])
+    assert main.methods == ["zero-shot", "dualchecker"] and main.datasets == grid.datasets
+    assert {m for _, m, _, _ in cells(main)} == {"zero-shot", "dualchecker"}
+    with pytest.raises(ConfigError, match=r"no methods \['dual'\]"):
+        grid.only(methods=["dual"])
 
 
 def test_zero_shot_is_the_anchor_even_when_the_grid_only_lists_higher_shots():
