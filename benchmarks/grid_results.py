@@ -13,7 +13,7 @@ import argparse
 import shutil
 from pathlib import Path
 
-from dualchecker.experiment import _read_csv, markdown_table, plot_f1_by_method, plot_f1_by_shots
+from dualchecker.experiment import _read_csv, plot_f1_by_method, plot_f1_by_shots, results_markdown
 
 CELL_FILES = ("labels.jsonl", "config.json", "summary.json")
 
@@ -34,7 +34,7 @@ def main() -> None:
         (args.dest / row["cell"]).mkdir(parents=True, exist_ok=True)
         for name in CELL_FILES:
             shutil.copy2(args.grid_dir / row["cell"] / name, args.dest / row["cell"] / name)
-    (args.dest / "results.md").write_text(markdown_table(rows, args.dest), encoding="utf-8")
+    (args.dest / "results.md").write_text(results_markdown(rows, args.dest), encoding="utf-8")
     plot_f1_by_method(rows, args.dest / "f1_by_method.png")
     plot_f1_by_shots(rows, args.dest / "f1_by_shots.png")
     print((args.dest / "results.md").read_text(encoding="utf-8"))

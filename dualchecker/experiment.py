@@ -578,6 +578,35 @@ def markdown_table(rows: list[dict[str, str]], out: Path | None = None) -> str:
     return "\n".join(lines) + "\n"
 
 
+def paired_table(rows: list[dict[str, str]], out: Path, anchor: str = "dualchecker") -> str:
+    """`anchor` (at each of its n-shots) against every other method of its dataset, record for
+    record on the seeds both ran: the paired F1 difference with a 95% bootstrap interval, texts
+    as the unit of resampling. Empty when the anchor has no cells with labels."""
+    groups: dict[tuple, list[dict[str, str]]] = {}
+    for row in rows:
+        if row.get("cell"):
+            groups.setdefault((row["dataset"], row["method"], int(row["n_shot"])), []).append(row)
+    lines = []
+    for (dataset, name, shots), mine in sorted(groups.items()):
+        if name != anchor:
+            continue
+        for (other_dataset, other, other_shots), theirs in sorted(groups.items()):
+            if other_dataset != dataset or other == anchor:
+                continue
+            seeds = sorted({r["seed"] for r in mine} & {r["seed"] for r in theirs}, key=int)
+            if not seeds:
+                continue
+            _, diff = _intervals(out, [r for r in mine if r["seed"] in seeds], theirs, anchor)
+            lines.append(
+                f"| {dataset} | {anchor} ({shots}) − {other} ({other_shots}) | {diff} | "
+                f"{len(seeds)} |"
+            )
+    if not lines:
+        return ""
+    head = "| dataset | comparison | teacher F1 difference [95% CI] | seeds |\n|---|---|---|---|\n"
+    return head + "\n".join(lines) + "\n"
+
+
 def _intervals(
     out: Path, group: list[dict[str, str]], zero: list[dict[str, str]] | None, name: str
 ) -> tuple[str, str]:
@@ -614,9 +643,17 @@ def _fmt(value: float | None) -> str:
     return "–" if value is None else f"{value:.3f}"
 
 
+def results_markdown(rows: list[dict[str, str]], out: Path) -> str:
+    """results.md: the table of every cell, then DualChecker against each method, paired."""
+    paired = paired_table(rows, out)
+    return markdown_table(rows, out) + (
+        f"\nDualChecker against each method, paired:\n\n{paired}" if paired else ""
+    )
+
+
 def write_reports(rows: list[dict[str, str]], out: Path, grid: GridConfig) -> None:
     """Write results.md and, when there are rows, the two F1 plots into `out`."""
-    atomic_write_text(out / "results.md", markdown_table(rows, out))
+    atomic_write_text(out / "results.md", results_markdown(rows, out))
     if rows:
         plot_f1_by_method(rows, out / "f1_by_method.png")
         plot_f1_by_shots(rows, out / "f1_by_shots.png")

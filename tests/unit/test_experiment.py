@@ -71,9 +71,13 @@ def test_tiny_grid_writes_table_csv_and_plots(tmp_path, tiny):
     )
     assert int(by[("evokd", 2)]["synthetic"]) > 0
     table = (tmp_path / "grid" / "results.md").read_text()
-    assert table.count("\n| environmental_claims |") == len(expected)
+    cell_table, paired = table.split("DualChecker against each method, paired:")
+    assert cell_table.count("\n| environmental_claims |") == len(expected)
     line = next(row for row in table.splitlines() if "| dualchecker | 2 |" in row)
     assert f"{float(by[('dualchecker', 2)]['teacher_f1']):.3f}" in line
+    others = {m for m, n in expected if m != "dualchecker"}
+    assert all(f"| dualchecker (2) − {m} (" in paired for m in others)
+    assert "| dualchecker (0)" not in paired  # it needs demonstrations: no 0-shot cell
     assert (tmp_path / "grid" / "f1_by_method.png").stat().st_size > 10_000
     assert (tmp_path / "grid" / "f1_by_shots.png").stat().st_size > 10_000
 
