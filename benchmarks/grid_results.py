@@ -35,7 +35,7 @@ def main() -> None:
         for name in CELL_FILES:
             shutil.copy2(args.grid_dir / row["cell"] / name, args.dest / row["cell"] / name)
     (args.dest / "results.md").write_text(results_markdown(rows, args.dest), encoding="utf-8")
-    plot_f1_by_method(rows, args.dest / "f1_by_method.png")
+    plot_f1_by_method(rows, args.dest / "f1_by_method.png", args.dest)
     plot_f1_by_shots(rows, args.dest / "f1_by_shots.png")
     print((args.dest / "results.md").read_text(encoding="utf-8"))
 

@@ -655,7 +655,7 @@ def write_reports(rows: list[dict[str, str]], out: Path, grid: GridConfig) -> No
     """Write results.md and, when there are rows, the two F1 plots into `out`."""
     atomic_write_text(out / "results.md", results_markdown(rows, out))
     if rows:
-        plot_f1_by_method(rows, out / "f1_by_method.png")
+        plot_f1_by_method(rows, out / "f1_by_method.png", out)
         plot_f1_by_shots(rows, out / "f1_by_shots.png")
 
 
@@ -681,8 +681,18 @@ def _save(fig, path: Path) -> None:
     plt.close(fig)
 
 
-def plot_f1_by_method(rows: list[dict[str, str]], path: Path) -> None:
-    """Teacher and student F1 per method (each at its largest n-shot), one panel per dataset."""
+def pooled_f1(out: Path, group: list[dict[str, str]]) -> tuple[float, float, float]:
+    """Teacher F1 of a method's cells pooled over seeds, with its 95% interval (texts resampled)."""
+    task, pooled = None, []
+    for row in group:
+        task, labelled = cell_records(out, row)
+        pooled += labelled
+    return bootstrap_f1(task, pooled, clusters=[r.id for r in pooled])
+
+
+def plot_f1_by_method(rows: list[dict[str, str]], path: Path, out: Path | None = None) -> None:
+    """Teacher and student F1 per method (each at its largest n-shot), one panel per dataset;
+    with the cells' labels in `out`, teacher F1 pooled over seeds with its 95% interval."""
     fig, panels = _panels(rows, 4.2)
     for ax, dataset, subset in panels:
         names = [m for m in METHODS if any(r["method"] == m for r in subset)]
@@ -692,7 +702,19 @@ def plot_f1_by_method(rows: list[dict[str, str]], path: Path) -> None:
             or 0
         )
         xs = range(len(names))
-        ax.bar([x - 0.2 for x in xs], [pick(m, "teacher_f1") for m in names], 0.4, label="teacher")
+        teacher = [pick(m, "teacher_f1") for m in names]
+        error = None
+        if out is not None and all(r.get("cell") for r in subset):
+            chosen = lambda m: [
+                r for r in subset if r["method"] == m and int(r["n_shot"]) == shots[m]
+            ]
+            intervals = [pooled_f1(out, chosen(m)) for m in names]
+            teacher = [f1 for f1, _, _ in intervals]
+            error = [
+                [f1 - low for f1, low, _ in intervals],
+                [high - f1 for f1, _, high in intervals],
+            ]
+        ax.bar([x - 0.2 for x in xs], teacher, 0.4, yerr=error, capsize=3, label="teacher")
         ax.bar([x + 0.2 for x in xs], [pick(m, "student_f1") for m in names], 0.4, label="student")
         gold = _mean([_f(r["gold_student_f1"]) for r in subset])
         if gold is not None:
