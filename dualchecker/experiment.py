@@ -611,11 +611,10 @@ def _intervals(
     out: Path, group: list[dict[str, str]], zero: list[dict[str, str]] | None, name: str
 ) -> tuple[str, str]:
     """'F1 [low, high]' pooled over seeds, and the paired difference from zero-shot."""
-    task, pooled, paired_self, paired_zero = None, [], [], []
+    task, paired_self, paired_zero = None, [], []
     zero_by_seed = {r["seed"]: r for r in zero or [] if r.get("cell")}
     for row in group:
         task, labelled = cell_records(out, row)
-        pooled += labelled
         if name != "zero-shot" and row["seed"] in zero_by_seed:
             _, base = cell_records(out, zero_by_seed[row["seed"]])
             base_by_id = {r.id: r for r in base}
@@ -623,8 +622,7 @@ def _intervals(
                 if r.id in base_by_id:
                     paired_self.append(r)
                     paired_zero.append(base_by_id[r.id])
-    # Seeds' samples overlap: one text is one unit of resampling, however many cells scored it.
-    f1, low, high = bootstrap_f1(task, pooled, clusters=[r.id for r in pooled])
+    f1, low, high = pooled_f1(out, group)
     diff = "–"
     if paired_self:
         d, dl, dh = bootstrap_f1(
@@ -682,11 +680,12 @@ def _save(fig, path: Path) -> None:
 
 
 def pooled_f1(out: Path, group: list[dict[str, str]]) -> tuple[float, float, float]:
-    """Teacher F1 of a method's cells pooled over seeds, with its 95% interval (texts resampled)."""
+    """Teacher F1 of a method's cells pooled over seeds, with its 95% interval."""
     task, pooled = None, []
     for row in group:
         task, labelled = cell_records(out, row)
         pooled += labelled
+    # Seeds' samples overlap: one text is one unit of resampling, however many cells scored it.
     return bootstrap_f1(task, pooled, clusters=[r.id for r in pooled])
 
 
