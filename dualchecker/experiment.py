@@ -596,7 +596,7 @@ def paired_table(rows: list[dict[str, str]], out: Path, anchor: str = "dualcheck
             seeds = sorted({r["seed"] for r in mine} & {r["seed"] for r in theirs}, key=int)
             if not seeds:
                 continue
-            _, diff = _intervals(out, [r for r in mine if r["seed"] in seeds], theirs, anchor)
+            diff = _paired_difference(out, mine, theirs)
             lines.append(
                 f"| {dataset} | {anchor} ({shots}) − {other} ({other_shots}) | {diff} | "
                 f"{len(seeds)} |"
@@ -611,25 +611,33 @@ def _intervals(
     out: Path, group: list[dict[str, str]], zero: list[dict[str, str]] | None, name: str
 ) -> tuple[str, str]:
     """'F1 [low, high]' pooled over seeds, and the paired difference from zero-shot."""
-    task, paired_self, paired_zero = None, [], []
-    zero_by_seed = {r["seed"]: r for r in zero or [] if r.get("cell")}
-    for row in group:
-        task, labelled = cell_records(out, row)
-        if name != "zero-shot" and row["seed"] in zero_by_seed:
-            _, base = cell_records(out, zero_by_seed[row["seed"]])
-            base_by_id = {r.id: r for r in base}
-            for r in labelled:
-                if r.id in base_by_id:
-                    paired_self.append(r)
-                    paired_zero.append(base_by_id[r.id])
     f1, low, high = pooled_f1(out, group)
-    diff = "–"
-    if paired_self:
-        d, dl, dh = bootstrap_f1(
-            task, paired_self, against=paired_zero, clusters=[r.id for r in paired_self]
-        )
-        diff = f"{d:+.3f} [{dl:+.3f}, {dh:+.3f}]"
+    diff = _paired_difference(out, group, zero) if name != "zero-shot" else "–"
     return f"{f1:.3f} [{low:.3f}, {high:.3f}]", diff
+
+
+def _paired_difference(
+    out: Path, group: list[dict[str, str]], other: list[dict[str, str]] | None
+) -> str:
+    """'+d [low, high]': `group`'s F1 minus `other`'s, record for record on the seeds both ran."""
+    task, paired_self, paired_other = None, [], []
+    other_by_seed = {r["seed"]: r for r in other or [] if r.get("cell")}
+    for row in group:
+        if row["seed"] not in other_by_seed:
+            continue
+        task, labelled = cell_records(out, row)
+        _, base = cell_records(out, other_by_seed[row["seed"]])
+        base_by_id = {r.id: r for r in base}
+        for r in labelled:
+            if r.id in base_by_id:
+                paired_self.append(r)
+                paired_other.append(base_by_id[r.id])
+    if not paired_self:
+        return "–"
+    d, dl, dh = bootstrap_f1(
+        task, paired_self, against=paired_other, clusters=[r.id for r in paired_self]
+    )
+    return f"{d:+.3f} [{dl:+.3f}, {dh:+.3f}]"
 
 
 def _mean(values: list[float | None]) -> float | None:
