@@ -46,7 +46,7 @@ class ServerLog:
     """Thread-safe record of every request, for assertions and throughput measurements."""
 
     served: list[Served] = field(default_factory=list)
-    lock: threading.Lock = field(default_factory=threading.Lock)
+    lock: threading.Condition = field(default_factory=threading.Condition)
     in_flight: int = 0
     max_in_flight: int = 0
 
@@ -54,11 +54,18 @@ class ServerLog:
         with self.lock:
             self.in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self.in_flight)
+            self.lock.notify_all()
 
     def leave(self, item: Served) -> None:
         with self.lock:
             self.in_flight -= 1
             self.served.append(item)
+
+    def wait_for_in_flight(self, n: int, timeout_s: float) -> None:
+        """Hold a request until ``n`` are in flight (or ``timeout_s`` passes): a deterministic
+        test of concurrency on a busy machine, where a fixed delay may not overlap them."""
+        with self.lock:
+            self.lock.wait_for(lambda: self.in_flight >= n, timeout=timeout_s)
 
     def answered(self, kind: str | None = None) -> list[Served]:
         with self.lock:
@@ -124,11 +131,13 @@ class FakeOpenAIServer:
         fail_rate: float = 0.0,
         faults: tuple[Fault, ...] = ("429", "500", "timeout"),
         hang_s: float = 2.0,
+        hold_until_in_flight: int = 0,
         seed: int = 0,
         port: int = 0,
         answer: Answerer = default_answer,
     ):
         self.delay_s, self.fail_rate, self.faults, self.hang_s = delay_s, fail_rate, faults, hang_s
+        self.hold_until_in_flight = hold_until_in_flight
         self.answer = answer
         self.log = ServerLog()
         self._rng = random.Random(seed)
@@ -236,6 +245,8 @@ def _handler(server: FakeOpenAIServer) -> type[BaseHTTPRequestHandler]:
                 except (BrokenPipeError, ConnectionResetError):
                     pass
                 return "timeout"
+            if server.hold_until_in_flight:
+                server.log.wait_for_in_flight(server.hold_until_in_flight, timeout_s=5.0)
             time.sleep(server.delay_s)
             fast_retry = {"retry-after-ms": "10"}
             if fault == "429":

@@ -65,7 +65,9 @@ def config_for(
 
 
 def test_a_batch_really_overlaps_its_calls(tmp_path):
-    with FakeOpenAIServer(delay_s=0.3) as server:
+    # Each answer waits until 8 requests are in flight: a client that sends fewer at once
+    # stalls ~5 s per answer and fails the timing check; one that sends more breaks the cap.
+    with FakeOpenAIServer(delay_s=0.3, hold_until_in_flight=8) as server:
         config = config_for(
             tmp_path, server, 16, name="zero-shot", batch_size=16, max_concurrency=8
         )
