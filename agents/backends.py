@@ -49,10 +49,13 @@ Messages = list[dict[str, str]]
 class Completion(BaseModel):
     """What one call returned: the text to parse, tokens used, and how long it took."""
 
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
     text: str
     usage: Usage = Field(default_factory=Usage)
     seconds: float = 0.0
-    cached: bool = Field(False, description="Answered by the LLM cache, not by the model.")
+    cached: bool = False
+    """Answered by the LLM cache, not by the model."""
 
 
 class ChatBackend:
@@ -301,34 +304,31 @@ def _usage(reply: Any) -> Usage:
 class BackendConfig(BaseModel):
     """Which LLM teaches. ``kind`` picks a factory from BACKENDS; unknown kinds list the known ones."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
-    kind: str = Field("local", description="local | openai | scripted | import")
-    model: str | None = Field(None, description="Model name, GGUF path or known local model name.")
-    base_url: str | None = Field(
-        None, description="OpenAI-compatible server, e.g. http://127.0.0.1:8011/v1"
-    )
-    api_key_env: str = Field(
-        "OPENAI_API_KEY", description="Environment variable holding the API key."
-    )
-    api_key: SecretStr | None = Field(
-        None, description="Prefer api_key_env; never written to traces."
-    )
-    structured: StructuredMethod | None = Field(
-        None, description="Override the backend's JSON method."
-    )
+    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
+    kind: str = "local"
+    """local | openai | scripted | import"""
+    model: str | None = None
+    """Model name, GGUF path or known local model name."""
+    base_url: str | None = None
+    """OpenAI-compatible server, e.g. http://127.0.0.1:8011/v1"""
+    api_key_env: str = "OPENAI_API_KEY"
+    """Environment variable holding the API key."""
+    api_key: SecretStr | None = None
+    """Prefer api_key_env; never written to traces."""
+    structured: StructuredMethod | None = None
+    """Override the backend's JSON method."""
     temperature: float = Field(0.0, ge=0.0, le=2.0)
-    max_tokens: int = Field(256, gt=0, description="Upper bound on each reply's tokens.")
+    max_tokens: int = Field(256, gt=0)
+    """Upper bound on each reply's tokens."""
     timeout_s: float = Field(120.0, gt=0)
-    max_retries: int = Field(
-        4, ge=0, description="Client retries with backoff on 429/5xx/timeouts."
-    )
-    requests_per_second: float | None = Field(
-        None,
-        gt=0,
-        description="Rate limit for this backend (LangChain's InMemoryRateLimiter); cache hits are free.",
-    )
-    target: str | None = Field(None, description="kind=import: 'package.module:ChatClass'.")
-    params: dict[str, Any] = Field(default_factory=dict, description="Extra constructor arguments.")
+    max_retries: int = Field(4, ge=0)
+    """Client retries with backoff on 429/5xx/timeouts."""
+    requests_per_second: float | None = Field(None, gt=0)
+    """Rate limit for this backend (LangChain's InMemoryRateLimiter); cache hits are free."""
+    target: str | None = None
+    """kind=import: 'package.module:ChatClass'."""
+    params: dict[str, Any] = Field(default_factory=dict)
+    """Extra constructor arguments."""
 
 
 def _openai(cfg: BackendConfig) -> ChatBackend:

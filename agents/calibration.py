@@ -37,14 +37,14 @@ class ReliabilityBin(BaseModel):
 class Reliability(BaseModel):
     """How well confidence tracks correctness: ECE, AUROC and the reliability diagram's bins."""
 
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
     n: int
     accuracy: float
-    ece: float = Field(description="Expected calibration error, 10 equal-width bins.")
-    auroc: float | None = Field(
-        None,
-        description="AUROC of confidence against correctness "
-        "(None when all answers are right or all wrong).",
-    )
+    ece: float
+    """Expected calibration error, 10 equal-width bins."""
+    auroc: float | None = None
+    """AUROC of confidence against correctness (None when all answers are right or all wrong)."""
     bins: list[ReliabilityBin] = Field(default_factory=list)
 
 
@@ -117,10 +117,9 @@ class RepromptEffect(BaseModel):
     it breaks answers significantly more often than it fixes them (one-sided sign test).
     """
 
-    model_config = ConfigDict(frozen=True)
-    tried: int = Field(
-        description="Pool answers under the threshold, re-prompted as the run would."
-    )
+    model_config = ConfigDict(frozen=True, use_attribute_docstrings=True)
+    tried: int
+    """Pool answers under the threshold, re-prompted as the run would."""
     wrong_to_right: int
     right_to_wrong: int
 
@@ -143,25 +142,22 @@ class RepromptEffect(BaseModel):
 class Calibration(BaseModel):
     """A fitted map from the teacher's (and neighbours') label distribution to calibrated ones."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, use_attribute_docstrings=True)
     labels: list[str]
     use_neighbours: bool
     coef: list[list[float]]
     intercept: list[float]
-    threshold: float = Field(
-        description="Teacher checker: re-prompt below this calibrated confidence."
-    )
-    pool_raw: Reliability = Field(description="The teacher's own probabilities on the pool sample.")
-    pool_calibrated: Reliability = Field(
-        description="Calibrated, cross-validated on the pool sample."
-    )
+    threshold: float
+    """Teacher checker: re-prompt below this calibrated confidence."""
+    pool_raw: Reliability
+    """The teacher's own probabilities on the pool sample."""
+    pool_calibrated: Reliability
+    """Calibrated, cross-validated on the pool sample."""
     pool_verbalised: Reliability | None = None
-    neighbour_weight: float | None = Field(
-        None, description="Share of the fitted weight on the neighbours' labels (0 = teacher only)."
-    )
-    reprompt_effect: RepromptEffect | None = Field(
-        None, description="Re-prompts tried on the pool sample (None: not judged)."
-    )
+    neighbour_weight: float | None = None
+    """Share of the fitted weight on the neighbours' labels (0 = teacher only)."""
+    reprompt_effect: RepromptEffect | None = None
+    """Re-prompts tried on the pool sample (None: not judged)."""
 
     @computed_field
     @property

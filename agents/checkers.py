@@ -20,13 +20,9 @@ class TeacherChecker(BaseModel):
     reproduces the paper's reference code, which always kept the re-prompted answer.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
-    threshold: float = Field(
-        0.75,
-        ge=0.0,
-        le=1.0,
-        description="Re-prompt below this confidence (paper: 0.85 GPT-3.5, 0.75 Llama-2).",
-    )
+    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
+    threshold: float = Field(0.75, ge=0.0, le=1.0)
+    """Re-prompt below this confidence (paper: 0.85 GPT-3.5, 0.75 Llama-2)."""
     max_reprompts: int = Field(1, ge=0)
     final_rule: FinalRule = "most_confident"
 
@@ -151,7 +147,10 @@ class StudentChecker(BorderlineChecker):
     Without one: disagreement with the teacher first, then confidence under `margin`.
     """
 
-    margin: float = Field(0.6, ge=0.0, le=1.0, description="No gold: flag confidence below this.")
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
+    margin: float = Field(0.6, ge=0.0, le=1.0)
+    """No gold: flag confidence below this."""
 
     def _judge(self, task: Task, item: LabelledRecord, said: StudentAnswer) -> Borderline | None:
         answer = _answer_key(task, said.label, said.spans)

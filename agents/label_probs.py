@@ -18,7 +18,7 @@ import string
 from collections import Counter
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict
 
 ConfidenceSource = Literal["token_probability", "sample_agreement", "verbalised"]
 # Labels the model never named get this much probability mass before normalising, so one
@@ -29,9 +29,12 @@ FLOOR_PROBABILITY = 1e-4
 class LabelReading(BaseModel):
     """One reading of the teacher: a normalised distribution over the task's labels."""
 
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
     probabilities: dict[str, float]
     source: ConfidenceSource
-    verbalised: float | None = Field(None, description="The number the model stated, when asked.")
+    verbalised: float | None = None
+    """The number the model stated, when asked."""
 
     @property
     def label(self) -> str:

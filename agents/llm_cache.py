@@ -129,9 +129,11 @@ class SQLiteLLMCache(BaseCache):
 class TokenPrice(BaseModel):
     """Dollars per million tokens for one model."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
-    input_per_mtok: float = Field(ge=0, description="$ per 1M prompt tokens.")
-    output_per_mtok: float = Field(ge=0, description="$ per 1M completion tokens.")
+    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
+    input_per_mtok: float = Field(ge=0)
+    """$ per 1M prompt tokens."""
+    output_per_mtok: float = Field(ge=0)
+    """$ per 1M completion tokens."""
 
     def cost(self, usage: Usage) -> float:
         """What `usage` costs in dollars."""
@@ -143,13 +145,15 @@ class TokenPrice(BaseModel):
 class AgentUsage(BaseModel):
     """One agent's LLM bill: real calls and their tokens, and what the cache answered instead."""
 
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
     calls: int = 0
     cache_hits: int = 0
     usage: Usage = Field(default_factory=Usage)
-    cached_usage: Usage = Field(default_factory=Usage, description="Tokens the cache saved.")
-    cached_seconds: float = Field(
-        0.0, description="Seconds the cache saved: what its hits took when first made."
-    )
+    cached_usage: Usage = Field(default_factory=Usage)
+    """Tokens the cache saved."""
+    cached_seconds: float = 0.0
+    """Seconds the cache saved: what its hits took when first made."""
     cost_usd: float | None = None
 
     def __add__(self, other: AgentUsage) -> AgentUsage:

@@ -35,7 +35,7 @@ from langchain_core.output_parsers import JsonOutputParser, PydanticOutputParser
 from langchain_core.outputs import ChatGeneration, ChatResult
 from langchain_core.runnables import Runnable, RunnableMap, RunnablePassthrough
 from langchain_core.utils.function_calling import convert_to_json_schema
-from pydantic import BaseModel, Field, PrivateAttr
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 from dualchecker.agents.model_files import KNOWN_MODELS, resolve_gguf
 from dualchecker.errors import DualCheckerError
@@ -107,34 +107,36 @@ class LocalLlamaChatModel(BaseChatModel):
     llama.cpp contexts are not thread-safe: calls on one instance are serialised.
     """
 
-    model_path: str = Field(description="Path to the GGUF file.")
-    model_name: str | None = Field(
-        default=None, description="Name reported in metadata; defaults to the file stem."
-    )
-    n_ctx: int = Field(default=4096, gt=0, description="Context window in tokens.")
-    n_threads: int | None = Field(
-        default=None,
-        gt=0,
-        description=(
-            "CPU threads; default: the cores not busy at load time (`free_cores`). llama.cpp's "
-            "threads wait on each other, and on an oversubscribed CPU all-core decoding was "
-            "~10x slower than one thread."
-        ),
-    )
-    n_gpu_layers: int = Field(default=0, description="Layers offloaded to a GPU; -1 = all.")
-    chat_format: str | None = Field(
-        default=None, description="llama.cpp chat format; default: the GGUF's template."
-    )
-    temperature: float = Field(default=0.0, ge=0.0)
-    max_tokens: int | None = Field(default=512, gt=0, description="None = up to n_ctx.")
-    seed: int | None = Field(default=0, description="Sampling seed; None = random.")
-    response_format: dict[str, Any] | None = Field(
-        default=None, description="Default response_format, e.g. a JSON schema."
-    )
-    verbose: bool = Field(default=False, description="Let llama.cpp log to stderr.")
+    model_config = ConfigDict(use_attribute_docstrings=True)
 
-    scores_labels: bool = Field(default=True, description="Answers ``label_scoring`` calls.")
-    accepts_grammar: bool = Field(default=True, description="Takes a GBNF ``grammar`` option.")
+    model_path: str
+    """Path to the GGUF file."""
+    model_name: str | None = None
+    """Name reported in metadata; defaults to the file stem."""
+    n_ctx: int = Field(4096, gt=0)
+    """Context window in tokens."""
+    n_threads: int | None = Field(None, gt=0)
+    """CPU threads; default: the cores not busy at load time (`free_cores`). llama.cpp's threads
+    wait on each other, and on an oversubscribed CPU all-core decoding was ~10x slower than one
+    thread."""
+    n_gpu_layers: int = 0
+    """Layers offloaded to a GPU; -1 = all."""
+    chat_format: str | None = None
+    """llama.cpp chat format; default: the GGUF's template."""
+    temperature: float = Field(default=0.0, ge=0.0)
+    max_tokens: int | None = Field(512, gt=0)
+    """None = up to n_ctx."""
+    seed: int | None = 0
+    """Sampling seed; None = random."""
+    response_format: dict[str, Any] | None = None
+    """Default response_format, e.g. a JSON schema."""
+    verbose: bool = False
+    """Let llama.cpp log to stderr."""
+
+    scores_labels: bool = True
+    """Answers ``label_scoring`` calls."""
+    accepts_grammar: bool = True
+    """Takes a GBNF ``grammar`` option."""
 
     _llama: Any = PrivateAttr(default=None)
     _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)

@@ -31,13 +31,13 @@ class ScriptRule(BaseModel):
 class ScriptedChatModel(BaseChatModel):
     """Answers from `rules` (first match wins) or from `responder(messages) -> str`."""
 
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
     rules: list[ScriptRule] = Field(default_factory=list)
     responder: Callable[[list[BaseMessage]], str] | None = None
-    logprobs: Callable[[list[BaseMessage]], dict[str, float]] | None = Field(
-        None,
-        description="First-token log-probabilities to return, OpenAI-style, when a call "
-        "asks for `logprobs` (None: this model has none, like many backends).",
-    )
+    logprobs: Callable[[list[BaseMessage]], dict[str, float]] | None = None
+    """First-token log-probabilities to return, OpenAI-style, when a call asks for `logprobs` (None:
+    this model has none, like many backends)."""
     delay_s: float = 0.0
     tokens_per_word: float = 1.3
     _cycles: dict[int, Any] = PrivateAttr(default_factory=dict)

@@ -12,7 +12,7 @@ its kept set is exactly right, and the teacher checker's threshold is picked fro
 from __future__ import annotations
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, computed_field
+from pydantic import BaseModel, ConfigDict, computed_field
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GroupKFold, cross_val_predict
 
@@ -105,19 +105,21 @@ class SpanSample(BaseModel):
 class SpanCalibration(BaseModel):
     """The fitted candidate scorer, its keep threshold and the teacher checker's threshold."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, use_attribute_docstrings=True)
     coef: list[float]
     intercept: float
-    keep: float = Field(description="Keep candidates at or above this calibrated probability.")
-    threshold: float = Field(description="Teacher checker: re-prompt below this confidence.")
-    pool_raw: Reliability = Field(description="The teacher's own span confidence on the pool.")
-    pool_calibrated: Reliability = Field(description="Combined, cross-validated on the pool.")
-    pool_f1: dict[str, float] = Field(
-        description="Span F1 on the pool sample: teacher alone, tagger alone, combined (CV)."
-    )
-    neighbour_weight: float = Field(
-        description="Share of the fitted weight on the tagger's features (0 = teacher only)."
-    )
+    keep: float
+    """Keep candidates at or above this calibrated probability."""
+    threshold: float
+    """Teacher checker: re-prompt below this confidence."""
+    pool_raw: Reliability
+    """The teacher's own span confidence on the pool."""
+    pool_calibrated: Reliability
+    """Combined, cross-validated on the pool."""
+    pool_f1: dict[str, float]
+    """Span F1 on the pool sample: teacher alone, tagger alone, combined (CV)."""
+    neighbour_weight: float
+    """Share of the fitted weight on the tagger's features (0 = teacher only)."""
 
     @computed_field
     @property

@@ -23,20 +23,19 @@ class TaskKind(str, Enum):
 class LabelDef(BaseModel):
     """One label of a classification task, with what it means."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
-    name: str = Field(min_length=1, description="The label as the teacher must write it.")
-    description: str = Field("", description="What the label means, shown in every prompt.")
+    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
+    name: str = Field(min_length=1)
+    """The label as the teacher must write it."""
+    description: str = ""
+    """What the label means, shown in every prompt."""
 
 
 class SpanTypeDef(BaseModel):
     """One kind of span a spans task quotes from the text, with what it means."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
-    name: str = Field(
-        min_length=1,
-        pattern=r'^[^"\\\s][^"\\]*$',
-        description="A key of the teacher's JSON answer, e.g. 'cause'.",
-    )
+    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
+    name: str = Field(min_length=1, pattern=r'^[^"\\\s][^"\\]*$')
+    """A key of the teacher's JSON answer, e.g. 'cause'."""
     description: str = ""
 
 
@@ -53,15 +52,15 @@ def span_type_defs(**descriptions: str) -> list[SpanTypeDef]:
 class Task(BaseModel):
     """What is being labelled, and by which standard."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
     name: str
     kind: TaskKind
-    instructions: str = Field(description="The labelling standard, in the task owner's words.")
+    instructions: str
+    """The labelling standard, in the task owner's words."""
     labels: list[LabelDef] = Field(default_factory=list)
     span_types: list[SpanTypeDef] = Field(default_factory=list)
-    positive_label: str | None = Field(
-        None, description="Binary tasks: the class whose F1 is reported (default: the 2nd label)."
-    )
+    positive_label: str | None = None
+    """Binary tasks: the class whose F1 is reported (default: the 2nd label)."""
 
     @model_validator(mode="after")
     def _labels_fit_kind(self) -> Task:
@@ -105,12 +104,13 @@ class Task(BaseModel):
 class Span(BaseModel):
     """A piece of a record's text, by character offsets (end exclusive)."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
     type: str
     start: int = Field(ge=0)
     end: int
     text: str = ""
-    confidence: float | None = Field(None, description="The teacher's probability of this quote.")
+    confidence: float | None = None
+    """The teacher's probability of this quote."""
 
     @model_validator(mode="after")
     def _ordered(self) -> Span:
@@ -126,12 +126,11 @@ class Span(BaseModel):
 class Record(BaseModel):
     """One input text, with an optional longer context and optional human gold label or spans."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
     id: str = Field(min_length=1)
     text: str = Field(min_length=1)
-    detail: str | None = Field(
-        None, description="Longer context used when the teacher is re-prompted."
-    )
+    detail: str | None = None
+    """Longer context used when the teacher is re-prompted."""
     label: str | None = None
     spans: list[Span] | None = None
 
@@ -160,33 +159,25 @@ class Record(BaseModel):
 class TeacherAnswer(BaseModel):
     """A validated teacher answer: a label from the task or spans that occur in the text."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
     label: str | None = None
     spans: list[Span] = Field(default_factory=list)
     confidence: float = Field(ge=0.0, le=1.0)
     rationale: str = ""
-    confidence_source: Literal["token_probability", "sample_agreement", "verbalised"] = Field(
-        "verbalised",
-        description="What produced `confidence`: the model's label probability, "
-        "agreement over samples, or the number the model wrote.",
-    )
-    probabilities: dict[str, float] | None = Field(
-        None,
-        description="Classification: the (calibrated, when a calibration is fitted) "
-        "probability of every label; `label` is the most likely one.",
-    )
-    raw_probabilities: dict[str, float] | None = Field(
-        None, description="The model's own label distribution, before calibration."
-    )
-    raw_spans: list[Span] | None = Field(
-        None, description="Spans: the teacher's own quotes, before calibration chose among them."
-    )
-    verbalised_confidence: float | None = Field(
-        None, description="The number the model stated, kept beside a token probability."
-    )
-    dropped_spans: int = Field(
-        0, ge=0, description="Quotes not found in the text, dropped one by one."
-    )
+    confidence_source: Literal["token_probability", "sample_agreement", "verbalised"] = "verbalised"
+    """What produced `confidence`: the model's label probability, agreement over samples, or the
+    number the model wrote."""
+    probabilities: dict[str, float] | None = None
+    """Classification: the (calibrated, when a calibration is fitted) probability of every label;
+    `label` is the most likely one."""
+    raw_probabilities: dict[str, float] | None = None
+    """The model's own label distribution, before calibration."""
+    raw_spans: list[Span] | None = None
+    """Spans: the teacher's own quotes, before calibration chose among them."""
+    verbalised_confidence: float | None = None
+    """The number the model stated, kept beside a token probability."""
+    dropped_spans: int = Field(0, ge=0)
+    """Quotes not found in the text, dropped one by one."""
 
 
 class Usage(BaseModel):
@@ -205,6 +196,8 @@ class Usage(BaseModel):
 class Attempt(BaseModel):
     """One teacher call: the prompt it saw, the raw reply, and the answer or why there is none."""
 
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
     kind: Literal["initial", "reprompt"]
     messages: list[dict[str, str]]
     raw: str = ""
@@ -212,19 +205,16 @@ class Attempt(BaseModel):
     error: str | None = None
     usage: Usage = Field(default_factory=Usage)
     seconds: float = 0.0
-    cached: bool = Field(False, description="Answered by the LLM cache.")
-    reasks: int = Field(
-        0,
-        ge=0,
-        description="Malformed replies re-asked with their error "
-        "before this answer (or before giving up).",
-    )
+    cached: bool = False
+    """Answered by the LLM cache."""
+    reasks: int = Field(0, ge=0)
+    """Malformed replies re-asked with their error before this answer (or before giving up)."""
 
 
 class Demonstration(BaseModel):
     """A worked example in a prompt: a text, its known answer, and why."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, use_attribute_docstrings=True)
     source: Literal["aligned", "template", "static"]
     record_id: str
     text: str
@@ -232,11 +222,9 @@ class Demonstration(BaseModel):
     spans: list[Span] = Field(default_factory=list)
     rationale: str = ""
     similarity: float | None = None
-    answer_source: Literal["annotators", "teacher"] = Field(
-        "annotators",
-        description="Whose answer this is: a human label, or the teacher's own "
-        "earlier answer (student feedback without a human label).",
-    )
+    answer_source: Literal["annotators", "teacher"] = "annotators"
+    """Whose answer this is: a human label, or the teacher's own earlier answer (student feedback
+    without a human label)."""
 
     @classmethod
     def of(
@@ -262,22 +250,21 @@ class Demonstration(BaseModel):
 class LabelledRecord(BaseModel):
     """The teacher's final word on one record, with every attempt kept."""
 
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
     id: str
     text: str
     label: str | None = None
     spans: list[Span] = Field(default_factory=list)
     confidence: float | None = None
-    confidence_source: str | None = Field(
-        None, description="token_probability, sample_agreement or verbalised."
-    )
+    confidence_source: str | None = None
+    """token_probability, sample_agreement or verbalised."""
     rationale: str = ""
     reprompted: bool = False
-    before: TeacherAnswer | None = Field(
-        None, description="The first answer, when a re-prompt replaced it."
-    )
-    error: str | None = Field(
-        None, description="Why no answer was accepted (the record is then unlabelled)."
-    )
+    before: TeacherAnswer | None = None
+    """The first answer, when a re-prompt replaced it."""
+    error: str | None = None
+    """Why no answer was accepted (the record is then unlabelled)."""
     gold_label: str | None = None
     gold_spans: list[Span] | None = None
     neighbours: list[str] = Field(default_factory=list)

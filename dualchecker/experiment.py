@@ -98,20 +98,20 @@ class DatasetSpec(BaseModel):
     ``size``/``eval_size`` draw seeded samples.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
     name: str
-    size: int | None = Field(
-        None, gt=0, description="Records the teacher labels (sampled with the seed)."
-    )
-    eval_size: int | None = Field(None, gt=0, description="Held-out gold records for the students.")
-    task: Task | Path | None = Field(
-        None, description="The task, or a YAML file with one (spec only)."
-    )
-    labelled: DataSource | None = Field(None, description="Records the teacher labels (spec only).")
-    pool: DataSource | None = Field(
-        None, description="Human-labelled examples; default: the labelled records, leave-one-out."
-    )
-    eval: DataSource | None = Field(None, description="Held-out records for the students.")
+    size: int | None = Field(None, gt=0)
+    """Records the teacher labels (sampled with the seed)."""
+    eval_size: int | None = Field(None, gt=0)
+    """Held-out gold records for the students."""
+    task: Task | Path | None = None
+    """The task, or a YAML file with one (spec only)."""
+    labelled: DataSource | None = None
+    """Records the teacher labels (spec only)."""
+    pool: DataSource | None = None
+    """Human-labelled examples; default: the labelled records, leave-one-out."""
+    eval: DataSource | None = None
+    """Held-out records for the students."""
 
     @model_validator(mode="after")
     def _preset_or_spec(self) -> DatasetSpec:
@@ -129,15 +129,13 @@ class DatasetSpec(BaseModel):
 class GridConfig(BaseModel):
     """An experiment grid: datasets, methods, n-shots and seeds, and the settings every cell shares."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
     name: str = "grid"
     out_dir: Path = Path("runs/experiment")
     data_dir: Path = Path("../shared/data")
     datasets: list[DatasetSpec]
-    methods: list[str | dict[str, Any]] = Field(
-        default_factory=lambda: list(METHODS),
-        description="Preset names, or {name: preset, ...overrides} for one method's own settings.",
-    )
+    methods: list[str | dict[str, Any]] = Field(default_factory=lambda: list(METHODS))
+    """Preset names, or {name: preset, ...overrides} for one method's own settings."""
     n_shots: list[int] = Field(default_factory=lambda: [0, 5])
     seeds: list[int] = Field(default_factory=lambda: [0])
     backend: BackendConfig = Field(default_factory=BackendConfig)
@@ -145,10 +143,10 @@ class GridConfig(BaseModel):
     student: StudentSettings = Field(default_factory=StudentSettings)
     batch_size: int = 8
     max_concurrency: int = 1
-    llm_cache: bool = Field(True, description="Share one LLM call cache across the grid's cells.")
-    method_overrides: dict[str, Any] = Field(
-        default_factory=dict, description="Applied to every method, e.g. {threshold: 0.8}."
-    )
+    llm_cache: bool = True
+    """Share one LLM call cache across the grid's cells."""
+    method_overrides: dict[str, Any] = Field(default_factory=dict)
+    """Applied to every method, e.g. {threshold: 0.8}."""
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> GridConfig:

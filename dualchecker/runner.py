@@ -20,7 +20,7 @@ from langchain_core.language_models import BaseChatModel
 from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.graph.state import CompiledStateGraph
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from dualchecker.agents.aligner import normalise_text
 from dualchecker.agents.backends import ChatBackend, make_backend
@@ -66,6 +66,8 @@ SERIALISED_TYPES = (
 class RunSummary(BaseModel):
     """What a run produced, printed by the CLI and saved as summary.json."""
 
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
     run_dir: str
     method: str
     records: int
@@ -74,46 +76,35 @@ class RunSummary(BaseModel):
     reprompted: int
     reprompt_rate: float
     changed_by_reprompt: int
-    llm_calls: int = Field(
-        description="Real LLM calls of the whole run, over every resume (cache hits excluded)."
-    )
+    llm_calls: int
+    """Real LLM calls of the whole run, over every resume (cache hits excluded)."""
     usage: Usage
-    seconds: float = Field(description="Wall time of the whole run, over every resume.")
-    seconds_by_phase: dict[str, float] = Field(
-        default_factory=dict,
-        description="Of `seconds`: labelling (teacher side), the online "
-        "student's training, the final students.",
-    )
+    seconds: float
+    """Wall time of the whole run, over every resume."""
+    seconds_by_phase: dict[str, float] = Field(default_factory=dict)
+    """Of `seconds`: labelling (teacher side), the online student's training, the final students."""
     cache_hits: int = 0
-    cached_seconds: float = Field(
-        0.0, description="What the cache hits' calls took when first made: seconds saved."
-    )
-    note: str | None = Field(None, description="E.g. that a finished run was not run again.")
-    template_refinements: int = Field(
-        0, description="Demonstrations the student checker added to the teaching template."
-    )
-    by_agent: dict[str, AgentUsage] = Field(
-        default_factory=dict, description="Calls, cache hits, tokens (and $) per agent."
-    )
-    cost_usd: float | None = Field(
-        None, description="From `prices` in the config, when the model is listed."
-    )
-    teacher: dict[str, float] | None = Field(None, description="Scores against gold, when present.")
-    reprompt_flips: dict[str, int] | None = Field(
-        None,
-        description="Re-prompts that changed the label, against gold: wrong_to_right, "
-        "right_to_wrong, other (wrong to another wrong, or no gold).",
-    )
-    confidence: dict[str, Any] | None = Field(
-        None,
-        description="Where confidences came from (counts per source) and, against gold, "
-        "their reliability (ECE, AUROC, bins) for the first and final answers.",
-    )
-    calibration: dict[str, Any] | None = Field(
-        None,
-        description="The calibration fitted on the pool: threshold, neighbour weight, "
-        "reliability before and after.",
-    )
+    cached_seconds: float = 0.0
+    """What the cache hits' calls took when first made: seconds saved."""
+    note: str | None = None
+    """E.g. that a finished run was not run again."""
+    template_refinements: int = 0
+    """Demonstrations the student checker added to the teaching template."""
+    by_agent: dict[str, AgentUsage] = Field(default_factory=dict)
+    """Calls, cache hits, tokens (and $) per agent."""
+    cost_usd: float | None = None
+    """From `prices` in the config, when the model is listed."""
+    teacher: dict[str, float] | None = None
+    """Scores against gold, when present."""
+    reprompt_flips: dict[str, int] | None = None
+    """Re-prompts that changed the label, against gold: wrong_to_right, right_to_wrong, other (wrong
+    to another wrong, or no gold)."""
+    confidence: dict[str, Any] | None = None
+    """Where confidences came from (counts per source) and, against gold, their reliability (ECE,
+    AUROC, bins) for the first and final answers."""
+    calibration: dict[str, Any] | None = None
+    """The calibration fitted on the pool: threshold, neighbour weight, reliability before and
+    after."""
     student: dict[str, Any] | None = None
     outputs: dict[str, str] = Field(default_factory=dict)
 

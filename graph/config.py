@@ -22,142 +22,99 @@ from dualchecker.errors import ConfigError
 class DataSource(BaseModel):
     """Where records come from and which fields hold what."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
     path: Path
     format: Literal["auto", "jsonl", "csv"] = "auto"
-    id_field: str = Field("id", description="Missing ids become '<file stem>-<row>'.")
+    id_field: str = "id"
+    """Missing ids become '<file stem>-<row>'."""
     text_field: str = "text"
     detail_field: str = "detail"
     label_field: str = "label"
-    spans_field: str = Field("spans", description="A list of {type, start, end} character offsets.")
-    label_map: dict[str, str] = Field(
-        default_factory=dict, description="Rename raw labels, e.g. {'0': 'no', '1': 'yes'}."
-    )
-    span_type_map: dict[str, str] = Field(
-        default_factory=dict, description="Rename raw span types, e.g. {'ARG0': 'cause'}."
-    )
-    limit: int | None = Field(None, gt=0, description="Read only the first N valid rows.")
+    spans_field: str = "spans"
+    """A list of {type, start, end} character offsets."""
+    label_map: dict[str, str] = Field(default_factory=dict)
+    """Rename raw labels, e.g. {'0': 'no', '1': 'yes'}."""
+    span_type_map: dict[str, str] = Field(default_factory=dict)
+    """Rename raw span types, e.g. {'ARG0': 'cause'}."""
+    limit: int | None = Field(None, gt=0)
+    """Read only the first N valid rows."""
     on_bad_row: Literal["error", "skip"] = "error"
 
 
 class MethodConfig(BaseModel):
     """Which parts of DualChecker (or which baseline) run."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
     name: str = "dualchecker"
-    n_shot: int = Field(5, ge=0, description="Demonstrations per prompt.")
-    demonstrations: Literal["aligned", "static", "paper"] = Field(
-        "aligned",
-        description="aligned = ContextAligner's nearest neighbours; static = a fixed "
-        "set; paper = the reference code's mix (see `agents.demonstrations.paper_retrieved`).",
-    )
-    explain_examples: bool = Field(
-        True, description="Teacher writes a rationale for each example's gold answer."
-    )
+    n_shot: int = Field(5, ge=0)
+    """Demonstrations per prompt."""
+    demonstrations: Literal["aligned", "static", "paper"] = "aligned"
+    """aligned = ContextAligner's nearest neighbours; static = a fixed set; paper = the reference
+    code's mix (see `agents.demonstrations.paper_retrieved`)."""
+    explain_examples: bool = True
+    """Teacher writes a rationale for each example's gold answer."""
     style: Literal["plain", "cot"] = "plain"
     teacher_checker: bool = True
-    threshold: float = Field(
-        0.75, ge=0.0, le=1.0, description="Teacher checker: re-prompt below this confidence."
-    )
+    threshold: float = Field(0.75, ge=0.0, le=1.0)
+    """Teacher checker: re-prompt below this confidence."""
     max_reprompts: int = Field(1, ge=0)
-    max_reasks: int = Field(
-        1,
-        ge=0,
-        description="A malformed reply is shown to the model with its "
-        "error and re-asked, this many times, before the "
-        "teacher checker sees the record.",
-    )
-    reprompt_shots: int | None = Field(
-        None, ge=0, description="Demonstrations in a re-prompt (default 2 × n_shot)."
-    )
+    max_reasks: int = Field(1, ge=0)
+    """A malformed reply is shown to the model with its error and re-asked, this many times, before
+    the teacher checker sees the record."""
+    reprompt_shots: int | None = Field(None, ge=0)
+    """Demonstrations in a re-prompt (default 2 × n_shot)."""
     final_rule: FinalRule = "most_confident"
-    student: bool = Field(
-        True,
-        description="Train a student online, batch by batch, inside the loop "
-        "(needed by the student checker and EvoKD).",
-    )
-    student_checker: bool = Field(
-        True, description="Student's borderline cases refine the template."
-    )
+    student: bool = True
+    """Train a student online, batch by batch, inside the loop (needed by the student checker and
+    EvoKD)."""
+    student_checker: bool = True
+    """Student's borderline cases refine the template."""
     borderline_per_batch: int = Field(1, ge=0)
-    template_size: int = Field(
-        2, ge=0, description="Latest template demonstrations shown in each prompt."
-    )
-    evokd: bool = Field(
-        False, description="Student errors → LLM writes new labelled training samples."
-    )
+    template_size: int = Field(2, ge=0)
+    """Latest template demonstrations shown in each prompt."""
+    evokd: bool = False
+    """Student errors → LLM writes new labelled training samples."""
     # A teacher whose confidence means something (classification tasks; spans keep verbalised).
-    confidence: Literal["token_probability", "verbalised"] = Field(
-        "verbalised",
-        description="token_probability: read every label's probability from the "
-        "model (falls back to sample agreement); verbalised: ask for a number.",
-    )
-    samples: int = Field(
-        5,
-        ge=1,
-        description="Answers sampled for agreement when the backend has "
-        "no log-probabilities (1 = use the stated number).",
-    )
-    verbalise: bool = Field(
-        False,
-        description="Also record the number the model states beside its "
-        "token probability (costs a few output tokens).",
-    )
-    balanced: bool = Field(
-        False,
-        description="Aligned demonstrations: the nearest examples of each "
-        "label in turn, instead of the nearest overall.",
-    )
-    calibrate: bool = Field(
-        False,
-        description="Fit a calibration on a sample of the human pool "
-        "before labelling (token_probability only).",
-    )
-    calibration_size: int = Field(
-        120, ge=10, description="Pool examples the teacher answers for it."
-    )
-    neighbour_vote: bool = Field(
-        False,
-        description="Combine the teacher with what the human pool "
-        "says about similar texts, weight fitted by the "
-        "calibration.",
-    )
-    vote: Literal["knn", "probe"] = Field(
-        "knn",
-        description="The pool's say: the k nearest examples' labels (kNN-prompting), or a "
-        "linear probe on all the pool's embeddings (out-of-fold on the pool).",
-    )
-    vote_k: int = Field(16, ge=1, description="Pool neighbours whose labels vote.")
-    span_probe_epochs: int = Field(
-        3,
-        ge=1,
-        description="Spans with neighbour_vote: epochs of the pool's BIO tagger, whose spans "
-        "the calibration weighs against the teacher's.",
-    )
-    target_accuracy: float = Field(
-        0.75,
-        gt=0.0,
-        le=1.0,
-        description="Calibrated threshold rule: "
-        "re-prompt where the pool shows accuracy below this.",
-    )
+    confidence: Literal["token_probability", "verbalised"] = "verbalised"
+    """token_probability: read every label's probability from the model (falls back to sample
+    agreement); verbalised: ask for a number."""
+    samples: int = Field(5, ge=1)
+    """Answers sampled for agreement when the backend has no log-probabilities (1 = use the stated
+    number)."""
+    verbalise: bool = False
+    """Also record the number the model states beside its token probability (costs a few output
+    tokens)."""
+    balanced: bool = False
+    """Aligned demonstrations: the nearest examples of each label in turn, instead of the nearest
+    overall."""
+    calibrate: bool = False
+    """Fit a calibration on a sample of the human pool before labelling (token_probability only)."""
+    calibration_size: int = Field(120, ge=10)
+    """Pool examples the teacher answers for it."""
+    neighbour_vote: bool = False
+    """Combine the teacher with what the human pool says about similar texts, weight fitted by the
+    calibration."""
+    vote: Literal["knn", "probe"] = "knn"
+    """The pool's say: the k nearest examples' labels (kNN-prompting), or a linear probe on all the
+    pool's embeddings (out-of-fold on the pool)."""
+    vote_k: int = Field(16, ge=1)
+    """Pool neighbours whose labels vote."""
+    span_probe_epochs: int = Field(3, ge=1)
+    """Spans with neighbour_vote: epochs of the pool's BIO tagger, whose spans the calibration
+    weighs against the teacher's."""
+    target_accuracy: float = Field(0.75, gt=0.0, le=1.0)
+    """Calibrated threshold rule: re-prompt where the pool shows accuracy below this."""
     max_reprompt_rate: float = Field(0.3, ge=0.0, le=1.0)
-    judge_reprompts: bool = Field(
-        False,
-        description="With a calibration: before labelling, re-prompt the pool sample's unsure "
-        "answers as the run would, and stop re-prompting for doubt when a one-sided sign test "
-        "on their flips shows harm (more right answers made wrong than wrong made right).",
-    )
-    reprompt_style: Literal["more", "contrastive"] = Field(
-        "more",
-        description="more: twice the demonstrations (paper); contrastive: the closest "
-        "examples of the two most likely labels, side by side.",
-    )
-    rationales: Literal["all", "reprompted", "none"] = Field(
-        "reprompted",
-        description="Which records get the teacher's own rationale (token_probability "
-        "answers have none unless asked: it costs output tokens).",
-    )
+    judge_reprompts: bool = False
+    """With a calibration: before labelling, re-prompt the pool sample's unsure answers as the run
+    would, and stop re-prompting for doubt when a one-sided sign test on their flips shows harm
+    (more right answers made wrong than wrong made right)."""
+    reprompt_style: Literal["more", "contrastive"] = "more"
+    """more: twice the demonstrations (paper); contrastive: the closest examples of the two most
+    likely labels, side by side."""
+    rationales: Literal["all", "reprompted", "none"] = "reprompted"
+    """Which records get the teacher's own rationale (token_probability answers have none unless
+    asked: it costs output tokens)."""
 
     @property
     def reprompt_k(self) -> int:
@@ -230,95 +187,82 @@ def method(name: str, **overrides: Any) -> MethodConfig:
 class RetrievalConfig(BaseModel):
     """The encoder that finds the nearest human-labelled examples."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
     kind: Literal["sentence-transformers", "hashing"] = "sentence-transformers"
-    model: str | None = Field(
-        None, description="Default: all-MiniLM-L6-v2 from the installed package."
-    )
-    max_seq_length: int | None = Field(None, description="The paper's encoder embedded 75 tokens.")
+    model: str | None = None
+    """Default: all-MiniLM-L6-v2 from the installed package."""
+    max_seq_length: int | None = None
+    """The paper's encoder embedded 75 tokens."""
 
 
 class StudentSettings(BaseModel):
     """The student: online in the loop, then a fresh final fine-tune scored on held-out data."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
-    model: str | None = Field(
-        None, description="HF id or folder; default all-MiniLM-L6-v2 (packaged)."
-    )
+    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
+    model: str | None = None
+    """HF id or folder; default all-MiniLM-L6-v2 (packaged)."""
     learning_rate: float = Field(2e-5, gt=0)
-    epochs_per_batch: int = Field(10, ge=1, description="Paper: 10 epochs on each batch of 8.")
-    replay: int = Field(
-        32, ge=0, description="Earlier examples replayed with each batch (no forgetting)."
-    )
+    epochs_per_batch: int = Field(10, ge=1)
+    """Paper: 10 epochs on each batch of 8."""
+    replay: int = Field(32, ge=0)
+    """Earlier examples replayed with each batch (no forgetting)."""
     max_length: int = Field(128, ge=8)
     final_epochs: int = Field(5, ge=1)
-    use_ray: bool = Field(True, description="Train in a Ray actor (GPU when the cluster has one).")
-    ray_address: str | None = Field(
-        None, description="Existing Ray cluster; default starts one locally."
-    )
-    timeout_s: float = Field(1800.0, gt=0, description="Per student call.")
-    eval: DataSource | None = Field(None, description="Held-out gold data for the final student.")
-    final: bool = Field(
-        True, description="Fine-tune a fresh student on all teacher labels at the end."
-    )
-    gold_reference: bool = Field(
-        True, description="Also train the same student on the pool's gold labels."
-    )
-    allow_eval_overlap: bool = Field(
-        False,
-        description="Only warn (with counts) when evaluation "
-        "texts also appear in the pool or inputs.",
-    )
-    min_confidence: float | None = Field(
-        None,
-        ge=0.0,
-        le=1.0,
-        description="Train only on teacher labels at least this confident "
-        "(calibrated when the run calibrates); None keeps all.",
-    )
+    use_ray: bool = True
+    """Train in a Ray actor (GPU when the cluster has one)."""
+    ray_address: str | None = None
+    """Existing Ray cluster; default starts one locally."""
+    timeout_s: float = Field(1800.0, gt=0)
+    """Per student call."""
+    eval: DataSource | None = None
+    """Held-out gold data for the final student."""
+    final: bool = True
+    """Fine-tune a fresh student on all teacher labels at the end."""
+    gold_reference: bool = True
+    """Also train the same student on the pool's gold labels."""
+    allow_eval_overlap: bool = False
+    """Only warn (with counts) when evaluation texts also appear in the pool or inputs."""
+    min_confidence: float | None = Field(None, ge=0.0, le=1.0)
+    """Train only on teacher labels at least this confident (calibrated when the run calibrates);
+    None keeps all."""
 
 
 class RunSettings(BaseModel):
     """Where a run lives and how it runs: batch size, concurrency, seed, LLM cache, retries."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
     dir: Path = Path("runs/default")
-    batch_size: int = Field(8, gt=0, description="Records per student batch (paper: 8).")
-    max_concurrency: int = Field(4, gt=0, description="Teacher calls in flight at once.")
+    batch_size: int = Field(8, gt=0)
+    """Records per student batch (paper: 8)."""
+    max_concurrency: int = Field(4, gt=0)
+    """Teacher calls in flight at once."""
     seed: int = 0
-    llm_cache: bool | None = Field(
-        None,
-        description="Cache LLM replies (default: yes when the backend comes from this config; "
-        "a chat model passed in keeps its own `cache` setting).",
-    )
-    llm_cache_path: Path | None = Field(
-        None, description="Shared cache file; default <dir>/llm_cache.sqlite."
-    )
-    node_retries: int = Field(
-        3, ge=1, description="Tries of a teacher/aligner node when the backend is unavailable."
-    )
+    llm_cache: bool | None = None
+    """Cache LLM replies (default: yes when the backend comes from this config; a chat model passed
+    in keeps its own `cache` setting)."""
+    llm_cache_path: Path | None = None
+    """Shared cache file; default <dir>/llm_cache.sqlite."""
+    node_retries: int = Field(3, ge=1)
+    """Tries of a teacher/aligner node when the backend is unavailable."""
 
 
 class RunConfig(BaseModel):
     """Everything one DualChecker run needs; `dualchecker label CONFIG` reads this from YAML."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
     task: Task
-    inputs: DataSource = Field(
-        description="Texts to label (gold labels, if present, are for scoring only)."
-    )
-    pool: DataSource | None = Field(
-        None, description="Human-labelled examples (default: the inputs)."
-    )
+    inputs: DataSource
+    """Texts to label (gold labels, if present, are for scoring only)."""
+    pool: DataSource | None = None
+    """Human-labelled examples (default: the inputs)."""
     backend: BackendConfig = Field(default_factory=BackendConfig)
     method: MethodConfig = Field(default_factory=MethodConfig)
     retrieval: RetrievalConfig = Field(default_factory=RetrievalConfig)
     run: RunSettings = Field(default_factory=RunSettings)
     student: StudentSettings = Field(default_factory=StudentSettings)
     prompts_dir: Path | None = None
-    prices: dict[str, TokenPrice] = Field(
-        default_factory=dict, description="$ per 1M tokens by model name, for the run's cost."
-    )
+    prices: dict[str, TokenPrice] = Field(default_factory=dict)
+    """$ per 1M tokens by model name, for the run's cost."""
 
     @model_validator(mode="before")
     @classmethod

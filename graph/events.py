@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from dualchecker.agents.types import Usage
 
@@ -24,9 +24,12 @@ Agent = Literal[
 class Event(BaseModel):
     """One thing an agent did or said, numbered by `seq` within the run; `data` holds the rest."""
 
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
     run_id: str
     seq: int
-    ts: float = Field(description="Unix time when the event was recorded.")
+    ts: float
+    """Unix time when the event was recorded."""
     agent: Agent
     kind: str
     record_id: str | None = None

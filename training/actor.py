@@ -145,15 +145,18 @@ class RemoteStudent:
 class FinetuneJob(BaseModel):
     """One offline fine-tune to run remotely (a seed, a method's labels or a task)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
 
     name: str
     config: StudentConfig
     train: list[StudentExample]
     test: list[StudentExample]
-    epochs: int | None = Field(default=None, ge=1, description="Defaults to config.final_epochs.")
-    positive: int = Field(default=1, description="Positive class for binary F1.")
-    save_to: str | None = Field(default=None, description="Save the student here (HF format).")
+    epochs: int | None = Field(None, ge=1)
+    """Defaults to config.final_epochs."""
+    positive: int = 1
+    """Positive class for binary F1."""
+    save_to: str | None = None
+    """Save the student here (HF format)."""
     label_names: list[str] | None = None
 
 

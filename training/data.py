@@ -20,14 +20,13 @@ Offset = tuple[int, int]
 class CharSpan(BaseModel):
     """A typed span of ``text[start:end]`` (end exclusive)."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
 
     start: int = Field(ge=0)
     end: int = Field(ge=0)
     type: str = Field(min_length=1)
-    confidence: float | None = Field(
-        None, description="Mean tag probability over the span's tokens, when predicted."
-    )
+    confidence: float | None = None
+    """Mean tag probability over the span's tokens, when predicted."""
 
     @model_validator(mode="after")
     def _non_empty(self) -> CharSpan:
@@ -47,14 +46,14 @@ class StudentExample(BaseModel):
     parsed); such items are skipped by training, never filled with gold.
     """
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
 
     id: str
     text: str
-    label: int | None = Field(default=None, ge=0, description="Class id (classification tasks).")
-    spans: list[CharSpan] = Field(
-        default_factory=list, description="Gold or teacher spans (span tasks)."
-    )
+    label: int | None = Field(None, ge=0)
+    """Class id (classification tasks)."""
+    spans: list[CharSpan] = Field(default_factory=list)
+    """Gold or teacher spans (span tasks)."""
 
     @model_validator(mode="after")
     def _spans_inside_text(self) -> StudentExample:

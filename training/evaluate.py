@@ -6,7 +6,7 @@ import logging
 import time
 from collections.abc import Sequence
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict
 
 from .config import StudentConfig
 from .data import StudentExample
@@ -21,11 +21,13 @@ logger = logging.getLogger(__name__)
 class EvalReport(BaseModel):
     """Scores of one fine-tune; ``f1`` is the headline number for the task."""
 
-    f1: float | None = Field(
-        description="Binary: positive-class F1; multiclass: macro-F1; spans: exact-match span F1 "
-        "(None without test data)."
-    )
-    scores: dict[str, float] = Field(description="All scores, flat (e.g. 'precision', 'token_f1').")
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
+    f1: float | None
+    """Binary: positive-class F1; multiclass: macro-F1; spans: exact-match span F1 (None without
+    test data)."""
+    scores: dict[str, float]
+    """All scores, flat (e.g. 'precision', 'token_f1')."""
     n_train: int
     n_test: int
     train_samples_per_s: float

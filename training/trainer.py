@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import torch
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from .config import StudentConfig
 from .data import StudentExample, bio_tag_names
@@ -35,17 +35,23 @@ STATE_FILE = "online_state.pt"
 class FitReport(BaseModel):
     """What one training call did; ``loss`` is the mean loss over its last epoch."""
 
-    loss: float | None = Field(
-        description="Mean loss over the last epoch; None when nothing was trained."
-    )
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
+    loss: float | None
+    """Mean loss over the last epoch; None when nothing was trained."""
     epoch_losses: list[float] = Field(default_factory=list)
     steps: int
-    examples: int = Field(description="Distinct examples trained on (new plus replayed).")
-    replayed: int = Field(default=0, description="Earlier examples mixed in (online only).")
-    skipped: int = Field(default=0, description="Examples without a usable label, left out.")
+    examples: int
+    """Distinct examples trained on (new plus replayed)."""
+    replayed: int = 0
+    """Earlier examples mixed in (online only)."""
+    skipped: int = 0
+    """Examples without a usable label, left out."""
     seconds: float
-    samples_per_s: float = Field(description="Example passes (examples x epochs) per second.")
-    learning_rate: float = Field(description="LR after the last step.")
+    samples_per_s: float
+    """Example passes (examples x epochs) per second."""
+    learning_rate: float
+    """LR after the last step."""
 
 
 class StudentTrainer:
