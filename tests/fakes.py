@@ -82,6 +82,16 @@ def records(rows: list[tuple[str, str, str | None]], *, detail: bool = False) ->
     ]
 
 
+TEST_DATA = Path(__file__).parent / "data"
+
+
+def toy_records(name: str, *, detail: bool = False) -> list[Record]:
+    """A small hand-written corpus from ``tests/data/NAME.jsonl`` (one id, text and label a line)."""
+    lines = (TEST_DATA / f"{name}.jsonl").read_text(encoding="utf-8").splitlines()
+    rows = [json.loads(line) for line in lines]
+    return records([(r["id"], r["text"], r["label"]) for r in rows], detail=detail)
+
+
 def span_record(rid: str, text: str, cause: str, effect: str) -> Record:
     def span(kind: str, quote: str) -> Span:
         start = text.index(quote)

@@ -12,7 +12,7 @@ from dualchecker.data import DataSource
 from dualchecker.distill import TRAINER_FIELDS, student_config
 from dualchecker.graph.config import RunConfig, RunSettings, StudentSettings, method
 from dualchecker.runner import Run
-from tests.fakes import BINARY, SPANS, SpyTrainer, records, scripted_teacher
+from tests.fakes import BINARY, SPANS, SpyTrainer, scripted_teacher, toy_records
 
 
 def labelled(rid, label, gold, ok=True):
@@ -107,16 +107,7 @@ def test_gold_labels_never_become_training_labels():
     assert left_out == 1
 
 
-ROWS = records(
-    [
-        ("r1", "We cut carbon emissions by a third.", "yes"),
-        ("r2", "Revenue rose in the quarter.", "no"),
-        ("r3", "Our factories run on wind power.", "yes"),
-        ("r4", "The CEO spoke at the meeting.", "no"),
-        ("r5", "Packaging is now fully recyclable.", "yes"),
-        ("r6", "Sales in Asia were flat.", "no"),
-    ]
-)
+ROWS = toy_records("claims_six")
 
 
 def test_borderline_case_refines_the_next_batch_prompts(tmp_path, monkeypatch):

@@ -20,21 +20,10 @@ from tests.fakes import (
     keyword_label,
     records,
     scripted_teacher,
+    toy_records,
 )
 
-CLAIMS = records(
-    [
-        ("c1", "We cut our carbon emissions by 30 percent last year.", "yes"),
-        ("c2", "Our new plant runs on solar power and emits less carbon.", "yes"),
-        ("c3", "Revenue grew in the third quarter thanks to strong demand.", "no"),
-        ("c4", "The board appointed a new chief financial officer.", "no"),
-        ("c5", "We recycle all packaging waste at our sites.", "yes"),
-        ("c6", "Quarterly revenue fell short of analyst expectations.", "no"),
-        ("c7", "unsure: our products may be greener than before.", "yes"),
-        ("c8", "Demand for our services stayed strong this quarter.", "no"),
-    ],
-    detail=True,
-)
+CLAIMS = toy_records("claims_with_unsure", detail=True)
 
 
 def make_run(
@@ -155,16 +144,7 @@ def test_a_malformed_reply_is_reasked_with_its_error_and_is_no_reprompt(tmp_path
 
 
 def test_multiclass_run(tmp_path):
-    rows = records(
-        [
-            ("m1", "An inverter that cuts standby energy use.", "energy"),
-            ("m2", "A wind turbine blade for more renewable power.", "renewables"),
-            ("m3", "A plant that turns plastic waste into pellets for recycling.", "recycling"),
-            ("m4", "Insulation that saves heating energy.", "energy"),
-            ("m5", "Solar panels replacing diesel generators.", "renewables"),
-            ("m6", "Sorting machines for recycling glass waste.", "recycling"),
-        ]
-    )
+    rows = toy_records("green_products")
     answer = lambda text, re: {
         "label": keyword_label(
             text, {"renewables": ["wind", "solar"], "recycling": ["waste"]}, "energy"

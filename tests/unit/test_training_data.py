@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from transformers import AutoTokenizer
 
@@ -14,6 +16,7 @@ from dualchecker.training.data import (
     spans_to_token_tags,
     token_tags_to_spans,
 )
+from tests.fakes import TEST_DATA
 
 TYPES = ["cause", "effect"]
 TAGS = bio_tag_names(TYPES)
@@ -49,31 +52,10 @@ def test_tag_names_are_o_then_b_i_per_type():
         bio_tag_names(["a", "a"])
 
 
-CASES = {
-    "punctuation": (
-        "Heavy rain, (floods!) followed.",
-        [("rain", "cause"), ("(floods!)", "effect")],
-    ),
-    "subwords": (
-        "Unbelievably tokenised deforestation causes desertification.",
-        [("Unbelievably tokenised deforestation", "cause"), ("desertification", "effect")],
-    ),
-    "start_and_end": ("Drought ruined crops", [("Drought", "cause"), ("crops", "effect")]),
-    "whole_text": ("Emissions", [("Emissions", "cause")]),
-    "adjacent_two_types": ("smoke-fire", [("smoke", "cause"), ("-fire", "effect")]),
-    "adjacent_same_type": ("rain snow fell", [("rain", "cause"), ("snow", "cause")]),
-    "whitespace_runs": (
-        "  The  strike \t led\nto   delays .  ",
-        [("The  strike", "cause"), ("delays", "effect")],
-    ),
-    "unicode": (
-        "Café closures → job losses",
-        [("Café closures", "cause"), ("job losses", "effect")],
-    ),
-    "pretokenised_cnc": (
-        "Police fired tear gas , injuring 12 .",
-        [("Police fired tear gas", "cause"), ("injuring 12", "effect")],
-    ),
+ROUND_TRIP_LINES = (TEST_DATA / "span_round_trip.jsonl").read_text(encoding="utf-8").splitlines()
+CASES = {  # tricky texts: punctuation, subwords, whitespace runs, unicode, adjacent spans
+    case["case"]: (case["text"], [(s["quote"], s["type"]) for s in case["spans"]])
+    for case in map(json.loads, ROUND_TRIP_LINES)
 }
 
 
