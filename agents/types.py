@@ -11,6 +11,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from dualchecker.training.data import CharSpan
+
 
 class TaskKind(str, Enum):
     """Two labels, several labels, or quoted spans of the text."""
@@ -101,26 +103,10 @@ class Task(BaseModel):
         return self.kind is TaskKind.SPANS
 
 
-class Span(BaseModel):
-    """A piece of a record's text, by character offsets (end exclusive)."""
+class Span(CharSpan):
+    """A piece of a record's text, by character offsets (end exclusive), with the quote itself."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
-    type: str
-    start: int = Field(ge=0)
-    end: int
     text: str = ""
-    confidence: float | None = None
-    """The teacher's probability of this quote."""
-
-    @model_validator(mode="after")
-    def _ordered(self) -> Span:
-        if self.end <= self.start:
-            raise ValueError(f"span end {self.end} must be after start {self.start}")
-        return self
-
-    def key(self) -> tuple[str, int, int]:
-        """(type, start, end): what makes two spans the same, whatever their text or confidence."""
-        return (self.type, self.start, self.end)
 
 
 class Record(BaseModel):

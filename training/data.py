@@ -18,15 +18,17 @@ Offset = tuple[int, int]
 
 
 class CharSpan(BaseModel):
-    """A typed span of ``text[start:end]`` (end exclusive)."""
+    """A typed span of ``text[start:end]`` (end exclusive): the one span type of the project
+    (the teacher's ``Span`` adds the quoted text)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
 
+    type: str = Field(min_length=1)
     start: int = Field(ge=0)
     end: int = Field(ge=0)
-    type: str = Field(min_length=1)
     confidence: float | None = None
-    """Mean tag probability over the span's tokens, when predicted."""
+    """How sure its source is: the student's mean tag probability over the span's tokens, or the
+    teacher's probability of the quote."""
 
     @model_validator(mode="after")
     def _non_empty(self) -> CharSpan:
@@ -34,9 +36,10 @@ class CharSpan(BaseModel):
             raise ValueError(f"span end {self.end} must be after start {self.start}")
         return self
 
-    def key(self) -> tuple[int, int, str]:
-        """Identity used for exact-match scoring and de-duplication."""
-        return (self.start, self.end, self.type)
+    def key(self) -> tuple[str, int, int]:
+        """(type, start, end): what makes two spans the same, whatever their text or confidence;
+        exact-match scoring and de-duplication compare these."""
+        return (self.type, self.start, self.end)
 
 
 class StudentExample(BaseModel):

@@ -105,10 +105,10 @@ def test_decoding_is_tolerant_of_model_mistakes():
     ids = [TAG2ID[t] for t in ["O", "I-cause", "I-cause", "I-effect", "B-effect", "O", "I-effect"]]
     spans = token_tags_to_spans(offsets, ids, ID2TAG)
     assert [s.key() for s in spans] == [
-        (0, 7, "cause"),
-        (8, 11, "effect"),
-        (12, 15, "effect"),
-        (16, 19, "effect"),
+        ("cause", 0, 7),
+        ("effect", 8, 11),
+        ("effect", 12, 15),
+        ("effect", 16, 19),
     ]
 
 
@@ -116,8 +116,8 @@ def test_ignore_index_closes_a_span():
     offsets = [(0, 3), (4, 7), (8, 11)]
     ids = [TAG2ID["B-cause"], IGNORE_INDEX, TAG2ID["I-cause"]]
     assert [s.key() for s in token_tags_to_spans(offsets, ids, ID2TAG)] == [
-        (0, 3, "cause"),
-        (8, 11, "cause"),
+        ("cause", 0, 3),
+        ("cause", 8, 11),
     ]
 
 
@@ -126,3 +126,11 @@ def test_example_rejects_spans_outside_the_text():
         StudentExample(id="x", text="short", spans=[CharSpan(start=0, end=9, type="cause")])
     with pytest.raises(ValueError):
         CharSpan(start=3, end=3, type="cause")
+
+
+def test_teacher_and_student_spans_are_one_type_with_one_key():
+    from dualchecker.agents.types import Span
+
+    quoted = Span(type="cause", start=0, end=4, text="rain", confidence=0.9)
+    predicted = CharSpan(type="cause", start=0, end=4, confidence=0.4)
+    assert isinstance(quoted, CharSpan) and quoted.key() == predicted.key() == ("cause", 0, 4)
