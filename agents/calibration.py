@@ -144,9 +144,12 @@ class Calibration(BaseModel):
 
     model_config = ConfigDict(frozen=True, use_attribute_docstrings=True)
     labels: list[str]
+    """The task's labels, in the order of the model's rows and columns."""
     use_neighbours: bool
+    """Whether the neighbours' label distribution is among the features (kNN-prompting style)."""
     coef: list[list[float]]
     intercept: list[float]
+    """A multinomial logistic regression on log-probabilities: one row and intercept a label."""
     threshold: float
     """Teacher checker: re-prompt below this calibrated confidence."""
     pool_raw: Reliability

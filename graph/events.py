@@ -28,13 +28,17 @@ class Event(BaseModel):
 
     run_id: str
     seq: int
+    """Order within the run: events are numbered as they are written."""
     ts: float
     """Unix time when the event was recorded."""
     agent: Agent
     kind: str
+    """What happened, e.g. the teacher's ``answer`` or the teacher checker's ``final``."""
     record_id: str | None = None
+    """The record it concerns; None for run- and batch-level events."""
     batch: int | None = None
     seconds: float | None = None
+    """Wall time the agent spent on it, when it called a model."""
     usage: Usage | None = None
     data: dict[str, Any] = Field(default_factory=dict)
 

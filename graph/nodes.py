@@ -26,6 +26,12 @@ from dualchecker.agents.types import (
 from dualchecker.graph.context import RunContext
 from dualchecker.graph.state import RecordState, RunState
 
+# What a teacher "answer" event carries of the call and of its answer: the trace, its statistics
+# and the timeline read these keys.
+ATTEMPT_IN_EVENTS = {"cached", "messages", "raw", "error", "reasks"}
+ANSWER_IN_EVENTS = {"label", "confidence", "confidence_source", "probabilities", "spans"}
+NO_ANSWER = {**dict.fromkeys(ANSWER_IN_EVENTS), "spans": []}
+
 
 class TeacherNodes:
     """The per-record subgraph: align → teach → (reprompt …) → finalize."""
@@ -87,16 +93,8 @@ class TeacherNodes:
             seconds=attempt.seconds,
             usage=attempt.usage,
             reprompt=reprompt,
-            cached=attempt.cached,
-            messages=attempt.messages,
-            raw=attempt.raw,
-            error=attempt.error,
-            reasks=attempt.reasks,
-            label=answer.label if answer else None,
-            confidence=answer.confidence if answer else None,
-            confidence_source=answer.confidence_source if answer else None,
-            probabilities=answer.probabilities if answer else None,
-            spans=[s.model_dump() for s in answer.spans] if answer else [],
+            **attempt.model_dump(include=ATTEMPT_IN_EVENTS),
+            **(answer.model_dump(include=ANSWER_IN_EVENTS) if answer else NO_ANSWER),
         )
         return {"attempts": [attempt]}
 
@@ -144,16 +142,10 @@ class TeacherNodes:
         labelled = self._explained(record, labelled)
         # stored at once: a run killed mid-batch still shows (and exports) this record
         self.ctx.store.upsert([labelled], {rid: i for i, rid in enumerate(self.ctx.order)})
-        self.ctx.events.emit(
-            "teacher_checker",
-            "final",
-            record_id=record.id,
-            label=labelled.label,
-            confidence=labelled.confidence,
-            reprompted=labelled.reprompted,
-            error=labelled.error,
-            spans=[s.model_dump() for s in labelled.spans],
+        outcome = labelled.model_dump(
+            include={"label", "confidence", "reprompted", "error", "spans"}
         )
+        self.ctx.events.emit("teacher_checker", "final", record_id=record.id, **outcome)
         return {"batch_results": [labelled]}
 
     def _explained(self, record: Record, labelled: LabelledRecord) -> LabelledRecord:

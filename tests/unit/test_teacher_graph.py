@@ -188,6 +188,24 @@ def test_span_run_rejects_hallucinated_spans(tmp_path):
         ("cause", "The new catalyst"),
         ("effect", "reduces NOx emissions"),
     ]
+    # what the trace reads: every answer and final event carries the same keys, spans as dicts
+    events = [json.loads(line) for line in (tmp_path / "run" / "events.jsonl").open()]
+    answers = [e for e in events if (e["agent"], e["kind"]) == ("teacher", "answer")]
+    finals = [e for e in events if (e["agent"], e["kind"]) == ("teacher_checker", "final")]
+    assert {frozenset(e["data"]) for e in answers} == {
+        frozenset(
+            {"reprompt", "cached", "messages", "raw", "error", "reasks"}
+            | {"label", "confidence", "confidence_source", "probabilities", "spans"}
+        )
+    }
+    assert {frozenset(e["data"]) for e in finals} == {
+        frozenset({"label", "confidence", "reprompted", "error", "spans"})
+    }
+    final_s1 = next(e["data"] for e in finals if e["record_id"] == "s1")
+    assert [(s["type"], s["text"]) for s in final_s1["spans"]] == [
+        ("cause", "A heat pump"),
+        ("effect", "cuts fuel use"),
+    ]
 
 
 def test_template_demonstrations_come_first_in_the_prompt(tmp_path):
