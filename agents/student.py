@@ -85,6 +85,31 @@ def prediction_answer(
     return task.label_names[prediction.label], []
 
 
+def scored_predictions(
+    task: Task, held_out: Sequence[Record], predictions: Sequence[StudentPrediction]
+) -> list[LabelledRecord]:
+    """A final student's answers on the held-out records beside their gold, as records the
+    teacher's scoring (and its bootstrap) reads. `predictions` follow `gold_examples(held_out)`."""
+    scored = [r for r in held_out if (r.spans if task.is_spans else r.label) is not None]
+    if len(scored) != len(predictions):
+        raise ValueError(f"{len(predictions)} predictions for {len(scored)} held-out records")
+    out = []
+    for record, prediction in zip(scored, predictions):
+        label, spans = prediction_answer(task, record.text, prediction)
+        out.append(
+            LabelledRecord(
+                id=record.id,
+                text=record.text,
+                label=label,
+                spans=spans,
+                confidence=prediction.confidence,
+                gold_label=record.label,
+                gold_spans=record.spans,
+            )
+        )
+    return out
+
+
 class StudentAgent:
     """Trains on each labelled batch and says what it now predicts for it."""
 

@@ -6,10 +6,12 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from dualchecker.agents.student import gold_examples, teacher_examples
+from dualchecker.agents.student import gold_examples, scored_predictions, teacher_examples
 from dualchecker.agents.types import LabelledRecord, Record, Task
+from dualchecker.data import atomic_write_text
 from dualchecker.graph.config import StudentSettings
 from dualchecker.training.config import StudentConfig
+from dualchecker.training.prediction import StudentPrediction
 
 log = logging.getLogger(__name__)
 # The run's student settings that the trainer takes as they are, under the same names.
@@ -52,13 +54,16 @@ def final_students(
     held_out: list[Record],
     synthetic: list[LabelledRecord] = (),
     save_dir: Path | None = None,
+    predictions_dir: Path | None = None,
 ) -> dict[str, Any]:
     """Fresh students on (a) all teacher labels and (b) the pool's gold labels, scored on held-out.
 
     Both run in parallel Ray tasks when Ray is on; the gold one is the paper's "human labels"
     reference. The teacher-label student never sees a gold label; it is the run's product, saved
     under `save_dir` as a Hugging Face model. Without held-out data only it is trained (and
-    saved), with nothing to score it on.
+    saved), with nothing to score it on. With `predictions_dir`, each student's answers on the
+    held-out records are kept there (``teacher_labels.jsonl``, ``gold_labels.jsonl``), so that
+    its F1 can carry an interval and be paired with another student's.
     """
     from dualchecker.training.evaluate import train_and_evaluate
 
@@ -112,4 +117,16 @@ def final_students(
             "train_samples_per_s": report.train_samples_per_s,
             **{k: v for k, v in report.scores.items() if k in ("precision", "recall", "token_f1")},
         }
+        if predictions_dir is not None and report.predictions:
+            write_predictions(predictions_dir / f"{name}.jsonl", task, held_out, report.predictions)
+            out[name]["predictions"] = str(predictions_dir / f"{name}.jsonl")
     return out
+
+
+def write_predictions(
+    path: Path, task: Task, held_out: list[Record], predictions: list[StudentPrediction]
+) -> None:
+    """A final student's held-out answers beside their gold, one record a line."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    scored = scored_predictions(task, held_out, predictions)
+    atomic_write_text(path, "".join(r.model_dump_json() + "\n" for r in scored))

@@ -493,17 +493,19 @@ class Experiment:
         atomic_write_text(path, json.dumps(known, indent=2))
 
     def _gold_students(self) -> dict[tuple[str, int], float]:
-        """The same student trained on the human labels of the same records (once per dataset/seed)."""
+        """The same student trained on the human labels of the same records (once per dataset/seed),
+        its held-out answers kept in ``gold_students/DATASET-seedN.jsonl``."""
         path = self.out / "gold_students.json"
         known = json.loads(path.read_text()) if path.exists() else {}
         from dualchecker.agents.student import gold_examples
-        from dualchecker.distill import student_config
+        from dualchecker.distill import student_config, write_predictions
         from dualchecker.training.evaluate import train_and_evaluate
 
         for ds in self.grid.datasets:
             for seed in self.grid.seeds:
                 key = f"{ds.name}|{seed}"
-                if key in known:
+                answers = gold_student_answers(self.out, ds.name, seed)
+                if key in known and answers.exists():
                     continue
                 task, labelled, _, held_out = self._data(ds, seed)
                 positive = task.label_names.index(task.positive) if task.positive else 1
@@ -514,9 +516,21 @@ class Experiment:
                     gold_examples(task, held_out),
                     positive=positive,
                 )
+                if report.predictions:
+                    write_predictions(answers, task, held_out, report.predictions)
                 known[key] = report.f1
                 atomic_write_text(path, json.dumps(known, indent=2))
         return {(k.split("|")[0], int(k.split("|")[1])): v for k, v in known.items()}
+
+
+def gold_student_answers(out: Path, dataset: str, seed: int | str) -> Path:
+    """Where a grid keeps the gold-label student's held-out answers for one dataset and seed."""
+    return out / "gold_students" / f"{dataset}-seed{seed}.jsonl"
+
+
+def student_answers(out: Path, row: dict[str, str]) -> Path:
+    """Where a cell keeps its final student's held-out answers (written since they are kept)."""
+    return out / row["cell"] / "student_test" / "teacher_labels.jsonl"
 
 
 def _f(value: Any) -> float | None:
@@ -528,10 +542,7 @@ def _f(value: Any) -> float | None:
 
 def cell_records(out: Path, row: dict[str, str]) -> tuple[Task, list[LabelledRecord]]:
     """A cell's task and labelled records, read back from its run directory."""
-    cell = out / row["cell"]
-    task = Task.model_validate(json.loads((cell / "config.json").read_text())["task"])
-    with (cell / "labels.jsonl").open(encoding="utf-8") as handle:
-        return task, [LabelledRecord.model_validate_json(line) for line in handle if line.strip()]
+    return _cell_task(out, row), _read_labelled(out / row["cell"] / "labels.jsonl")
 
 
 def markdown_table(rows: list[dict[str, str]], out: Path | None = None) -> str:
@@ -560,13 +571,17 @@ def markdown_table(rows: list[dict[str, str]], out: Path | None = None) -> str:
         f1_cell, diff_cell = _fmt(_mean([_f(r["teacher_f1"]) for r in group])), "–"
         if out is not None and all(r.get("cell") for r in group):
             f1_cell, diff_cell = _intervals(out, group, groups.get((dataset, "zero-shot", 0)), name)
+        student_cell = _fmt(_mean([_f(r["student_f1"]) for r in group]))
+        gold_cell = _fmt(_mean([_f(r["gold_student_f1"]) for r in group]))
+        if out is not None and all(r.get("cell") for r in group):
+            student_cell = _student_interval(out, group) or student_cell
+            gold_cell = _student_interval(out, group, gold=True) or gold_cell
         calls = mean("llm_calls") + mean("cache_hits")
         tokens_in = mean("input_tokens") + mean("cached_input_tokens")
         tokens_out = mean("output_tokens") + mean("cached_output_tokens")
         lines.append(
             f"| {dataset} | {name} | {shots} | {len(group)} | {records:.0f} | {f1_cell} | {diff_cell} | "
-            f"{_fmt(_mean([_f(r['student_f1']) for r in group]))} | "
-            f"{_fmt(_mean([_f(r['gold_student_f1']) for r in group]))} | "
+            f"{student_cell} | {gold_cell} | "
             f"{calls / records:.2f} ({mean('cache_hits') / records:.2f}) | "
             f"{tokens_in / records:.0f}/{tokens_out / records:.0f} | "
             f"{(mean('seconds') + mean('cached_seconds')) / records:.2f} "
@@ -578,8 +593,10 @@ def markdown_table(rows: list[dict[str, str]], out: Path | None = None) -> str:
 
 def paired_table(rows: list[dict[str, str]], out: Path, anchor: str = "dualchecker") -> str:
     """`anchor` (at each of its n-shots) against every other method of its dataset, record for
-    record on the seeds both ran: the paired F1 difference with a 95% bootstrap interval, texts
-    as the unit of resampling. Empty when the anchor has no cells with labels."""
+    record on the seeds both ran: the paired F1 difference of the teachers' labels and, where the
+    cells kept their final students' held-out answers, of the students (and against the student
+    trained on human labels), with 95% bootstrap intervals, texts as the unit of resampling.
+    Empty when the anchor has no cells with labels."""
     groups: dict[tuple, list[dict[str, str]]] = {}
     for row in rows:
         if row.get("cell"):
@@ -595,13 +612,23 @@ def paired_table(rows: list[dict[str, str]], out: Path, anchor: str = "dualcheck
             if not seeds:
                 continue
             diff = _paired_difference(out, mine, theirs)
+            students = _paired_students(out, mine, theirs)
             lines.append(
                 f"| {dataset} | {anchor} ({shots}) − {other} ({other_shots}) | {diff} | "
-                f"{len(seeds)} |"
+                f"{students} | {len(seeds)} |"
+            )
+        students = _paired_students(out, mine, None)
+        if students != "–":
+            lines.append(
+                f"| {dataset} | {anchor} ({shots}) − human labels of the same records | – | "
+                f"{students} | {len(mine)} |"
             )
     if not lines:
         return ""
-    head = "| dataset | comparison | teacher F1 difference [95% CI] | seeds |\n|---|---|---|---|\n"
+    head = (
+        "| dataset | comparison | teacher F1 difference [95% CI] | "
+        "student F1 difference [95% CI] | seeds |\n|---|---|---|---|---|\n"
+    )
     return head + "\n".join(lines) + "\n"
 
 
@@ -636,6 +663,59 @@ def _paired_difference(
         task, paired_self, against=paired_other, clusters=[r.id for r in paired_self]
     )
     return f"{d:+.3f} [{dl:+.3f}, {dh:+.3f}]"
+
+
+def _read_labelled(path: Path) -> list[LabelledRecord]:
+    with path.open(encoding="utf-8") as handle:
+        return [LabelledRecord.model_validate_json(line) for line in handle if line.strip()]
+
+
+def _cell_task(out: Path, row: dict[str, str]) -> Task:
+    return Task.model_validate(json.loads((out / row["cell"] / "config.json").read_text())["task"])
+
+
+def _student_interval(out: Path, group: list[dict[str, str]], gold: bool = False) -> str | None:
+    """Final-student F1 pooled over the group's seeds with its 95% interval (texts resampled),
+    from the kept held-out answers; None when a cell kept none (written before they were)."""
+    paths = [
+        gold_student_answers(out, r["dataset"], r["seed"]) if gold else student_answers(out, r)
+        for r in group
+    ]
+    if not paths or not all(p.exists() for p in paths):
+        return None
+    pooled = [record for p in paths for record in _read_labelled(p)]
+    f1, low, high = bootstrap_f1(_cell_task(out, group[0]), pooled, clusters=[r.id for r in pooled])
+    return f"{f1:.3f} [{low:.3f}, {high:.3f}]"
+
+
+def _paired_students(
+    out: Path, group: list[dict[str, str]], other: list[dict[str, str]] | None
+) -> str:
+    """'+d [low, high]': `group`'s final students minus `other`'s (None: the gold-label
+    students), held-out record for record on the seeds both kept answers for."""
+    other_by_seed = {r["seed"]: r for r in other or []}
+    mine, theirs = [], []
+    for row in group:
+        if other is not None and row["seed"] not in other_by_seed:
+            continue
+        base = (
+            gold_student_answers(out, row["dataset"], row["seed"])
+            if other is None
+            else student_answers(out, other_by_seed[row["seed"]])
+        )
+        if not (student_answers(out, row).exists() and base.exists()):
+            continue
+        base_by_id = {r.id: r for r in _read_labelled(base)}
+        for r in _read_labelled(student_answers(out, row)):
+            if r.id in base_by_id:
+                mine.append(r)
+                theirs.append(base_by_id[r.id])
+    if not mine:
+        return "–"
+    d, low, high = bootstrap_f1(
+        _cell_task(out, group[0]), mine, against=theirs, clusters=[r.id for r in mine]
+    )
+    return f"{d:+.3f} [{low:+.3f}, {high:+.3f}]"
 
 
 def _mean(values: list[float | None]) -> float | None:

@@ -423,6 +423,7 @@ class Run:
             self.held_out,
             self.store.synthetic(),
             save_dir=self.dir / "student",
+            predictions_dir=self.dir / "student_test",
         )
         result["gold_reference_data"] = (
             f"the human labels of the {len(reference)} records the teacher labelled"

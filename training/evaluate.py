@@ -34,6 +34,9 @@ class EvalReport(BaseModel):
     train_seconds: float
     predict_seconds: float
     fit: FitReport
+    predictions: list[StudentPrediction] = []
+    """The student's answer for each test example, in order: what intervals and paired
+    comparisons of students resample."""
 
 
 def score_predictions(
@@ -101,4 +104,5 @@ def train_and_evaluate(
         train_seconds=fit.seconds,
         predict_seconds=predict_seconds,
         fit=fit,
+        predictions=predictions,
     )

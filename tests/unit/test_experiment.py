@@ -8,8 +8,10 @@ import pytest
 
 from dualchecker.agents.embedders import HashingEmbedder
 from dualchecker.agents.scripted import ScriptedChatModel
+from dualchecker.agents.types import LabelledRecord
 from dualchecker.errors import ConfigError
-from dualchecker.experiment import Experiment, GridConfig, cells
+from dualchecker.evaluation import bootstrap_f1
+from dualchecker.experiment import Experiment, GridConfig, cell_records, cells
 from dualchecker.graph.config import METHODS
 from dualchecker.training.testing import save_tiny_student
 from tests.shared_data import DATA
@@ -229,6 +231,55 @@ def test_a_grid_over_unknown_jsonl_files_has_intervals_and_reruns_only_what_chan
     reran = {r["method"] for r in again} - {r["method"] for r in rows if r in again}
     assert reran == {"dtot"}
     assert len(again) == len(rows)
+
+
+def test_final_students_keep_held_out_answers_that_give_intervals_and_pairs(tmp_path, tiny):
+    import yaml
+
+    from dualchecker.experiment import (
+        _paired_students,
+        gold_student_answers,
+        paired_table,
+        student_answers,
+    )
+
+    spec = spec_grid(tmp_path)
+    spec["datasets"] = [d for d in spec["datasets"] if d["name"] in ("bin", "spans")]
+    spec["methods"], spec["n_shots"] = ["zero-shot", "aligner"], [2]
+    spec["student"] = {"model": tiny, "use_ray": False, "epochs_per_batch": 1, "final_epochs": 1}
+    path = tmp_path / "grid.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    rows = Experiment(
+        GridConfig.from_yaml(path),
+        llm=ScriptedChatModel(responder=spec_respond),
+        embedder=HashingEmbedder(),
+    ).run(progress=False)
+    out = tmp_path / "grid"
+    for row in rows:
+        answers = [json.loads(line) for line in student_answers(out, row).open()]
+        gold = [
+            json.loads(line)
+            for line in gold_student_answers(out, row["dataset"], row["seed"]).open()
+        ]
+        assert [a["id"] for a in answers] == [g["id"] for g in gold] and len(answers) == 6
+        assert all(a["gold_label"] or a["gold_spans"] for a in answers)  # scored against gold
+        # the kept answers give back the F1 the run reported
+        f1 = float(row["student_f1"])
+        task, _ = cell_records(out, row)
+        point, _, _ = bootstrap_f1(task, [LabelledRecord(**a) for a in answers])
+        assert point == pytest.approx(f1)
+    table = (out / "results.md").read_text()
+    line = next(x for x in table.splitlines() if x.startswith("| bin | aligner | 2 |"))
+    student, gold_student = [c.strip() for c in line.split("|")][8:10]
+    assert "[" in student and "[" in gold_student  # pooled over both seeds, with intervals
+    by = {(r["dataset"], r["method"], r["seed"]): r for r in rows}
+    mine = [by[("bin", "aligner", s)] for s in ("0", "1")]
+    # a student against itself differs by exactly nothing
+    assert _paired_students(out, mine, mine) == "+0.000 [+0.000, +0.000]"
+    paired = paired_table(rows, out, anchor="aligner")
+    assert "| bin | aligner (2) − zero-shot (0) |" in paired
+    human = next(x for x in paired.splitlines() if "aligner (2) − human labels" in x)
+    assert human.split("|")[4].strip().startswith(("+", "-"))
 
 
 def test_bootstrap_point_estimates_equal_teacher_scores():
