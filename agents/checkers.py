@@ -45,17 +45,9 @@ class TeacherChecker(BaseModel):
         """The record as labelled by the attempt `final_rule` picks, or with an error when no
         attempt gave a valid answer."""
         valid = [(i, a) for i, a in enumerate(attempts) if a.answer is not None]
-        base = dict(
-            id=record.id,
-            text=record.text,
-            gold_label=record.label,
-            gold_spans=record.spans,
-            reprompted=len(attempts) > 1,
-            neighbours=neighbours or [],
-            attempts=attempts,
-        )
+        base = dict(reprompted=len(attempts) > 1, neighbours=neighbours or [], attempts=attempts)
         if not valid:
-            return LabelledRecord(**base, error=attempts[-1].error or "no answer")
+            return LabelledRecord.answering(record, **base, error=attempts[-1].error or "no answer")
         if self.final_rule == "latest":
             chosen = valid[-1][1]
         elif self.final_rule == "average" and all(a.answer.probabilities for _, a in valid):
@@ -66,7 +58,8 @@ class TeacherChecker(BaseModel):
             chosen = max(valid, key=lambda pair: (pair[1].answer.confidence, pair[0]))[1]
         answer = chosen.answer
         first = attempts[0].answer
-        return LabelledRecord(
+        return LabelledRecord.answering(
+            record,
             **base,
             label=answer.label,
             spans=list(answer.spans),

@@ -97,14 +97,8 @@ def scored_predictions(
     for record, prediction in zip(scored, predictions):
         label, spans = prediction_answer(task, record.text, prediction)
         out.append(
-            LabelledRecord(
-                id=record.id,
-                text=record.text,
-                label=label,
-                spans=spans,
-                confidence=prediction.confidence,
-                gold_label=record.label,
-                gold_spans=record.spans,
+            LabelledRecord.answering(
+                record, label=label, spans=spans, confidence=prediction.confidence
             )
         )
     return out

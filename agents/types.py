@@ -7,7 +7,7 @@ prompt, a trace and a JSONL file all read the same way.
 from __future__ import annotations
 
 from enum import Enum
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -255,6 +255,18 @@ class LabelledRecord(BaseModel):
     gold_spans: list[Span] | None = None
     neighbours: list[str] = Field(default_factory=list)
     attempts: list[Attempt] = Field(default_factory=list)
+
+    @classmethod
+    def answering(cls, record: Record, **answer: Any) -> LabelledRecord:
+        """An answer to `record`, beside the record's own text and human label or spans (kept
+        for scoring, never shown to a student as a teacher label)."""
+        return cls(
+            id=record.id,
+            text=record.text,
+            gold_label=record.label,
+            gold_spans=record.spans,
+            **answer,
+        )
 
     @property
     def ok(self) -> bool:

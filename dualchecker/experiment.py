@@ -644,25 +644,30 @@ def _intervals(
 def _paired_difference(
     out: Path, group: list[dict[str, str]], other: list[dict[str, str]] | None
 ) -> str:
-    """'+d [low, high]': `group`'s F1 minus `other`'s, record for record on the seeds both ran."""
-    task, paired_self, paired_other = None, [], []
+    """'+d [low, high]': `group`'s teacher F1 minus `other`'s on the seeds both ran."""
     other_by_seed = {r["seed"]: r for r in other or [] if r.get("cell")}
-    for row in group:
-        if row["seed"] not in other_by_seed:
-            continue
-        task, labelled = cell_records(out, row)
-        _, base = cell_records(out, other_by_seed[row["seed"]])
+    sides = [
+        (cell_records(out, row)[1], cell_records(out, other_by_seed[row["seed"]])[1])
+        for row in group
+        if row["seed"] in other_by_seed
+    ]
+    return _paired_f1(_cell_task(out, group[0]), sides)
+
+
+def _paired_f1(task: Task, sides: list[tuple[list[LabelledRecord], list[LabelledRecord]]]) -> str:
+    """'+d [low, high]': F1 of the first lists minus F1 of the second, each (mine, theirs) pair
+    matched record for record by id, with a 95% interval resampling texts; '–' if none match."""
+    mine, theirs = [], []
+    for labelled, base in sides:
         base_by_id = {r.id: r for r in base}
         for r in labelled:
             if r.id in base_by_id:
-                paired_self.append(r)
-                paired_other.append(base_by_id[r.id])
-    if not paired_self:
+                mine.append(r)
+                theirs.append(base_by_id[r.id])
+    if not mine:
         return "–"
-    d, dl, dh = bootstrap_f1(
-        task, paired_self, against=paired_other, clusters=[r.id for r in paired_self]
-    )
-    return f"{d:+.3f} [{dl:+.3f}, {dh:+.3f}]"
+    d, low, high = bootstrap_f1(task, mine, against=theirs, clusters=[r.id for r in mine])
+    return f"{d:+.3f} [{low:+.3f}, {high:+.3f}]"
 
 
 def _read_labelled(path: Path) -> list[LabelledRecord]:
@@ -694,28 +699,17 @@ def _paired_students(
     """'+d [low, high]': `group`'s final students minus `other`'s (None: the gold-label
     students), held-out record for record on the seeds both kept answers for."""
     other_by_seed = {r["seed"]: r for r in other or []}
-    mine, theirs = [], []
+    sides = []
     for row in group:
-        if other is not None and row["seed"] not in other_by_seed:
+        if other is None:
+            base = gold_student_answers(out, row["dataset"], row["seed"])
+        elif row["seed"] in other_by_seed:
+            base = student_answers(out, other_by_seed[row["seed"]])
+        else:
             continue
-        base = (
-            gold_student_answers(out, row["dataset"], row["seed"])
-            if other is None
-            else student_answers(out, other_by_seed[row["seed"]])
-        )
-        if not (student_answers(out, row).exists() and base.exists()):
-            continue
-        base_by_id = {r.id: r for r in _read_labelled(base)}
-        for r in _read_labelled(student_answers(out, row)):
-            if r.id in base_by_id:
-                mine.append(r)
-                theirs.append(base_by_id[r.id])
-    if not mine:
-        return "–"
-    d, low, high = bootstrap_f1(
-        _cell_task(out, group[0]), mine, against=theirs, clusters=[r.id for r in mine]
-    )
-    return f"{d:+.3f} [{low:+.3f}, {high:+.3f}]"
+        if student_answers(out, row).exists() and base.exists():
+            sides.append((_read_labelled(student_answers(out, row)), _read_labelled(base)))
+    return _paired_f1(_cell_task(out, group[0]), sides)
 
 
 def _mean(values: list[float | None]) -> float | None:
