@@ -338,7 +338,7 @@ class Experiment:
             if (cell[0].name, cell[1], cell[2], cell[3], key) not in done
         ]
         keys = {(c[0].name, c[1], c[2], c[3]): key for c, _, key, _ in plans}
-        gold = self._gold_students()
+        gold = self.gold_students()
         from tqdm.auto import tqdm
 
         for (ds, name, n_shot, seed), config, data in tqdm(
@@ -492,7 +492,7 @@ class Experiment:
         }
         atomic_write_text(path, json.dumps(known, indent=2))
 
-    def _gold_students(self) -> dict[tuple[str, int], float]:
+    def gold_students(self) -> dict[tuple[str, int], float]:
         """The same student trained on the human labels of the same records (once per dataset/seed),
         its held-out answers kept in ``gold_students/DATASET-seedN.jsonl``."""
         path = self.out / "gold_students.json"
