@@ -679,9 +679,12 @@ def _cell_task(out: Path, row: dict[str, str]) -> Task:
     return Task.model_validate(json.loads((out / row["cell"] / "config.json").read_text())["task"])
 
 
-def _student_interval(out: Path, group: list[dict[str, str]], gold: bool = False) -> str | None:
-    """Final-student F1 pooled over the group's seeds with its 95% interval (texts resampled),
-    from the kept held-out answers; None when a cell kept none (written before they were)."""
+def pooled_student_f1(
+    out: Path, group: list[dict[str, str]], gold: bool = False
+) -> tuple[float, float, float] | None:
+    """Final-student F1 of a method's cells (or, with `gold`, of the gold-label students of the
+    same seeds) pooled over seeds with its 95% interval, texts resampled, from the kept
+    held-out answers; None when a cell kept none (it was run before they were kept)."""
     paths = [
         gold_student_answers(out, r["dataset"], r["seed"]) if gold else student_answers(out, r)
         for r in group
@@ -689,8 +692,12 @@ def _student_interval(out: Path, group: list[dict[str, str]], gold: bool = False
     if not paths or not all(p.exists() for p in paths):
         return None
     pooled = [record for p in paths for record in _read_labelled(p)]
-    f1, low, high = bootstrap_f1(_cell_task(out, group[0]), pooled, clusters=[r.id for r in pooled])
-    return f"{f1:.3f} [{low:.3f}, {high:.3f}]"
+    return bootstrap_f1(_cell_task(out, group[0]), pooled, clusters=[r.id for r in pooled])
+
+
+def _student_interval(out: Path, group: list[dict[str, str]], gold: bool = False) -> str | None:
+    pooled = pooled_student_f1(out, group, gold)
+    return None if pooled is None else "{:.3f} [{:.3f}, {:.3f}]".format(*pooled)
 
 
 def _paired_students(
@@ -771,7 +778,8 @@ def pooled_f1(out: Path, group: list[dict[str, str]]) -> tuple[float, float, flo
 
 def plot_f1_by_method(rows: list[dict[str, str]], path: Path, out: Path | None = None) -> None:
     """Teacher and student F1 per method (each at its largest n-shot), one panel per dataset;
-    with the cells' labels in `out`, teacher F1 pooled over seeds with its 95% interval."""
+    with the cells' labels in `out`, teacher F1 pooled over seeds with its 95% interval, and the
+    students' too where the cells kept their held-out answers."""
     fig, panels = _panels(rows, 4.2)
     for ax, dataset, subset in panels:
         names = [m for m in METHODS if any(r["method"] == m for r in subset)]
@@ -782,20 +790,21 @@ def plot_f1_by_method(rows: list[dict[str, str]], path: Path, out: Path | None =
         )
         xs = range(len(names))
         teacher = [pick(m, "teacher_f1") for m in names]
-        error = None
+        student = [pick(m, "student_f1") for m in names]
+        gold = _mean([_f(r["gold_student_f1"]) for r in subset])
+        error = student_error = None
         if out is not None and all(r.get("cell") for r in subset):
             chosen = lambda m: [
                 r for r in subset if r["method"] == m and int(r["n_shot"]) == shots[m]
             ]
-            intervals = [pooled_f1(out, chosen(m)) for m in names]
-            teacher = [f1 for f1, _, _ in intervals]
-            error = [
-                [f1 - low for f1, low, _ in intervals],
-                [high - f1 for f1, _, high in intervals],
-            ]
+            teacher, error = _bars([pooled_f1(out, chosen(m)) for m in names])
+            students = [pooled_student_f1(out, chosen(m)) for m in names]
+            if all(students):
+                student, student_error = _bars(students)
+                one_per_seed = list({r["seed"]: r for r in subset}.values())
+                gold = (pooled_student_f1(out, one_per_seed, gold=True) or [gold])[0]
         ax.bar([x - 0.2 for x in xs], teacher, 0.4, yerr=error, capsize=3, label="teacher")
-        ax.bar([x + 0.2 for x in xs], [pick(m, "student_f1") for m in names], 0.4, label="student")
-        gold = _mean([_f(r["gold_student_f1"]) for r in subset])
+        ax.bar([x + 0.2 for x in xs], student, 0.4, yerr=student_error, capsize=3, label="student")
         if gold is not None:
             ax.axhline(
                 gold, color="black", linestyle="--", linewidth=1, label="student on gold labels"
@@ -808,6 +817,14 @@ def plot_f1_by_method(rows: list[dict[str, str]], path: Path, out: Path | None =
         ax.set_ylabel("F1")
     panels[0][0].legend(fontsize=8)
     _save(fig, path)
+
+
+def _bars(intervals: list[tuple[float, float, float]]) -> tuple[list[float], list[list[float]]]:
+    """Bar heights and matplotlib's asymmetric error bars from (value, low, high) triples."""
+    return [v for v, _, _ in intervals], [
+        [v - low for v, low, _ in intervals],
+        [high - v for v, _, high in intervals],
+    ]
 
 
 def plot_f1_by_shots(rows: list[dict[str, str]], path: Path) -> None:

@@ -240,6 +240,7 @@ def test_final_students_keep_held_out_answers_that_give_intervals_and_pairs(tmp_
         _paired_students,
         gold_student_answers,
         paired_table,
+        pooled_student_f1,
         student_answers,
     )
 
@@ -280,6 +281,8 @@ def test_final_students_keep_held_out_answers_that_give_intervals_and_pairs(tmp_
     assert "| bin | aligner (2) − zero-shot (0) |" in paired
     human = next(x for x in paired.splitlines() if "aligner (2) − human labels" in x)
     assert human.split("|")[4].strip().startswith(("+", "-"))
+    point, low, high = pooled_student_f1(out, mine)  # the plot's student bars and error bars
+    assert low <= point <= high
 
 
 def test_bootstrap_point_estimates_equal_teacher_scores():
