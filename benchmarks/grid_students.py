@@ -23,7 +23,7 @@ from dualchecker.experiment import (
     Experiment,
     GridConfig,
     _read_csv,
-    _read_labelled,
+    read_labelled,
     student_answers,
     write_reports,
 )
@@ -40,7 +40,7 @@ def rebuild(out: Path, row: dict[str, str]) -> tuple[float | None, float | None]
         config.task,
         settings,
         config.run.seed,
-        _read_labelled(cell / "labels.jsonl"),
+        read_labelled(cell / "labels.jsonl"),
         [],
         load_records(config.student.eval, config.task),
         ResultStore(cell / "results.sqlite").synthetic(),

@@ -542,7 +542,7 @@ def _f(value: Any) -> float | None:
 
 def cell_records(out: Path, row: dict[str, str]) -> tuple[Task, list[LabelledRecord]]:
     """A cell's task and labelled records, read back from its run directory."""
-    return _cell_task(out, row), _read_labelled(out / row["cell"] / "labels.jsonl")
+    return _cell_task(out, row), read_labelled(out / row["cell"] / "labels.jsonl")
 
 
 def markdown_table(rows: list[dict[str, str]], out: Path | None = None) -> str:
@@ -670,7 +670,8 @@ def _paired_f1(task: Task, sides: list[tuple[list[LabelledRecord], list[Labelled
     return f"{d:+.3f} [{low:+.3f}, {high:+.3f}]"
 
 
-def _read_labelled(path: Path) -> list[LabelledRecord]:
+def read_labelled(path: Path) -> list[LabelledRecord]:
+    """Labelled records from a JSONL file (a cell's labels, a student's held-out answers)."""
     with path.open(encoding="utf-8") as handle:
         return [LabelledRecord.model_validate_json(line) for line in handle if line.strip()]
 
@@ -691,7 +692,7 @@ def pooled_student_f1(
     ]
     if not paths or not all(p.exists() for p in paths):
         return None
-    pooled = [record for p in paths for record in _read_labelled(p)]
+    pooled = [record for p in paths for record in read_labelled(p)]
     return bootstrap_f1(_cell_task(out, group[0]), pooled, clusters=[r.id for r in pooled])
 
 
@@ -715,7 +716,7 @@ def _paired_students(
         else:
             continue
         if student_answers(out, row).exists() and base.exists():
-            sides.append((_read_labelled(student_answers(out, row)), _read_labelled(base)))
+            sides.append((read_labelled(student_answers(out, row)), read_labelled(base)))
     return _paired_f1(_cell_task(out, group[0]), sides)
 
 
