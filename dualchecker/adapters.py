@@ -150,6 +150,15 @@ def _split(records: list[Record], share: float = 0.75) -> tuple[list[Record], li
     return records[:cut], records[cut:]
 
 
+def preset_split(name: str, data_dir: Path) -> tuple[Task, list[Record], list[Record]]:
+    """A built-in dataset whole: (task, its labelled split, its held-out split)."""
+    if name not in DATASETS:
+        raise DataError(f"unknown dataset {name!r}; known: {sorted(DATASETS)}")
+    task, loader = DATASETS[name]
+    labelled, held_out = loader(Path(data_dir))
+    return task, labelled, held_out
+
+
 def load_dataset(
     name: str,
     data_dir: Path,
@@ -159,10 +168,7 @@ def load_dataset(
     seed: int = 0,
 ) -> tuple[Task, list[Record], list[Record]]:
     """(task, records to label = the labelled pool, held-out records), sampled with `seed`."""
-    if name not in DATASETS:
-        raise DataError(f"unknown dataset {name!r}; known: {sorted(DATASETS)}")
-    task, loader = DATASETS[name]
-    pool, held_out = loader(Path(data_dir))
+    task, pool, held_out = preset_split(name, data_dir)
     rng = random.Random(seed)
     if size is not None and size < len(pool):
         pool = rng.sample(pool, size)

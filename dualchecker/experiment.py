@@ -15,13 +15,13 @@ import logging
 import random
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from langchain_core.language_models import BaseChatModel
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from dualchecker.adapters import load_dataset
+from dualchecker.adapters import load_dataset, preset_split
 from dualchecker.agents.backends import BackendConfig, make_backend
 from dualchecker.agents.embedders import Embedder
 from dualchecker.agents.types import LabelledRecord, Record, Task
@@ -112,12 +112,17 @@ class DatasetSpec(BaseModel):
     """Human-labelled examples; default: the labelled records, leave-one-out."""
     eval: DataSource | None = None
     """Held-out records for the students."""
+    human_pool: Literal["labelled", "rest"] = "labelled"
+    """Presets: the human pool is the labelled records themselves, leave-one-out, or the rest of
+    the preset's labelled split (disjoint from the records labelled, as a separate pool file is)."""
 
     @model_validator(mode="after")
     def _preset_or_spec(self) -> DatasetSpec:
         spec = self.task is not None or self.labelled is not None or self.eval is not None
         if spec and (self.task is None or self.labelled is None or self.eval is None):
             raise ValueError(f"dataset {self.name!r}: a spec needs task, labelled and eval")
+        if spec and self.human_pool != "labelled":
+            raise ValueError(f"dataset {self.name!r}: a spec names its pool file instead")
         return self
 
     @property
@@ -253,14 +258,19 @@ def _shots(method: str, n_shots: list[int]) -> list[int]:
     return [n for n in n_shots if not (n == 0 and method in NEEDS_SHOTS)]
 
 
-def config_key(config: RunConfig, records: list[Record], held_out: list[Record]) -> str:
+def config_key(
+    config: RunConfig, records: list[Record], held_out: list[Record], pool_rule: str = "labelled"
+) -> str:
     """A cell's provenance: the hash of its fully resolved configuration (run directory aside),
-    the records it labels and is scored on, and the project's version. A changed setting, a
-    changed sample or a new version is a new key, and the cell runs again."""
+    the records it labels and is scored on, a preset's human-pool rule when it is not the
+    default, and the project's version. A changed setting, a changed sample or a new version is a
+    new key, and the cell runs again."""
     from dualchecker import __version__
 
     body = config.model_dump_json(exclude={"run": {"dir", "llm_cache_path"}, "student": {"eval"}})
     ids = ",".join(r.id for r in records) + "|" + ",".join(r.id for r in held_out)
+    if pool_rule != "labelled":  # the default adds nothing: keys made before the rule stay valid
+        ids += f"|pool={pool_rule}"
     return hashlib.sha256(f"{__version__}|{body}|{ids}".encode()).hexdigest()[:12]
 
 
@@ -368,7 +378,12 @@ class Experiment:
             task, labelled, held_out = load_dataset(
                 ds.name, self.grid.data_dir, size=ds.size, eval_size=ds.eval_size, seed=seed
             )
-            return task, labelled, labelled, held_out
+            pool = labelled
+            if ds.human_pool == "rest":
+                _, split, _ = preset_split(ds.name, self.grid.data_dir)
+                taken = {r.id for r in labelled}
+                pool = [r for r in split if r.id not in taken]
+            return task, labelled, pool, held_out
         task = (
             ds.task
             if isinstance(ds.task, Task)
@@ -413,7 +428,7 @@ class Experiment:
                 llm_cache_path=self.out / "llm_cache.sqlite",
             ),
         )
-        return config, config_key(config, labelled, held_out), data
+        return config, config_key(config, labelled, held_out, ds.human_pool), data
 
     def _run_cell(
         self,

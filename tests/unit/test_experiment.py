@@ -11,7 +11,14 @@ from dualchecker.agents.scripted import ScriptedChatModel
 from dualchecker.agents.types import LabelledRecord
 from dualchecker.errors import ConfigError
 from dualchecker.evaluation import bootstrap_f1
-from dualchecker.experiment import Experiment, GridConfig, cell_records, cells
+from dualchecker.experiment import (
+    DatasetSpec,
+    Experiment,
+    GridConfig,
+    cell_records,
+    cells,
+    config_key,
+)
 from dualchecker.graph.config import METHODS
 from dualchecker.training.testing import save_tiny_student
 from tests.shared_data import DATA
@@ -425,3 +432,46 @@ def test_a_resumed_cell_counts_the_seconds_its_killed_process_spent(tmp_path, ti
     ResultStore(cell / "results.sqlite").set_meta("seconds", "100")  # the killed process's time
     (row,) = experiment.run(progress=False)
     assert 100 < float(row["seconds"]) < 100 + 120
+
+
+def test_a_preset_can_take_the_rest_of_its_split_as_a_disjoint_human_pool(tmp_path):
+    def grid(**dataset):
+        return GridConfig.model_validate(
+            {
+                "out_dir": str(tmp_path / "grid"),
+                "data_dir": str(DATA),
+                "datasets": [{"name": "environmental_claims", "size": 8, **dataset}],
+                "methods": ["dualchecker"],
+                "n_shots": [2],
+                "retrieval": {"kind": "hashing"},
+            }
+        )
+
+    own, rest = (
+        Experiment(grid(**d), llm=ScriptedChatModel(responder=respond))
+        for d in ({}, {"human_pool": "rest"})
+    )
+    cell = cells(own.grid)[0]
+    _, labelled, own_pool, _ = own._data(cell[0], 0)
+    _, same_sample, rest_pool, _ = rest._data(cells(rest.grid)[0][0], 0)
+    assert own_pool == labelled and [r.id for r in same_sample] == [r.id for r in labelled]
+    assert not {r.id for r in rest_pool} & {r.id for r in labelled} and len(rest_pool) > 1000
+    # a different pool is a different cell; the default keeps the keys it always had
+    config, key, (_, _, _, held_out) = own._plan(*cell)
+    assert key == config_key(config, labelled, held_out)
+    assert key != rest._plan(*cells(rest.grid)[0])[1]
+    with pytest.raises(ValueError, match="names its pool file"):
+        DatasetSpec.model_validate(
+            {
+                "name": "x",
+                "task": {
+                    "name": "t",
+                    "kind": "binary",
+                    "instructions": "?",
+                    "labels": [{"name": "no"}, {"name": "yes"}],
+                },
+                "labelled": {"path": "a.jsonl"},
+                "eval": {"path": "b.jsonl"},
+                "human_pool": "rest",
+            }
+        )
