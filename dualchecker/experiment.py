@@ -22,6 +22,7 @@ from langchain_core.language_models import BaseChatModel
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from dualchecker.adapters import load_dataset, preset_split
+from dualchecker.agents.aligner import normalise_text
 from dualchecker.agents.backends import BackendConfig, make_backend
 from dualchecker.agents.embedders import Embedder
 from dualchecker.agents.types import LabelledRecord, Record, Task
@@ -114,7 +115,8 @@ class DatasetSpec(BaseModel):
     """Held-out records for the students."""
     human_pool: Literal["labelled", "rest"] = "labelled"
     """Presets: the human pool is the labelled records themselves, leave-one-out, or the rest of
-    the preset's labelled split (disjoint from the records labelled, as a separate pool file is)."""
+    the preset's labelled split (disjoint from the records labelled and from the held-out texts,
+    as a separate pool file must be)."""
 
     @model_validator(mode="after")
     def _preset_or_spec(self) -> DatasetSpec:
@@ -380,9 +382,14 @@ class Experiment:
             )
             pool = labelled
             if ds.human_pool == "rest":
+                # disjoint from the records labelled, and from the held-out texts (a corpus may
+                # repeat a sentence across its splits; evaluation must not see it in the pool)
                 _, split, _ = preset_split(ds.name, self.grid.data_dir)
                 taken = {r.id for r in labelled}
-                pool = [r for r in split if r.id not in taken]
+                held = {normalise_text(r.text) for r in held_out}
+                pool = [
+                    r for r in split if r.id not in taken and normalise_text(r.text) not in held
+                ]
             return task, labelled, pool, held_out
         task = (
             ds.task

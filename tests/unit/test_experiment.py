@@ -435,6 +435,8 @@ def test_a_resumed_cell_counts_the_seconds_its_killed_process_spent(tmp_path, ti
 
 
 def test_a_preset_can_take_the_rest_of_its_split_as_a_disjoint_human_pool(tmp_path):
+    from dualchecker.agents.aligner import normalise_text
+
     def grid(**dataset):
         return GridConfig.model_validate(
             {
@@ -453,7 +455,9 @@ def test_a_preset_can_take_the_rest_of_its_split_as_a_disjoint_human_pool(tmp_pa
     )
     cell = cells(own.grid)[0]
     _, labelled, own_pool, _ = own._data(cell[0], 0)
-    _, same_sample, rest_pool, _ = rest._data(cells(rest.grid)[0][0], 0)
+    _, same_sample, rest_pool, rest_held_out = rest._data(cells(rest.grid)[0][0], 0)
+    texts = lambda records: {normalise_text(r.text) for r in records}
+    assert not texts(rest_pool) & texts(rest_held_out)  # nothing evaluated is in the pool
     assert own_pool == labelled and [r.id for r in same_sample] == [r.id for r in labelled]
     assert not {r.id for r in rest_pool} & {r.id for r in labelled} and len(rest_pool) > 1000
     # a different pool is a different cell; the default keeps the keys it always had
