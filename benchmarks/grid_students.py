@@ -22,7 +22,6 @@ from dualchecker.distill import final_students
 from dualchecker.experiment import (
     Experiment,
     GridConfig,
-    _read_csv,
     read_labelled,
     student_answers,
     write_reports,
@@ -57,11 +56,7 @@ def main() -> None:
     args = parser.parse_args()
     grid = GridConfig.from_yaml(args.grid).only(datasets=args.dataset)
     experiment = Experiment(grid)
-    rows = [
-        r
-        for r in _read_csv(experiment.csv)
-        if r.get("cell") and (not args.dataset or r["dataset"] in args.dataset)
-    ]
+    rows = [r for r in experiment.current_rows() if r.get("cell")]
     for row in rows:
         if student_answers(experiment.out, row).exists() or not row.get("student_f1"):
             continue
@@ -70,7 +65,7 @@ def main() -> None:
             f"{row['cell']}: student F1 reported {reported:.3f}, rebuilt {rebuilt:.3f}", flush=True
         )
     experiment.gold_students()
-    write_reports(_read_csv(experiment.csv), experiment.out, grid)
+    write_reports(experiment.current_rows(), experiment.out, grid)
     print((experiment.out / "results.md").read_text(encoding="utf-8"), file=sys.stdout)
 
 

@@ -349,7 +349,7 @@ class Experiment:
             for cell, config, key, data in plans
             if (cell[0].name, cell[1], cell[2], cell[3], key) not in done
         ]
-        keys = {(c[0].name, c[1], c[2], c[3]): key for c, _, key, _ in plans}
+        keys = {(c[0].name, *c[1:]): key for c, _, key, _ in plans}
         gold = self.gold_students()
         from tqdm.auto import tqdm
 
@@ -362,15 +362,25 @@ class Experiment:
             row["gold_student_f1"] = gold.get((ds.name, seed))
             _append_csv(self.csv, row)
             self._remember_config(row["config"], config)
-        current = set(keys.items())
-        rows = [
-            r
-            for r in _read_csv(self.csv)
-            if ((r["dataset"], r["method"], int(r["n_shot"]), int(r["seed"])), r.get("config"))
-            in current
-        ]
+        rows = self.current_rows(keys)
         write_reports(rows, self.out, self.grid)
         return rows
+
+    def current_rows(
+        self, keys: dict[tuple[str, str, int, int], str] | None = None
+    ) -> list[dict[str, str]]:
+        """The rows of results.csv that this grid's configuration produces, by provenance key:
+        rows of another configuration (a changed setting, another pool) stay on file, unshown.
+        `keys` maps each cell (dataset name, method, n-shot, seed) to its key when the caller has
+        planned them already."""
+        if keys is None:
+            keys = {(c[0].name, *c[1:]): self._plan(*c)[1] for c in cells(self.grid)}
+        return [
+            r
+            for r in _read_csv(self.csv)
+            if keys.get((r["dataset"], r["method"], int(r["n_shot"]), int(r["seed"])))
+            == r.get("config")
+        ]
 
     def _data(
         self, ds: DatasetSpec, seed: int
