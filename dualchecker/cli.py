@@ -156,14 +156,15 @@ def experiment(
     method: list[str] = typer.Option(
         [], help="Run only this method of the grid (by name; repeatable)."
     ),
+    seed: list[int] = typer.Option([], help="Run only this seed of the grid (repeatable)."),
 ) -> None:
     """Run a grid of methods × n-shot × seeds × datasets; writes results.csv/.md and plots."""
     from dualchecker.experiment import Experiment, GridConfig
 
     try:
         grid = GridConfig.from_yaml(config)
-        if dataset or method:
-            grid = grid.only(dataset, method)
+        if dataset or method or seed:
+            grid = grid.only(dataset, method, seed)
         Experiment(grid).run(progress=progress)
     except DualCheckerError as exc:
         _fail(exc)

@@ -181,19 +181,24 @@ class GridConfig(BaseModel):
         return grid
 
     def only(
-        self, datasets: list[str] | None = None, methods: list[str] | None = None
+        self,
+        datasets: list[str] | None = None,
+        methods: list[str] | None = None,
+        seeds: list[int] | None = None,
     ) -> GridConfig:
-        """The same grid restricted to some of its datasets and methods, so a long grid can be
-        run in parts (on different days or machines, the main methods first) into one results
-        file; the cells keep their keys.
+        """The same grid restricted to some of its datasets, methods and seeds, so a long grid
+        can be run in parts (on different days or machines, the main methods first) into one
+        results file; the cells keep their keys.
 
         Raises:
-            ConfigError: a name that is not one of the grid's datasets or methods.
+            ConfigError: a name that is not one of the grid's datasets or methods, or a seed
+                that is not one of its seeds.
         """
         update: dict[str, Any] = {}
         for field, wanted, have in (
             ("datasets", datasets, [(d.name, d) for d in self.datasets]),
             ("methods", methods, [(method_name(m), m) for m in self.methods]),
+            ("seeds", seeds, [(seed, seed) for seed in self.seeds]),
         ):
             if not wanted:
                 continue

@@ -359,9 +359,9 @@ def test_a_text_scored_in_several_seeds_is_resampled_as_one_unit():
         bootstrap_f1(BINARY, three_seeds, clusters=["a", "b"])
 
 
-def test_a_grid_runs_in_parts_by_dataset_or_method_and_refuses_unknown_names():
+def test_a_grid_runs_in_parts_by_dataset_method_or_seed_and_refuses_unknown_names():
     grid = GridConfig.model_validate(
-        {"datasets": [{"name": "environmental_claims"}, {"name": "cnc_spans"}]}
+        {"datasets": [{"name": "environmental_claims"}, {"name": "cnc_spans"}], "seeds": [0, 1, 2]}
     )
     part = grid.only(["cnc_spans"])
     assert [d.name for d in part.datasets] == ["cnc_spans"]
@@ -373,6 +373,10 @@ def test_a_grid_runs_in_parts_by_dataset_or_method_and_refuses_unknown_names():
     assert {m for _, m, _, _ in cells(main)} == {"zero-shot", "dualchecker"}
     with pytest.raises(ConfigError, match=r"no methods \['dual'\]"):
         grid.only(methods=["dual"])
+    second = grid.only(methods=["dualchecker"], seeds=[1])
+    assert {(m, seed) for _, m, _, seed in cells(second)} == {("dualchecker", 1)}
+    with pytest.raises(ConfigError, match=r"no seeds \[7\]"):
+        grid.only(seeds=[7])
 
 
 def test_zero_shot_is_the_anchor_even_when_the_grid_only_lists_higher_shots():
