@@ -162,10 +162,9 @@ def experiment(
     from dualchecker.experiment import Experiment, GridConfig
 
     try:
-        grid = GridConfig.from_yaml(config)
-        if dataset or method or seed:
-            grid = grid.only(dataset, method, seed)
-        Experiment(grid).run(progress=progress)
+        whole = GridConfig.from_yaml(config)
+        grid = whole.only(dataset, method, seed) if dataset or method or seed else whole
+        Experiment(grid).run(progress=progress, report=whole)
     except DualCheckerError as exc:
         _fail(exc)
     typer.echo((Path(grid.out_dir) / "results.md").read_text())

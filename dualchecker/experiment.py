@@ -341,9 +341,14 @@ class Experiment:
             self._embedder = make_embedder(self.grid.retrieval)
         return self._embedder
 
-    def run(self, *, progress: bool = True) -> list[dict[str, str]]:
+    def run(
+        self, *, progress: bool = True, report: GridConfig | None = None
+    ) -> list[dict[str, str]]:
         """Run the cells whose configuration is not in results.csv yet (by provenance key),
-        appending each, then redraw the reports; returns the rows of the current configuration."""
+        appending each, then redraw the reports; returns the rows of the current configuration.
+
+        `report` is the whole grid when this one is a part of it (`GridConfig.only`): the
+        reports then show every current row of the whole grid, not only this part's."""
         done = {
             (r["dataset"], r["method"], int(r["n_shot"]), int(r["seed"]), r.get("config"))
             for r in _read_csv(self.csv)
@@ -367,8 +372,11 @@ class Experiment:
             row["gold_student_f1"] = gold.get((ds.name, seed))
             _append_csv(self.csv, row)
             self._remember_config(row["config"], config)
-        rows = self.current_rows(keys)
-        write_reports(rows, self.out, self.grid)
+        if report is None:
+            rows = self.current_rows(keys)
+        else:
+            rows = Experiment(report, embedder=self._embedder).current_rows()
+        write_reports(rows, self.out, report or self.grid)
         return rows
 
     def current_rows(

@@ -98,6 +98,15 @@ def test_tiny_grid_writes_table_csv_and_plots(tmp_path, tiny):
     ).run(progress=False)
     assert len(again) == len(rows)
 
+    # A part of the grid, run on its own, still reports the whole grid's rows.
+    part = Experiment(
+        grid.only(methods=["zero-shot"]),
+        llm=ScriptedChatModel(responder=lambda m: pytest.fail("no call expected")),
+        embedder=HashingEmbedder(),
+    ).run(progress=False, report=grid)
+    assert len(part) == len(rows)
+    assert (tmp_path / "grid" / "results.md").read_text() == table
+
 
 def write_jsonl(path, rows):
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
