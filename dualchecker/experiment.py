@@ -266,19 +266,28 @@ def _shots(method: str, n_shots: list[int]) -> list[int]:
 
 
 def config_key(
-    config: RunConfig, records: list[Record], held_out: list[Record], pool_rule: str = "labelled"
+    config: RunConfig, records: list[Record], pool: list[Record], held_out: list[Record]
 ) -> str:
     """A cell's provenance: the hash of its fully resolved configuration (run directory aside),
-    the records it labels and is scored on, a preset's human-pool rule when it is not the
-    default, and the project's version. A changed setting, a changed sample or a new version is a
-    new key, and the cell runs again."""
+    the content of the records it labels, learns from (the human pool) and is scored on, and
+    the project's version. A changed setting, a changed sample, an edited data file or a new
+    version is a new key, and the cell runs again."""
     from dualchecker import __version__
 
     body = config.model_dump_json(exclude={"run": {"dir", "llm_cache_path"}, "student": {"eval"}})
-    ids = ",".join(r.id for r in records) + "|" + ",".join(r.id for r in held_out)
-    if pool_rule != "labelled":  # the default adds nothing: keys made before the rule stay valid
-        ids += f"|pool={pool_rule}"
-    return hashlib.sha256(f"{__version__}|{body}|{ids}".encode()).hexdigest()[:12]
+    return hashlib.sha256(
+        f"{__version__}|{body}|{records_digest(records, pool, held_out)}".encode()
+    ).hexdigest()[:12]
+
+
+def records_digest(*parts: list[Record]) -> str:
+    """A hash of every record of each part, in order (id, text, detail and gold)."""
+    digest = hashlib.sha256()
+    for part in parts:
+        for record in part:
+            digest.update(record.model_dump_json().encode() + b"\n")
+        digest.update(b"\x00")
+    return digest.hexdigest()
 
 
 def cell_id(ds: DatasetSpec, name: str, n_shot: int, seed: int) -> str:
@@ -353,7 +362,7 @@ class Experiment:
             (r["dataset"], r["method"], int(r["n_shot"]), int(r["seed"]), r.get("config"))
             for r in _read_csv(self.csv)
         }
-        plans = [(cell, *self._plan(*cell)) for cell in cells(self.grid)]
+        plans = [(cell, *self.plan(*cell)) for cell in cells(self.grid)]
         todo = [
             (cell, config, data)
             for cell, config, key, data in plans
@@ -387,7 +396,7 @@ class Experiment:
         `keys` maps each cell (dataset name, method, n-shot, seed) to its key when the caller has
         planned them already."""
         if keys is None:
-            keys = {(c[0].name, *c[1:]): self._plan(*c)[1] for c in cells(self.grid)}
+            keys = {(c[0].name, *c[1:]): self.plan(*c)[1] for c in cells(self.grid)}
         return [
             r
             for r in _read_csv(self.csv)
@@ -432,7 +441,7 @@ class Experiment:
     def _entry(self, name: str) -> str | dict[str, Any]:
         return next(m for m in self.grid.methods if method_name(m) == name)
 
-    def _plan(
+    def plan(
         self, ds: DatasetSpec, name: str, n_shot: int, seed: int
     ) -> tuple[RunConfig, str, tuple[Task, list[Record], list[Record], list[Record]]]:
         """The cell's resolved configuration, its provenance key and its data."""
@@ -458,7 +467,7 @@ class Experiment:
                 llm_cache_path=self.out / "llm_cache.sqlite",
             ),
         )
-        return config, config_key(config, labelled, held_out, ds.human_pool), data
+        return config, config_key(config, labelled, data[2], held_out), data
 
     def _run_cell(
         self,

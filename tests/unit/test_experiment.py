@@ -249,6 +249,34 @@ def test_a_grid_over_unknown_jsonl_files_has_intervals_and_reruns_only_what_chan
     assert len(again) == len(rows)
 
 
+def test_an_edited_pool_file_reruns_the_cells_that_learn_from_it(tmp_path):
+    import yaml
+
+    spec = spec_grid(tmp_path)
+    spec["datasets"] = spec["datasets"][:2]  # bin and multi
+    spec["datasets"][0]["pool"] = {"path": "bin-pool.jsonl", "label_map": {"0": "no", "1": "yes"}}
+    spec.update(seeds=[0], methods=["aligner"], n_shots=[2])
+    pool = [json.loads(line) for line in (tmp_path / "bin-train.jsonl").read_text().splitlines()]
+    write_jsonl(tmp_path / "bin-pool.jsonl", pool)
+    path = tmp_path / "grid.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    first = Experiment(
+        GridConfig.from_yaml(path),
+        llm=ScriptedChatModel(responder=spec_respond),
+        embedder=HashingEmbedder(),
+    ).run(progress=False)
+    # the same file name, one human label changed: bin's cells run again, multi's do not
+    pool[0]["label"] = 1 - pool[0]["label"]
+    write_jsonl(tmp_path / "bin-pool.jsonl", pool)
+    again = Experiment(
+        GridConfig.from_yaml(path),
+        llm=ScriptedChatModel(responder=spec_respond),
+        embedder=HashingEmbedder(),
+    ).run(progress=False)
+    assert {r["dataset"] for r in again if r not in first} == {"bin"}
+    assert len(again) == len(first) == 2
+
+
 def test_final_students_keep_held_out_answers_that_give_intervals_and_pairs(tmp_path, tiny):
     import yaml
 
@@ -438,7 +466,7 @@ def test_a_resumed_cell_counts_the_seconds_its_killed_process_spent(tmp_path, ti
     experiment = Experiment(
         grid, llm=ScriptedChatModel(responder=respond), embedder=HashingEmbedder()
     )
-    config, key, _ = experiment._plan(*cells(grid)[0])
+    config, key, _ = experiment.plan(*cells(grid)[0])
     cell = tmp_path / "grid" / "cells" / config.run.dir.name
     cell.mkdir(parents=True)
     (cell / "provenance.txt").write_text(key + "\n")
@@ -473,10 +501,10 @@ def test_a_preset_can_take_the_rest_of_its_split_as_a_disjoint_human_pool(tmp_pa
     assert not texts(rest_pool) & texts(rest_held_out)  # nothing evaluated is in the pool
     assert own_pool == labelled and [r.id for r in same_sample] == [r.id for r in labelled]
     assert not {r.id for r in rest_pool} & {r.id for r in labelled} and len(rest_pool) > 1000
-    # a different pool is a different cell; the default keeps the keys it always had
-    config, key, (_, _, _, held_out) = own._plan(*cell)
-    assert key == config_key(config, labelled, held_out)
-    assert key != rest._plan(*cells(rest.grid)[0])[1]
+    # a different pool is a different cell
+    config, key, (_, _, pool, held_out) = own.plan(*cell)
+    assert key == config_key(config, labelled, pool, held_out)
+    assert key != rest.plan(*cells(rest.grid)[0])[1]
     with pytest.raises(ValueError, match="names its pool file"):
         DatasetSpec.model_validate(
             {
