@@ -277,6 +277,54 @@ def test_an_edited_pool_file_reruns_the_cells_that_learn_from_it(tmp_path):
     assert len(again) == len(first) == 2
 
 
+def test_rekeying_moves_cells_keyed_by_ids_to_the_content_key_without_rerunning(
+    tmp_path, monkeypatch
+):
+    import csv
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    import yaml
+
+    spec = spec_grid(tmp_path)
+    spec.update(datasets=spec["datasets"][:1], seeds=[0], methods=["zero-shot", "aligner"])
+    path = tmp_path / "grid.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    grid = GridConfig.from_yaml(path)
+    experiment = Experiment(
+        grid, llm=ScriptedChatModel(responder=spec_respond), embedder=HashingEmbedder()
+    )
+    rows = experiment.run(progress=False)
+    script = Path(__file__).parents[2] / "benchmarks" / "rekey_grid.py"
+    module_spec = importlib.util.spec_from_file_location("rekey_grid", script)
+    rekey = importlib.util.module_from_spec(module_spec)
+    module_spec.loader.exec_module(rekey)
+    # what a grid run before content keys left: results.csv keyed by the earlier formula
+    earlier = {}
+    for cell in cells(grid):
+        config, key, (_, labelled, _, held_out) = experiment.plan(*cell)
+        earlier[key] = rekey.earlier_key(config, labelled, held_out, "labelled")
+    csv_path = Path(grid.out_dir) / "results.csv"
+    with csv_path.open(newline="") as handle:
+        table = list(csv.DictReader(handle))
+    for row in table:
+        row["config"] = earlier[row["config"]]
+    with csv_path.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(table[0]))
+        writer.writeheader()
+        writer.writerows(table)
+    assert experiment.current_rows() == []  # under today's keys, nothing is current
+    monkeypatch.setattr(sys, "argv", ["rekey_grid.py", str(path)])
+    rekey.main()
+    again = Experiment(
+        grid,
+        llm=ScriptedChatModel(responder=lambda m: pytest.fail("no call expected")),
+        embedder=HashingEmbedder(),
+    ).run(progress=False)
+    assert [r["config"] for r in again] == [r["config"] for r in rows]
+
+
 def test_final_students_keep_held_out_answers_that_give_intervals_and_pairs(tmp_path, tiny):
     import yaml
 
