@@ -216,6 +216,19 @@ def spec_respond(messages):
     return json.dumps({"label": "yes" if green else "no", "confidence": 60 if "1" in text else 90})
 
 
+def run_spec(tmp_path, spec: dict, responder=spec_respond) -> list[dict[str, str]]:
+    """Write `spec` as the grid's YAML in `tmp_path` and run it with the scripted model."""
+    import yaml
+
+    path = tmp_path / "grid.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    return Experiment(
+        GridConfig.from_yaml(path),
+        llm=ScriptedChatModel(responder=responder),
+        embedder=HashingEmbedder(),
+    ).run(progress=False)
+
+
 def test_a_grid_over_unknown_jsonl_files_has_intervals_and_reruns_only_what_changed(tmp_path):
     import yaml
 
@@ -250,7 +263,6 @@ def test_a_grid_over_unknown_jsonl_files_has_intervals_and_reruns_only_what_chan
 
 
 def test_an_edited_pool_file_reruns_the_cells_that_learn_from_it(tmp_path):
-    import yaml
 
     spec = spec_grid(tmp_path)
     spec["datasets"] = spec["datasets"][:2]  # bin and multi
@@ -258,21 +270,11 @@ def test_an_edited_pool_file_reruns_the_cells_that_learn_from_it(tmp_path):
     spec.update(seeds=[0], methods=["aligner"], n_shots=[2])
     pool = [json.loads(line) for line in (tmp_path / "bin-train.jsonl").read_text().splitlines()]
     write_jsonl(tmp_path / "bin-pool.jsonl", pool)
-    path = tmp_path / "grid.yaml"
-    path.write_text(yaml.safe_dump(spec))
-    first = Experiment(
-        GridConfig.from_yaml(path),
-        llm=ScriptedChatModel(responder=spec_respond),
-        embedder=HashingEmbedder(),
-    ).run(progress=False)
+    first = run_spec(tmp_path, spec)
     # the same file name, one human label changed: bin's cells run again, multi's do not
     pool[0]["label"] = 1 - pool[0]["label"]
     write_jsonl(tmp_path / "bin-pool.jsonl", pool)
-    again = Experiment(
-        GridConfig.from_yaml(path),
-        llm=ScriptedChatModel(responder=spec_respond),
-        embedder=HashingEmbedder(),
-    ).run(progress=False)
+    again = run_spec(tmp_path, spec)
     assert {r["dataset"] for r in again if r not in first} == {"bin"}
     assert len(again) == len(first) == 2
 
@@ -326,7 +328,6 @@ def test_rekeying_moves_cells_keyed_by_ids_to_the_content_key_without_rerunning(
 
 
 def test_final_students_keep_held_out_answers_that_give_intervals_and_pairs(tmp_path, tiny):
-    import yaml
 
     from dualchecker.experiment import (
         _paired_students,
@@ -340,13 +341,7 @@ def test_final_students_keep_held_out_answers_that_give_intervals_and_pairs(tmp_
     spec["datasets"] = [d for d in spec["datasets"] if d["name"] in ("bin", "spans")]
     spec["methods"], spec["n_shots"] = ["zero-shot", "aligner"], [2]
     spec["student"] = {"model": tiny, "use_ray": False, "epochs_per_batch": 1, "final_epochs": 1}
-    path = tmp_path / "grid.yaml"
-    path.write_text(yaml.safe_dump(spec))
-    rows = Experiment(
-        GridConfig.from_yaml(path),
-        llm=ScriptedChatModel(responder=spec_respond),
-        embedder=HashingEmbedder(),
-    ).run(progress=False)
+    rows = run_spec(tmp_path, spec)
     out = tmp_path / "grid"
     for row in rows:
         answers = [json.loads(line) for line in student_answers(out, row).open()]
