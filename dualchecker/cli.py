@@ -162,9 +162,11 @@ def experiment(
     from dualchecker.experiment import Experiment, GridConfig
 
     try:
-        whole = GridConfig.from_yaml(config)
-        grid = whole.only(dataset, method, seed) if dataset or method or seed else whole
-        Experiment(grid).run(progress=progress, report=whole)
+        grid = GridConfig.from_yaml(config)
+        if dataset or method or seed:  # a part of the grid; the reports still show all of it
+            Experiment(grid.only(dataset, method, seed)).run(progress=progress, report=grid)
+        else:
+            Experiment(grid).run(progress=progress)
     except DualCheckerError as exc:
         _fail(exc)
     typer.echo((Path(grid.out_dir) / "results.md").read_text())
