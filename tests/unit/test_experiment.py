@@ -563,3 +563,36 @@ def test_a_preset_can_take_the_rest_of_its_split_as_a_disjoint_human_pool(tmp_pa
                 "human_pool": "rest",
             }
         )
+
+
+def test_the_cli_runs_a_part_of_a_grid_and_still_reports_all_of_it(tmp_path):
+    import yaml
+    from typer.testing import CliRunner
+
+    from dualchecker.cli import app
+
+    spec = spec_grid(tmp_path)
+    reply = json.dumps({"label": "yes", "confidence": 80, "rationale": "scripted"})
+    spec.update(
+        datasets=spec["datasets"][:1],
+        seeds=[0, 1],
+        methods=["zero-shot", "few-shot"],
+        n_shots=[2],
+        backend={"kind": "scripted", "params": {"rules": [{"replies": [reply]}]}},
+    )
+    path = tmp_path / "grid.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    runner = CliRunner()
+    first = runner.invoke(app, ["experiment", str(path), "--no-progress", "--method", "few-shot"])
+    assert first.exit_code == 0, first.output
+    assert (
+        "| bin | few-shot | 2 | 2 |" in first.output and "| bin | zero-shot |" not in first.output
+    )
+    part = runner.invoke(
+        app, ["experiment", str(path), "--no-progress", "--method", "zero-shot", "--seed", "1"]
+    )
+    assert part.exit_code == 0, part.output
+    table = (tmp_path / "grid" / "results.md").read_text()
+    assert "| bin | zero-shot | 0 | 1 |" in table and "| bin | few-shot | 2 | 2 |" in table
+    wrong = runner.invoke(app, ["experiment", str(path), "--seed", "7"])
+    assert wrong.exit_code == 2 and "no seeds [7]" in wrong.output
