@@ -263,7 +263,6 @@ def test_a_grid_over_unknown_jsonl_files_has_intervals_and_reruns_only_what_chan
 
 
 def test_an_edited_pool_file_reruns_the_cells_that_learn_from_it(tmp_path):
-
     spec = spec_grid(tmp_path)
     spec["datasets"] = spec["datasets"][:2]  # bin and multi
     spec["datasets"][0]["pool"] = {"path": "bin-pool.jsonl", "label_map": {"0": "no", "1": "yes"}}
@@ -328,7 +327,6 @@ def test_rekeying_moves_cells_keyed_by_ids_to_the_content_key_without_rerunning(
 
 
 def test_final_students_keep_held_out_answers_that_give_intervals_and_pairs(tmp_path, tiny):
-
     from dualchecker.experiment import (
         _paired_students,
         gold_student_answers,
