@@ -265,6 +265,10 @@ def _shots(method: str, n_shots: list[int]) -> list[int]:
     return [n for n in n_shots if not (n == 0 and method in NEEDS_SHOTS)]
 
 
+CellData = tuple[Task, list[Record], list[Record], list[Record]]
+"""A cell's task, the records it labels, its human pool and its held-out records."""
+
+
 def config_key(
     config: RunConfig, records: list[Record], pool: list[Record], held_out: list[Record]
 ) -> str:
@@ -342,6 +346,8 @@ class Experiment:
         self.out.mkdir(parents=True, exist_ok=True)
         self.csv = self.out / "results.csv"
         self._embedder = embedder
+        # one load per dataset and seed, shared by that seed's methods
+        self._loaded: dict[tuple[str, int], CellData] = {}
 
     @property
     def embedder(self) -> Embedder:
@@ -404,10 +410,13 @@ class Experiment:
             == r.get("config")
         ]
 
-    def _data(
-        self, ds: DatasetSpec, seed: int
-    ) -> tuple[Task, list[Record], list[Record], list[Record]]:
+    def _data(self, ds: DatasetSpec, seed: int) -> CellData:
         """(task, records to label, human pool, held-out records) for one dataset and seed."""
+        if (ds.name, seed) not in self._loaded:
+            self._loaded[(ds.name, seed)] = self._load(ds, seed)
+        return self._loaded[(ds.name, seed)]
+
+    def _load(self, ds: DatasetSpec, seed: int) -> CellData:
         if not ds.is_spec:
             task, labelled, held_out = load_dataset(
                 ds.name, self.grid.data_dir, size=ds.size, eval_size=ds.eval_size, seed=seed
@@ -443,10 +452,10 @@ class Experiment:
 
     def plan(
         self, ds: DatasetSpec, name: str, n_shot: int, seed: int
-    ) -> tuple[RunConfig, str, tuple[Task, list[Record], list[Record], list[Record]]]:
+    ) -> tuple[RunConfig, str, CellData]:
         """The cell's resolved configuration, its provenance key and its data."""
         data = self._data(ds, seed)
-        task, labelled, _, held_out = data
+        task, labelled, pool, held_out = data
         held_path = self.out / "data" / f"{ds.name}-seed{seed}-heldout.jsonl"
         overrides = {**self.grid.method_overrides, **method_overrides(self._entry(name))}
         config = RunConfig(
@@ -467,7 +476,7 @@ class Experiment:
                 llm_cache_path=self.out / "llm_cache.sqlite",
             ),
         )
-        return config, config_key(config, labelled, data[2], held_out), data
+        return config, config_key(config, labelled, pool, held_out), data
 
     def _run_cell(
         self,
@@ -476,7 +485,7 @@ class Experiment:
         n_shot: int,
         seed: int,
         config: RunConfig,
-        data: tuple[Task, list[Record], list[Record], list[Record]],
+        data: CellData,
         key: str,
     ) -> dict[str, Any]:
         task, labelled, pool, held_out = data
