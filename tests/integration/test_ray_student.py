@@ -96,7 +96,7 @@ def test_unfinished_finetunes_time_out_instead_of_hanging(ray_session, tiny):
         config=StudentConfig(model=tiny, task="classification", num_labels=2),
         train=claims(8),
         test=claims(2),
-        epochs=50,
+        epochs=100_000,  # far beyond 0.5 s on any machine: a warm tiny model ran 50 in time
     )
     with pytest.raises(StudentTimeoutError, match="1 of 1"):
         run_finetunes_parallel([job], timeout_s=0.5)
