@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import faulthandler
 import logging
 import os
 from pathlib import Path
@@ -28,7 +29,11 @@ def main(
         False, "--verbose", "-v", help="Log at INFO level, library load reports included."
     ),
 ) -> None:
-    """Set up logging for every command; without --verbose, noisy libraries log errors only."""
+    """Set up logging for every command; without --verbose, noisy libraries log errors only.
+
+    A crash inside a native library (llama.cpp, torch) prints every thread's Python stack, so a
+    long run that dies says where, instead of a bare "Segmentation fault"."""
+    faulthandler.enable(all_threads=True)
     logging.basicConfig(
         level=logging.INFO if verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import subprocess
+import sys
 
 from dualchecker.training.config import StudentConfig
 from dualchecker.training.modeling import load_model
@@ -31,3 +33,14 @@ def test_verbose_brings_the_load_report_back(tmp_path, caplog, monkeypatch):
     with caplog.at_level(logging.WARNING):
         load_model(StudentConfig(model=tiny, task="classification", num_labels=2), [])
     assert "MISSING" in caplog.text
+
+
+def test_every_command_reports_a_native_crash_with_the_python_stacks():
+    """A fresh interpreter has no fault handler; the CLI's setup turns it on for every thread."""
+    code = (
+        "import faulthandler; from dualchecker.cli import main; "
+        "before = faulthandler.is_enabled(); main(verbose=False); "
+        "print(before, faulthandler.is_enabled())"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "True"]
