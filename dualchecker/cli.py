@@ -5,6 +5,7 @@ from __future__ import annotations
 import faulthandler
 import logging
 import os
+import sys
 from pathlib import Path
 
 import typer
@@ -33,7 +34,8 @@ def main(
 
     A crash inside a native library (llama.cpp, torch) prints every thread's Python stack, so a
     long run that dies says where, instead of a bare "Segmentation fault"."""
-    faulthandler.enable(all_threads=True)
+    if sys.__stderr__ is not None:  # the process's own stderr, even under a captured sys.stderr
+        faulthandler.enable(file=sys.__stderr__, all_threads=True)
     logging.basicConfig(
         level=logging.INFO if verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
