@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import subprocess
 import sys
 
@@ -36,11 +37,13 @@ def test_verbose_brings_the_load_report_back(tmp_path, caplog, monkeypatch):
 
 
 def test_every_command_reports_a_native_crash_with_the_python_stacks():
-    """A fresh interpreter has no fault handler; the CLI's setup turns it on for every thread."""
+    """A fresh interpreter has no fault handler; after the CLI's setup a segfault prints the stack."""
     code = (
-        "import faulthandler; from dualchecker.cli import main; "
-        "before = faulthandler.is_enabled(); main(verbose=False); "
-        "print(before, faulthandler.is_enabled())"
+        "import faulthandler, os; from dualchecker.cli import main; "
+        "print(faulthandler.is_enabled(), flush=True); main(verbose=False); faulthandler._sigsegv()"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.split() == ["False", "True"]
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONFAULTHANDLER"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert out.stdout.split() == ["False"] and out.returncode != 0
+    assert "Fatal Python error: Segmentation fault" in out.stderr
+    assert "most recent call first" in out.stderr
