@@ -15,6 +15,15 @@ re-prompt rate, re-prompt flips against gold, LLM calls and seconds per record, 
 limit: prompt tokens actually computed / the model's measured prefill speed.
 
     python benchmarks/teacher_quality.py --dataset claims --model qwen2.5-coder-0.5b --n 300
+
+A long benchmark runs in parts. Every finished row (and the reference) is kept beside the table,
+in `<out>/<tag>-rows/`, without its prompts, and is read back instead of rerun while the
+benchmark's settings are the same; with `--workdir DIR` a stopped row resumes from its last
+finished batch, its seconds and calls counting every process that worked on it:
+
+    python benchmarks/teacher_quality.py --dataset cnc --model qwen2.5-coder-1.5b --n 200 \
+        --rows zero,few --workdir runs/tq-cnc-1.5b      # today
+    python benchmarks/teacher_quality.py ... --rows zero,few,dc0,dc5 --workdir runs/tq-cnc-1.5b
 """
 
 from __future__ import annotations
@@ -39,7 +48,7 @@ from dualchecker.agents.backends import ChatBackend  # noqa: E402
 from dualchecker.agents.calibration import reliability  # noqa: E402
 from dualchecker.agents.embedders import SentenceTransformerEmbedder  # noqa: E402
 from dualchecker.agents.local_llm import LocalLlamaChatModel, score_continuations  # noqa: E402
-from dualchecker.agents.types import LabelledRecord, Record, Task  # noqa: E402
+from dualchecker.agents.types import LabelledRecord, Record, Task, Usage  # noqa: E402
 from dualchecker.data import DataSource  # noqa: E402
 from dualchecker.evaluation import teacher_scores  # noqa: E402
 from dualchecker.graph.config import RunConfig, RunSettings, method  # noqa: E402
@@ -164,20 +173,19 @@ def run_row(
     workdir: Path,
     **overrides,
 ) -> dict:
+    """One row through the real graph in `workdir/name`, resuming what an earlier process left."""
     config = RunConfig(
         task=task,
         inputs=DataSource(path=workdir / "unused.jsonl"),
         method=method(preset, student=False, student_checker=False, **overrides),
         run=RunSettings(dir=workdir / name, batch_size=8, max_concurrency=1, llm_cache=False),
     )
-    fresh = backend.fresh()
     started = time.perf_counter()
-    run = Run(config, llm=fresh, embedder=embedder, inputs=inputs, pool=pool, with_student=False)
-    run.execute(progress=True)
-    seconds = time.perf_counter() - started
-    labelled = run.store.all()
-    by_id = {r.id: r for r in labelled}
-    labelled = [by_id[r.id] for r in inputs]
+    run = Run(
+        config, llm=backend.fresh(), embedder=embedder, inputs=inputs, pool=pool, with_student=False
+    )
+    summary = run.execute(progress=True)
+    by_id = {r.id: r for r in run.store.all()}
     events = [
         json.loads(line) for line in (workdir / name / "events.jsonl").read_text().splitlines()
     ]
@@ -191,12 +199,61 @@ def run_row(
     )
     return {
         "name": name,
-        "labelled": labelled,
-        "seconds": seconds,
-        "calls": fresh.calls,
-        "usage": fresh.usage,
+        "labelled": [by_id[r.id] for r in inputs],
+        # this process's time and what stopped processes spent on the row before it resumed;
+        # calls and tokens from the run's own ledger, which counts every process
+        "seconds": time.perf_counter() - started + run.seconds_before,
+        "calls": summary.llm_calls,
+        "usage": summary.usage,
         "calibration": calibration,
     }
+
+
+class KeptRows:
+    """Finished rows kept beside the table, so a long benchmark can be run in parts.
+
+    A row is read back only while the settings that shape it (dataset, model, records, seed,
+    calibration size, and the row's own preset and overrides) are the ones it was measured with.
+    Prompts are dropped: the table does not need them, and they are most of a row's size.
+    """
+
+    def __init__(self, folder: Path, settings: dict) -> None:
+        self.folder, self.settings = folder, settings
+
+    def _path(self, key: str) -> Path:
+        return self.folder / f"{key}.json"
+
+    def load(self, key: str, shape: dict) -> dict | None:
+        path = self._path(key)
+        if not path.is_file():
+            return None
+        kept = json.loads(path.read_text(encoding="utf-8"))
+        if kept["settings"] != {**self.settings, **shape}:
+            print(f"   {path} was measured with other settings: running it again", file=sys.stderr)
+            return None
+        return {
+            **kept["result"],
+            "labelled": [LabelledRecord.model_validate(r) for r in kept["result"]["labelled"]],
+            "usage": Usage.model_validate(kept["result"]["usage"] or {}),
+        }
+
+    def save(self, key: str, shape: dict, result: dict) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        labelled = [
+            r.model_copy(
+                update={"attempts": [a.model_copy(update={"messages": []}) for a in r.attempts]}
+            ).model_dump(mode="json")
+            for r in result["labelled"]
+        ]
+        body = {
+            "settings": {**self.settings, **shape},
+            "result": {
+                **{k: v for k, v in result.items() if k not in ("labelled", "usage")},
+                "labelled": labelled,
+                "usage": result["usage"].model_dump(mode="json") if "usage" in result else None,
+            },
+        }
+        self._path(key).write_text(json.dumps(body) + "\n", encoding="utf-8")
 
 
 def no_llm_reference(
@@ -282,12 +339,25 @@ def main() -> None:
     parser.add_argument(
         "--calibration-size", type=int, default=120, help="pool examples DualChecker calibrates on"
     )
+    parser.add_argument(
+        "--workdir",
+        type=Path,
+        help="where the rows' runs live, so that a stopped row resumes (default: a temporary "
+        "folder, gone at the end)",
+    )
+    parser.add_argument(
+        "--rerun", action="store_true", help="run every row again, even one kept from before"
+    )
     args = parser.parse_args()
 
     task, inputs, pool = (claims if args.dataset == "claims" else cnc)(args.n, args.seed)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     tag = f"teacher_quality-{args.dataset}-{args.model}"
+    kept = KeptRows(
+        out / f"{tag}-rows",
+        dict(dataset=args.dataset, model=args.model, n=args.n, seed=args.seed),
+    )
     model = LocalLlamaChatModel.from_spec(args.model, n_threads=args.threads)
     backend = ChatBackend(model, structured="response_format", name=args.model)
     embedder = SentenceTransformerEmbedder()
@@ -314,25 +384,41 @@ def main() -> None:
             dict(n_shot=5),
         ),
     }
-    ref = (
-        span_tagger_reference(task, inputs, pool, n_train=args.ref_n)
-        if task.is_spans
-        else no_llm_reference(task, inputs, pool, embedder)
-    )
-    results, per_record, rate = [], {}, None
+    ref_shape = {"row": "reference", "ref_n": args.ref_n}
+    ref_kept = None if args.rerun else kept.load("reference", ref_shape)
+    if ref_kept is None:
+        ref = (
+            span_tagger_reference(task, inputs, pool, n_train=args.ref_n)
+            if task.is_spans
+            else no_llm_reference(task, inputs, pool, embedder)
+        )
+        kept.save("reference", ref_shape, {"labelled": ref})
+    else:
+        ref = ref_kept["labelled"]
+    rate_shape = {"row": "prefill"}
+    rate = (kept.load("prefill", rate_shape) or {}).get("rate") if not args.rerun else None
+    results, per_record = [], {}
     with tempfile.TemporaryDirectory(prefix="tq-") as tmp:
+        workdir = args.workdir or Path(tmp)
         for key in args.rows.split(","):
             name, preset, rows_inputs, overrides = rows[key]
-            print(f"== {name} ({len(rows_inputs)} records)", file=sys.stderr, flush=True)
-            result = run_row(
-                key, preset, task, rows_inputs, pool, backend, embedder, Path(tmp), **overrides
-            )
+            shape = {"row": key, "preset": preset, "records": len(rows_inputs), **overrides}
+            result = None if args.rerun else kept.load(key, shape)
+            if result is None:
+                print(f"== {name} ({len(rows_inputs)} records)", file=sys.stderr, flush=True)
+                result = run_row(
+                    key, preset, task, rows_inputs, pool, backend, embedder, workdir, **overrides
+                )
+                if rate is None:  # the speed limit: this row's first prompt, nothing cached
+                    first = result["labelled"][0].attempts[0].messages
+                    rate = prefill_speed(ChatBackend(model).model, _prompt_text(model, first))
+                    kept.save("prefill", rate_shape, {"labelled": [], "rate": rate})
+                kept.save(key, shape, result)
+                _write_partial(out / f"{tag}.partial.jsonl", name, result)
+            else:
+                print(f"== {name}: kept from an earlier run", file=sys.stderr, flush=True)
             results.append((name, result))
             per_record[key] = result["labelled"]
-            _write_partial(out / f"{tag}.partial.jsonl", name, result)
-            if rate is None:  # the speed limit: the first row's prompt, nothing cached
-                first = result["labelled"][0].attempts[0].messages
-                rate = prefill_speed(ChatBackend(model).model, _prompt_text(model, first))
             # the table so far, rewritten after every row: a stopped run keeps what it measured
             table = _table(task, results, ref, per_record.get("zero"), rate, args, len(pool))
             (out / f"{tag}.md").write_text(table)
