@@ -16,13 +16,8 @@ import csv
 import shutil
 from pathlib import Path
 
-from dualchecker.experiment import (
-    Experiment,
-    GridConfig,
-    plot_f1_by_method,
-    plot_f1_by_shots,
-    results_markdown,
-)
+from dualchecker.experiment import Experiment, GridConfig
+from dualchecker.grid_report import write_reports
 
 CELL_FILES = ("labels.jsonl", "config.json", "summary.json")
 KEPT_FOLDERS = ("student_test",)  # per cell, when present
@@ -57,9 +52,7 @@ def main() -> None:
                 )
     if (grid_dir / "gold_students").is_dir():
         shutil.copytree(grid_dir / "gold_students", args.dest / "gold_students", dirs_exist_ok=True)
-    (args.dest / "results.md").write_text(results_markdown(rows, args.dest), encoding="utf-8")
-    plot_f1_by_method(rows, args.dest / "f1_by_method.png", args.dest)
-    plot_f1_by_shots(rows, args.dest / "f1_by_shots.png")
+    write_reports(rows, args.dest)
     print((args.dest / "results.md").read_text(encoding="utf-8"))
 
 

@@ -19,15 +19,10 @@ from pathlib import Path
 
 from dualchecker.data import load_records
 from dualchecker.distill import final_students
-from dualchecker.experiment import (
-    Experiment,
-    GridConfig,
-    read_labelled,
-    student_answers,
-    write_reports,
-)
+from dualchecker.experiment import Experiment, GridConfig
 from dualchecker.graph.config import RunConfig
 from dualchecker.graph.store import ResultStore
+from dualchecker.grid_report import read_labelled, student_answers, write_reports
 
 
 def rebuild(out: Path, row: dict[str, str]) -> tuple[float | None, float | None]:
@@ -65,7 +60,7 @@ def main() -> None:
             f"{row['cell']}: student F1 reported {reported:.3f}, rebuilt {rebuilt:.3f}", flush=True
         )
     experiment.gold_students()
-    write_reports(experiment.current_rows(), experiment.out, grid)
+    write_reports(experiment.current_rows(), experiment.out)
     print((experiment.out / "results.md").read_text(encoding="utf-8"), file=sys.stdout)
 
 

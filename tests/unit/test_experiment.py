@@ -15,11 +15,11 @@ from dualchecker.experiment import (
     DatasetSpec,
     Experiment,
     GridConfig,
-    cell_records,
     cells,
     config_key,
 )
 from dualchecker.graph.config import METHODS
+from dualchecker.grid_report import cell_records
 from dualchecker.training.testing import save_tiny_student
 from tests.shared_data import DATA
 
@@ -327,7 +327,7 @@ def test_rekeying_moves_cells_keyed_by_ids_to_the_content_key_without_rerunning(
 
 
 def test_final_students_keep_held_out_answers_that_give_intervals_and_pairs(tmp_path, tiny):
-    from dualchecker.experiment import (
+    from dualchecker.grid_report import (
         _paired_students,
         gold_student_answers,
         paired_table,
