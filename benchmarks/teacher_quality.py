@@ -207,11 +207,15 @@ class KeptRows:
 
     A row is read back only while the settings that shape it (dataset, model, records, seed,
     calibration size, and the row's own preset and overrides) are the ones it was measured with.
-    Prompts are dropped: the table does not need them, and they are most of a row's size.
+    Prompts are dropped: the table does not need them, and they are most of a row's size. So is
+    the data's own text (the record, its quotes, the model's raw replies and rationales, which
+    repeat it): the kept files sit in the repository, the data does not. Texts come back from
+    `records` on reading, quotes from their offsets.
     """
 
-    def __init__(self, folder: Path, settings: dict) -> None:
+    def __init__(self, folder: Path, settings: dict, records: list[Record] = ()) -> None:
         self.folder, self.settings = folder, settings
+        self.texts = {r.id: r.text for r in records}
 
     def _path(self, key: str) -> Path:
         return self.folder / f"{key}.json"
@@ -226,16 +230,18 @@ class KeptRows:
             return None
         return {
             **kept["result"],
-            "labelled": [LabelledRecord.model_validate(r) for r in kept["result"]["labelled"]],
+            "labelled": [self._with_text(r) for r in kept["result"]["labelled"]],
             "usage": Usage.model_validate(kept["result"]["usage"] or {}),
         }
 
     def save(self, key: str, shape: dict, result: dict) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
         labelled = [
-            r.model_copy(
-                update={"attempts": [a.model_copy(update={"messages": []}) for a in r.attempts]}
-            ).model_dump(mode="json")
+            _without_text(
+                r.model_copy(
+                    update={"attempts": [a.model_copy(update={"messages": []}) for a in r.attempts]}
+                ).model_dump(mode="json")
+            )
             for r in result["labelled"]
         ]
         body = {
@@ -247,6 +253,34 @@ class KeptRows:
             },
         }
         self._path(key).write_text(json.dumps(body) + "\n", encoding="utf-8")
+
+    def _with_text(self, kept: dict) -> LabelledRecord:
+        text = kept.get("text") or self.texts.get(kept["id"], "")
+        return LabelledRecord.model_validate(_quotes_from_offsets({**kept, "text": text}, text))
+
+
+def _without_text(value):
+    """A dumped record with every copy of the data's text blanked (ids, offsets, labels and
+    probabilities stay)."""
+    if isinstance(value, list):
+        return [_without_text(v) for v in value]
+    if not isinstance(value, dict):
+        return value
+    blank = {"text", "raw", "rationale"}
+    return {
+        k: "" if k in blank and isinstance(v, str) else _without_text(v) for k, v in value.items()
+    }
+
+
+def _quotes_from_offsets(value, text: str):
+    """Every span's quote cut back out of the record's text by its offsets."""
+    if isinstance(value, list):
+        return [_quotes_from_offsets(v, text) for v in value]
+    if not isinstance(value, dict):
+        return value
+    if {"type", "start", "end"} <= value.keys() and value.get("text") == "" and text:
+        return {**value, "text": text[value["start"] : value["end"]]}
+    return {k: _quotes_from_offsets(v, text) for k, v in value.items()}
 
 
 def no_llm_reference(
@@ -350,6 +384,7 @@ def main() -> None:
     kept = KeptRows(
         out / f"{tag}-rows",
         dict(dataset=args.dataset, model=args.model, n=args.n, seed=args.seed),
+        inputs,
     )
     model = LocalLlamaChatModel.from_spec(args.model, n_threads=args.threads)
     backend = ChatBackend(model, structured="response_format", name=args.model)

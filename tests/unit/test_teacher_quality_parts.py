@@ -12,7 +12,7 @@ import pytest
 from dualchecker.agents.backends import ChatBackend
 from dualchecker.agents.embedders import HashingEmbedder
 from dualchecker.agents.scripted import ScriptedChatModel
-from dualchecker.agents.types import Attempt, LabelledRecord, Usage
+from dualchecker.agents.types import Attempt, LabelledRecord, Record, Span, Usage
 from tests.fakes import BINARY, current_text, toy_records
 
 SCRIPT = Path(__file__).parents[2] / "benchmarks" / "teacher_quality.py"
@@ -78,3 +78,30 @@ def test_kept_rows_drop_prompts_and_are_read_back_only_under_the_same_settings(b
     assert other.load("zero", {"row": "zero"}) is None
     saved = json.loads((tmp_path / "rows" / "zero.json").read_text())
     assert saved["settings"] == {"dataset": "claims", "n": 1, "row": "zero"}
+
+
+def test_kept_rows_hold_no_data_text_and_get_it_back_from_the_records(benchmark, tmp_path):
+    text = "Storms closed the port, so exports fell."
+    cause, effect = Span(type="cause", start=0, end=22), Span(type="effect", start=27, end=39)
+    quoted = [s.model_copy(update={"text": text[s.start : s.end]}) for s in (cause, effect)]
+    record = LabelledRecord(
+        id="s1",
+        text=text,
+        spans=quoted,
+        gold_spans=quoted,
+        rationale="Because storms closed the port",
+        attempts=[
+            Attempt(kind="initial", messages=[], raw='{"cause": ["Storms closed the port"]}')
+        ],
+    )
+    kept = benchmark.KeptRows(tmp_path / "rows", {"n": 1}, [Record(id="s1", text=text)])
+    kept.save("dc0", {"row": "dc0"}, {"labelled": [record], "usage": Usage()})
+    saved = (tmp_path / "rows" / "dc0.json").read_text()
+    assert "port" not in saved and "exports" not in saved  # no copy of the data's words
+    back = kept.load("dc0", {"row": "dc0"})["labelled"][0]
+    assert back.text == text
+    assert [s.text for s in back.spans] == ["Storms closed the port", "exports fell"]
+    assert [s.key() for s in back.gold_spans] == [s.key() for s in quoted]
+    # without the records the row still scores (offsets kept), only the words are missing
+    blind = benchmark.KeptRows(tmp_path / "rows", {"n": 1}).load("dc0", {"row": "dc0"})
+    assert [s.key() for s in blind["labelled"][0].spans] == [s.key() for s in quoted]
