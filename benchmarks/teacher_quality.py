@@ -364,7 +364,10 @@ def main() -> None:
         "tagger inside DualChecker sees it)",
     )
     parser.add_argument(
-        "--calibration-size", type=int, default=120, help="pool examples DualChecker calibrates on"
+        "--calibration-size",
+        type=int,
+        help="pool examples DualChecker calibrates on (default: the method's, 360 for claims, "
+        "120 for spans)",
     )
     parser.add_argument(
         "--workdir",
@@ -389,7 +392,8 @@ def main() -> None:
     model = LocalLlamaChatModel.from_spec(args.model, n_threads=args.threads)
     backend = ChatBackend(model, structured="response_format", name=args.model)
     embedder = SentenceTransformerEmbedder()
-    dc = dict(verbalise=True, calibration_size=args.calibration_size)
+    calibration_size = args.calibration_size or method("dualchecker").calibration_examples(task)
+    dc = dict(verbalise=True, calibration_size=calibration_size)
     rows = {
         "zero": (
             "zero-shot",

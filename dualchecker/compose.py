@@ -132,7 +132,9 @@ def span_probe(config: RunConfig, inputs: list[Record], pool: list[Record]) -> S
     method = config.method
     if not (config.task.is_spans and method.neighbour_vote and method.calibrate):
         return None
-    held_out = calibration_sample(pool, inputs, method.calibration_size, config.run.seed)
+    held_out = calibration_sample(
+        pool, inputs, method.calibration_examples(config.task), config.run.seed
+    )
     probe = SpanProbe(
         config.task,
         pool,

@@ -311,7 +311,7 @@ class Run:
         method, ctx = self.config.method, self.ctx
         if method.calibrate and not self.config.task.is_spans and not len(self.store):
             self.phase(
-                f"calibrating the teacher on up to {method.calibration_size} "
+                f"calibrating the teacher on up to {method.calibration_examples(self.config.task)} "
                 "human-labelled pool examples"
             )
         after = ", the student training after each" if method.student and self.with_student else ""

@@ -89,8 +89,9 @@ class MethodConfig(BaseModel):
     overall."""
     calibrate: bool = False
     """Fit a calibration on a sample of the human pool before labelling (token_probability only)."""
-    calibration_size: int = Field(120, ge=10)
-    """Pool examples the teacher answers for it."""
+    calibration_size: int | None = Field(None, ge=10)
+    """Pool examples the teacher answers for it; by default 360 for labels, 120 for spans (see
+    `calibration_examples`)."""
     neighbour_vote: bool = False
     """Combine the teacher with what the human pool says about similar texts, weight fitted by the
     calibration."""
@@ -115,6 +116,14 @@ class MethodConfig(BaseModel):
     rationales: Literal["all", "reprompted", "none"] = "reprompted"
     """Which records get the teacher's own rationale (token_probability answers have none unless
     asked: it costs output tokens)."""
+
+    def calibration_examples(self, task: Task) -> int:
+        """The calibration sample's size. Labels: 360, which on claims beat 120 by +0.065 F1
+        [+0.020, +0.116] on 230 records that played no part in choosing it (README). Spans: 120,
+        as each span answer costs several calls (one per quote scored)."""
+        if self.calibration_size is not None:
+            return self.calibration_size
+        return 120 if task.is_spans else 360
 
     @property
     def reprompt_k(self) -> int:

@@ -172,7 +172,10 @@ class TeacherNodes:
         if state.get("calibration") is not None:
             return {}
         sample = calibration_sample(
-            ctx.pool, ctx.records.values(), method.calibration_size, ctx.settings.seed
+            ctx.pool,
+            ctx.records.values(),
+            method.calibration_examples(ctx.task),
+            ctx.settings.seed,
         )
         if ctx.task.is_spans:
             return self._calibrate_spans(sample)

@@ -379,3 +379,13 @@ def test_reprompting_is_switched_off_only_on_significant_harm(fixed, broken, har
         use_neighbours=False,
     ).model_copy(update={"reprompt_effect": effect})
     assert (calibration.reprompt_threshold == 0.0) is harmful
+
+
+def test_calibration_sample_is_larger_for_labels_than_for_spans_unless_set():
+    from dualchecker.adapters import CNC_SPANS, ENV_CLAIMS
+
+    preset = method("dualchecker")
+    assert preset.calibration_examples(ENV_CLAIMS) == 360  # held-out gain over 120 (README)
+    assert preset.calibration_examples(CNC_SPANS) == 120  # a span answer costs several calls
+    chosen = method("dualchecker", calibration_size=50)
+    assert chosen.calibration_examples(ENV_CLAIMS) == chosen.calibration_examples(CNC_SPANS) == 50
