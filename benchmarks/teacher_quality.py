@@ -36,6 +36,7 @@ import random
 import sys
 import tempfile
 import time
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -213,7 +214,7 @@ class KeptRows:
     `records` on reading, quotes from their offsets.
     """
 
-    def __init__(self, folder: Path, settings: dict, records: list[Record] = ()) -> None:
+    def __init__(self, folder: Path, settings: dict, records: Iterable[Record] = ()) -> None:
         self.folder, self.settings = folder, settings
         self.texts = {r.id: r.text for r in records}
 
@@ -230,7 +231,7 @@ class KeptRows:
             return None
         return {
             **kept["result"],
-            "labelled": [self._with_text(r) for r in kept["result"]["labelled"]],
+            "labelled": [self.record(r) for r in kept["result"]["labelled"]],
             "usage": Usage.model_validate(kept["result"]["usage"] or {}),
         }
 
@@ -254,7 +255,8 @@ class KeptRows:
         }
         self._path(key).write_text(json.dumps(body) + "\n", encoding="utf-8")
 
-    def _with_text(self, kept: dict) -> LabelledRecord:
+    def record(self, kept: dict) -> LabelledRecord:
+        """One kept record, its text and quotes restored."""
         text = kept.get("text") or self.texts.get(kept["id"], "")
         return LabelledRecord.model_validate(_quotes_from_offsets({**kept, "text": text}, text))
 
