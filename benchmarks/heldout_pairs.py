@@ -10,7 +10,9 @@ and on the rest. No LLM call, no model loaded.
     T=teacher_quality-claims-qwen2.5-coder-0.5b-rows
     python benchmarks/heldout_pairs.py --n 530 --chosen-on 300 \
         --row 360:$C/$T/dc5.json --row 120:$R/$T/dc5.json --row reference:$R/$T/reference.json \
+        --row 360z:$C/$T/dc0.json --row 120z:$R/$T/dc0.json \
         --pair 360,120 --pair 360,reference --pair 120,reference \
+        --pair 360z,120z --pair 360z,reference \
         --out benchmarks/results/claims-0.5b-530-heldout.md
 """
 
