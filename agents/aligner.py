@@ -66,6 +66,10 @@ class ExampleIndex:
             with self._lock:
                 self._query_cache.update(dict(zip(todo, vectors)))
 
+    def vector(self, record: Record) -> np.ndarray:
+        """The record's embedding: the pool's own row for a pool text, else encoded once."""
+        return self._vector(record)
+
     def _vector(self, record: Record) -> np.ndarray:
         key = normalise_text(record.text)
         if key in self._row:

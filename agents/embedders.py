@@ -71,3 +71,21 @@ class HashingEmbedder:
     def encode(self, texts: list[str]) -> np.ndarray:
         """Hashed word uni- and bigram counts, one normalised float32 row per text."""
         return self.vectorizer.transform(texts).toarray().astype(np.float32)
+
+
+class RememberingEmbedder:
+    """Any embedder that encodes each distinct text once: runs that share texts (the cells of a
+    benchmark over pool sizes and seeds) pay for their embeddings once."""
+
+    def __init__(self, inner: Embedder):
+        self.inner = inner
+        self._rows: dict[str, np.ndarray] = {}
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        """The inner embedder's rows, encoding only texts not seen before."""
+        todo = list(dict.fromkeys(t for t in texts if t not in self._rows))
+        if todo:
+            self._rows.update(zip(todo, self.inner.encode(todo)))
+        if not texts:
+            return self.inner.encode([])
+        return np.stack([self._rows[t] for t in texts])

@@ -1,13 +1,14 @@
 """Student: a small transformer learning online from the teacher's labels, batch by batch.
 
-Only teacher answers become training labels. A record the teacher could not label is left out
-and counted; a gold label is never put in its place (the reference code did exactly that).
+Teacher answers become training labels only for the records the teacher labelled; the human
+pool joins them as human labels. A record the teacher could not label is left out and counted; a
+gold label of a labelled record is never put in its place (the reference code did exactly that).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol
+from typing import Literal, Protocol
 
 from dualchecker.agents.types import LabelledRecord, Record, Span, Task
 from dualchecker.training.data import CharSpan, StudentExample
@@ -26,15 +27,27 @@ class Trainer(Protocol):
         """The student's current prediction for each text."""
         ...
 
+    def remember(self, examples: Sequence[StudentExample]) -> None:
+        """Keep examples for replay in later online steps, untrained for now."""
+        ...
+
+
+Weighting = Literal["confidence", "uniform"]
+
 
 def teacher_examples(
-    task: Task, labelled: Sequence[LabelledRecord], *, min_confidence: float | None = None
+    task: Task,
+    labelled: Sequence[LabelledRecord],
+    *,
+    min_confidence: float | None = None,
+    weighting: Weighting = "uniform",
 ) -> tuple[list[StudentExample], int]:
     """Training examples from teacher answers only; returns (examples, records left out).
 
     With `min_confidence`, answers the teacher is less sure of (calibrated, when the run
     calibrated) are left out too: a label that is probably wrong teaches the student the
-    teacher's mistake.
+    teacher's mistake. With `weighting="confidence"` each kept answer counts in the loss by its
+    confidence instead, so a doubtful label teaches less without being thrown away.
     """
     ids = {name: i for i, name in enumerate(task.label_names)}
     examples, left_out = [], 0
@@ -47,11 +60,16 @@ def teacher_examples(
         if not item.ok or unsure:
             left_out += 1
             continue
+        weight = 1.0
+        if weighting == "confidence" and item.confidence is not None:
+            weight = float(item.confidence)
         if task.is_spans:
             spans = [CharSpan(start=s.start, end=s.end, type=s.type) for s in item.spans]
-            examples.append(StudentExample(id=item.id, text=item.text, spans=spans))
+            examples.append(StudentExample(id=item.id, text=item.text, spans=spans, weight=weight))
         else:
-            examples.append(StudentExample(id=item.id, text=item.text, label=ids[item.label]))
+            examples.append(
+                StudentExample(id=item.id, text=item.text, label=ids[item.label], weight=weight)
+            )
     return examples, left_out
 
 
@@ -107,14 +125,26 @@ def scored_predictions(
 class StudentAgent:
     """Trains on each labelled batch and says what it now predicts for it."""
 
-    def __init__(self, task: Task, trainer: Trainer, *, min_confidence: float | None = None):
+    def __init__(
+        self,
+        task: Task,
+        trainer: Trainer,
+        *,
+        min_confidence: float | None = None,
+        weighting: Weighting = "uniform",
+        human_pool: Sequence[Record] = (),
+    ):
         self.task, self.trainer, self.min_confidence = task, trainer, min_confidence
+        self.weighting = weighting
+        if human_pool:  # replayed beside the teacher's labels in every online step
+            trainer.remember(gold_examples(task, human_pool))
 
     def train(self, labelled: Sequence[LabelledRecord]) -> tuple[FitReport | None, int]:
-        """Fit on the batch's teacher answers; returns the fit (None if nothing was usable) and
-        how many records were left out."""
+        """Fit on the batch's teacher answers (plus replay, which holds the human pool when the
+        run gave one); returns the fit (None if nothing was usable) and how many records were
+        left out."""
         examples, left_out = teacher_examples(
-            self.task, labelled, min_confidence=self.min_confidence
+            self.task, labelled, min_confidence=self.min_confidence, weighting=self.weighting
         )
         return (self.trainer.fit_batch(examples) if examples else None), left_out
 

@@ -161,7 +161,13 @@ def _add_student_side(
 
     settings, method = config.student, config.method
     trainer = make_trainer(student_config(config.task, settings, config.run.seed), settings)
-    ctx.student = StudentAgent(config.task, trainer, min_confidence=settings.min_confidence)
+    ctx.student = StudentAgent(
+        config.task,
+        trainer,
+        min_confidence=settings.min_confidence,
+        weighting=settings.teacher_weight,
+        human_pool=ctx.pool if settings.human_pool else (),
+    )
     feedback = backend.for_agent("student_checker")
     if method.evokd:
         ctx.student_checker = UncertaintyChecker()

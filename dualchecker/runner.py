@@ -22,13 +22,15 @@ from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.graph.state import CompiledStateGraph
 from pydantic import BaseModel, ConfigDict, Field
 
-from dualchecker.agents.aligner import normalise_text
+from dualchecker.agents.aligner import ExampleIndex, normalise_text
 from dualchecker.agents.backends import ChatBackend, make_backend
 from dualchecker.agents.calibration import reliability
 from dualchecker.agents.embedders import Embedder
 from dualchecker.agents.llm_cache import AgentUsage, SQLiteLLMCache
 from dualchecker.agents.types import LabelledRecord, Record, Usage
-from dualchecker.compose import build_context
+from dualchecker.comparison import StudentComparison, plain_sentence
+from dualchecker.compose import build_context, make_embedder
+from dualchecker.contribution import TeacherContribution, contribution, pool_answers
 from dualchecker.data import atomic_write_text, load_records, write_labels_jsonl
 from dualchecker.errors import ConfigError, DataError
 from dualchecker.evaluation import teacher_scores
@@ -106,6 +108,11 @@ class RunSummary(BaseModel):
     """The calibration fitted on the pool: threshold, neighbour weight, reliability before and
     after."""
     student: dict[str, Any] | None = None
+    contribution: TeacherContribution | None = None
+    """The teacher's fitted weight and the final labels it changed against the pool model's."""
+    comparison: StudentComparison | None = None
+    """The run's student against the pool-only and self-training students, paired on the
+    held-out records."""
     outputs: dict[str, str] = Field(default_factory=dict)
 
 
@@ -221,6 +228,7 @@ class Run:
             with_student=with_student,
         )
         self.with_student = with_student
+        self.embedder = embedder
         self.held_out: list[Record] = []
         if with_student and config.student.eval is not None:
             self.held_out = load_records(config.student.eval, config.task)
@@ -379,7 +387,16 @@ class Run:
                 )
             )
         final_started = time.perf_counter()
-        summary.student = self._final_students(labelled)
+        pool_said = self._pool_answers()
+        summary.contribution = contribution(
+            self.config.task,
+            labelled,
+            pool_said,
+            (summary.calibration or {}).get("neighbour_weight"),
+        )
+        summary.student = self._final_students(labelled, pool_said)
+        if summary.student and summary.student.get("comparison"):
+            summary.comparison = StudentComparison.model_validate(summary.student["comparison"])
         if summary.student and summary.student.get("saved_to"):
             summary.outputs["student"] = summary.student["saved_to"]
         final_seconds = time.perf_counter() - final_started
@@ -400,7 +417,17 @@ class Run:
         self.events.close()
         return summary
 
-    def _final_students(self, labelled: list[LabelledRecord]) -> dict[str, Any] | None:
+    def _pool_answers(self) -> list[LabelledRecord]:
+        """The pool model's own answers to the inputs (for the changed share and self-training):
+        the run's retrieval index when it has one, else one built on the pool."""
+        index = self.ctx.aligner.index
+        if index is None and not self.config.task.is_spans:
+            index = ExampleIndex(self.pool, self.embedder or make_embedder(self.config.retrieval))
+        return pool_answers(self.config.task, self.inputs, index, self.ctx.span_probe)
+
+    def _final_students(
+        self, labelled: list[LabelledRecord], pool_said: list[LabelledRecord]
+    ) -> dict[str, Any] | None:
         settings = self.config.student
         if not (self.with_student and settings.final):
             return None
@@ -408,29 +435,32 @@ class Run:
             if not self.config.method.student:  # a teacher-only method, nothing to score: done
                 return None
             log.info("no student.eval data: the final student is trained and saved, not scored")
-        from dualchecker.distill import final_students
+        from dualchecker.distill import FinalData, final_students
 
-        # the reference student learns from the human labels of exactly the records the teacher
-        # labelled (like with like); only when those have none, from the pool
+        # the gold reference (a ceiling, for benchmarks) learns from the pool and the human
+        # labels of exactly the records the teacher labelled, when they have them
         labelled_gold = [r for r in self.inputs if r.has_gold]
-        reference = labelled_gold or self.pool
+        data = FinalData(
+            labelled=labelled,
+            pool=self.pool,
+            reference=[*self.pool, *labelled_gold] if labelled_gold else [],
+            pool_answers=pool_said,
+            synthetic=self.store.synthetic(),
+        )
         result = final_students(
             self.config.task,
             settings,
             self.config.run.seed,
-            labelled,
-            reference,
+            data,
             self.held_out,
-            self.store.synthetic(),
             save_dir=self.dir / "student",
             predictions_dir=self.dir / "student_test",
         )
-        result["gold_reference_data"] = (
-            f"the human labels of the {len(reference)} records the teacher labelled"
-            if labelled_gold
-            else f"the {len(reference)} human-labelled pool examples "
-            "(the labelled records have no human labels)"
-        )
+        if labelled_gold:
+            result["gold_reference_data"] = (
+                f"the {len(self.pool)} pool examples and the human labels of the "
+                f"{len(labelled_gold)} records the teacher labelled"
+            )
         self.events.emit("student", "final", **result)
         return result
 
@@ -731,17 +761,8 @@ def format_summary(summary: RunSummary) -> str:
             f"student checker: {summary.template_refinements} demonstrations added to "
             "the teaching template"
         )
-    if summary.student:
-        st = summary.student
-        f1 = lambda name: "–" if st[name]["f1"] is None else f"{st[name]['f1']:.3f}"
-        line = "" if st["n_test"] else "final student: no held-out data to score it on"
-        line = line or (
-            f"final student F1 on {st['n_test']} held-out gold records: trained on the "
-            f"teacher's labels {f1('teacher_labels')}"
-        )
-        if "gold_labels" in st:
-            line += f", trained on human labels (reference) {f1('gold_labels')}"
-        lines.append(line + f"  ({st['left_out']} unlabelled or unsure records left out)")
+    lines += _contribution_lines(summary.contribution)
+    lines += _student_lines(summary)
     lines += [f"{name}: {path}" for name, path in summary.outputs.items()]
     if "trace" in summary.outputs:
         lines.append(
@@ -749,3 +770,46 @@ def format_summary(summary: RunSummary) -> str:
             "--record ID` for one record in the terminal"
         )
     return "\n".join(lines)
+
+
+def _contribution_lines(c: TeacherContribution | None) -> list[str]:
+    """The teacher's weight and the share of labels it changed against the pool model."""
+    if c is None or not c.compared:
+        return []
+    weight = "" if c.teacher_weight is None else f"teacher weight {c.teacher_weight:.2f}  "
+    line = (
+        f"{weight}labels changed from the pool model's own: {c.changed}/{c.compared} "
+        f"({c.changed_share:.0%})"
+    )
+    if c.pool_model_f1 is not None and c.final_f1 is not None:
+        line += f"; labelling F1 {c.final_f1:.3f} against the pool model's {c.pool_model_f1:.3f}"
+    return [line]
+
+
+def _student_lines(summary: RunSummary) -> list[str]:
+    """The final students: the run's product beside the pool-only and self-training students."""
+    st = summary.student
+    if not st:
+        return []
+    if not st["n_test"]:
+        return ["final student: no held-out data to score it on"]
+
+    def f1(name: str) -> str:
+        value = st.get(name, {}).get("f1")
+        return "–" if value is None else f"{value:.3f}"
+
+    line = (
+        f"final student F1 on {st['n_test']} held-out gold records: "
+        f"{st.get('n_human', 0)} human + teacher labels {f1('teacher_labels')}"
+    )
+    for name, words in (
+        ("pool_only", "human labels alone"),
+        ("self_training", "self-training"),
+        ("gold_labels", "every record's human label (ceiling)"),
+    ):
+        if name in st:
+            line += f", {words} {f1(name)}"
+    lines = [line + f"  ({st['left_out']} unlabelled or unsure records left out)"]
+    if summary.comparison is not None:
+        lines.append(plain_sentence(summary.comparison, st.get("n_human", 0)))
+    return lines

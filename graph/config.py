@@ -226,9 +226,22 @@ class StudentSettings(BaseModel):
     eval: DataSource | None = None
     """Held-out gold data for the final student."""
     final: bool = True
-    """Fine-tune a fresh student on all teacher labels at the end."""
+    """Fine-tune a fresh student at the end on the human pool and all teacher labels."""
+    human_pool: bool = True
+    """The final student learns from the human pool (at weight 1) as well as the teacher's
+    labels: the labels the user paid for are not thrown away."""
+    teacher_weight: Literal["confidence", "uniform"] = "confidence"
+    """How much a teacher label counts in the student's loss: its calibrated confidence, or 1
+    (combine with `min_confidence` to filter instead)."""
+    pool_only: bool = True
+    """Also train the same student, same settings, on the human pool alone, and pair it with the
+    run's student on the held-out records: did the teacher's labels help?"""
+    self_training: bool = True
+    """Also train it on the pool plus the pool model's own labels of the same records
+    (self-training, weighted alike): the baseline a teacher has to beat besides the pool."""
     gold_reference: bool = True
-    """Also train the same student on the pool's gold labels."""
+    """Also train the same student on the labelled records' human labels, when they have them
+    (a ceiling, for benchmarks)."""
     allow_eval_overlap: bool = False
     """Only warn (with counts) when evaluation texts also appear in the pool or inputs."""
     min_confidence: float | None = Field(None, ge=0.0, le=1.0)

@@ -130,7 +130,12 @@ class SpyTrainer:
 
     def __init__(self, confidence: float = 0.55):
         self.seen: list = []
+        self.remembered: list = []
         self.confidence = confidence
+
+    def remember(self, examples):
+        """Record what joins the replay buffer untrained (the human pool)."""
+        self.remembered.extend(examples)
 
     def fit_batch(self, examples):
         """Record the examples; report a nominal fit."""

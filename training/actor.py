@@ -75,6 +75,10 @@ class StudentWorker:
         """`StudentTrainer.fit_batch`: one online step on the new examples plus replay."""
         return self.trainer.fit_batch(examples)
 
+    def remember(self, examples: list[StudentExample]) -> None:
+        """`StudentTrainer.remember`: examples join the replay buffer untrained."""
+        self.trainer.remember(examples)
+
     def fit(self, examples: list[StudentExample], epochs: int | None = None) -> FitReport:
         """`StudentTrainer.fit`: an offline fine-tune of the current weights."""
         return self.trainer.fit(examples, epochs)
@@ -109,6 +113,10 @@ class RemoteStudent:
     def fit_batch(self, examples: Sequence[StudentExample]) -> FitReport:
         """One online training step in the actor (see `StudentTrainer.fit_batch`)."""
         return self._get(self._actor.fit_batch.remote(list(examples)))
+
+    def remember(self, examples: Sequence[StudentExample]) -> None:
+        """Examples join the actor's replay buffer untrained (see `StudentTrainer.remember`)."""
+        self._get(self._actor.remember.remote(list(examples)))
 
     def fit(self, examples: Sequence[StudentExample], epochs: int | None = None) -> FitReport:
         """An offline fine-tune in the actor (see `StudentTrainer.fit`)."""

@@ -57,6 +57,9 @@ class StudentExample(BaseModel):
     """Class id (classification tasks)."""
     spans: list[CharSpan] = Field(default_factory=list)
     """Gold or teacher spans (span tasks)."""
+    weight: float = Field(1.0, ge=0.0)
+    """How much the example counts in the loss: 1 for a human label, e.g. the teacher's
+    calibrated confidence for a teacher label, so an unsure label teaches less."""
 
     @model_validator(mode="after")
     def _spans_inside_text(self) -> StudentExample:

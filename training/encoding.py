@@ -22,6 +22,7 @@ class Encoded:
     input_ids: list[int]
     offsets: list[Offset]
     label: int | list[int] | None = None
+    weight: float = 1.0
 
 
 def encode_texts(tokenizer, texts: Sequence[str], max_length: int) -> list[Encoded]:
@@ -46,7 +47,7 @@ def encode_examples(
     labelled = []
     for enc, ex in zip(encoded, examples, strict=True):
         label = ex.label if tag2id is None else spans_to_token_tags(enc.offsets, ex.spans, tag2id)
-        labelled.append(Encoded(enc.input_ids, enc.offsets, label))
+        labelled.append(Encoded(enc.input_ids, enc.offsets, label, ex.weight))
     return labelled
 
 
@@ -65,6 +66,8 @@ def collate(batch: Sequence[Encoded], pad_id: int) -> dict[str, torch.Tensor]:
     elif all(isinstance(label, list) for label in labels):
         tags = [torch.tensor(label, dtype=torch.long) for label in labels]
         out["labels"] = pad_sequence(tags, batch_first=True, padding_value=IGNORE_INDEX)
+    if "labels" in out and any(e.weight != 1.0 for e in batch):
+        out["weights"] = torch.tensor([e.weight for e in batch], dtype=torch.float)
     return out
 
 

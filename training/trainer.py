@@ -20,6 +20,7 @@ from .config import StudentConfig
 from .data import StudentExample, bio_tag_names
 from .encoding import Encoded, collate, encode_examples, encode_texts, shuffled_batches
 from .errors import StudentError
+from .loss import weighted_loss
 from .modeling import load_model, load_tokenizer, resolve_device
 from .prediction import StudentPrediction, decode_classification, decode_spans
 from .replay import ReplayBuffer
@@ -96,6 +97,11 @@ class StudentTrainer:
         return report.model_copy(
             update={"replayed": len(replayed), "skipped": len(examples) - len(usable)}
         )
+
+    def remember(self, examples: Sequence[StudentExample]) -> None:
+        """Put examples in the replay buffer without training on them now: e.g. the human pool,
+        so every online step replays human labels beside the teacher's."""
+        self.replay.add(self._usable(examples))
 
     def fit(self, examples: Sequence[StudentExample], epochs: int | None = None) -> FitReport:
         """Offline fine-tune of the current weights with warmup and linear decay to 0.
@@ -189,7 +195,12 @@ class StudentTrainer:
         inputs = {
             k: v.to(self.device) for k, v in collate(batch, self.tokenizer.pad_token_id).items()
         }
-        loss = self.model(**inputs).loss
+        weights = inputs.pop("weights", None)
+        if weights is None:
+            loss = self.model(**inputs).loss
+        else:
+            labels = inputs.pop("labels")
+            loss = weighted_loss(self.model(**inputs).logits, labels, weights)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.config.max_grad_norm)
         optimizer.step()

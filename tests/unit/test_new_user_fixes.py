@@ -310,14 +310,17 @@ def test_summary_and_report_say_what_the_student_f1_means_and_count_refinements(
         student={
             "n_test": 12,
             "left_out": 0,
+            "n_human": 16,
             "teacher_labels": {"f1": 0.6},
+            "pool_only": {"f1": 0.65},
             "gold_labels": {"f1": 0.7},
         },
     )
     text = format_summary(summary)
     assert "3 demonstrations added to the teaching template" in text
-    assert "trained on the teacher's labels 0.600" in text
-    assert "trained on human labels (reference) 0.700" in text
+    assert "16 human + teacher labels 0.600" in text
+    assert "human labels alone 0.650" in text
+    assert "every record's human label (ceiling) 0.700" in text
 
 
 def test_an_evaluation_file_overlapping_the_pool_is_refused_with_the_ids(tmp_path):
