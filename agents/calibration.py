@@ -12,13 +12,17 @@ then chosen from cross-validated confidences on the pool by a documented rule (`
 from __future__ import annotations
 
 import math
+from typing import Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, computed_field
+from scipy.special import softmax
 from scipy.stats import binomtest
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
-from sklearn.model_selection import StratifiedKFold, cross_val_predict
+from sklearn.model_selection import StratifiedKFold
+
+from dualchecker.agents.shared_scaling import as_linear, fit_shared
 
 EPS = 1e-6
 HARM_LEVEL = 0.1  # sign-test level at which the pool's flips switch re-prompting off
@@ -161,6 +165,12 @@ class Calibration(BaseModel):
     """Share of the fitted weight on the neighbours' labels (0 = teacher only)."""
     reprompt_effect: RepromptEffect | None = None
     """Re-prompts tried on the pool sample (None: not judged)."""
+    form: str = "full"
+    """full, shared, or "equal weights" (too few pool answers to fit anything)."""
+    positive: str | None = None
+    decision_threshold: float | None = None
+    """Binary: say `positive` when its calibrated probability reaches this (chosen for the
+    pool's F1); None: the most likely label."""
 
     @computed_field
     @property
@@ -170,6 +180,14 @@ class Calibration(BaseModel):
         if self.reprompt_effect is not None and self.reprompt_effect.harmful:
             return 0.0
         return self.threshold
+
+    def decide(self, probabilities: dict[str, float]) -> str:
+        """The label the calibrated distribution stands for (see `decision_threshold`)."""
+        if self.decision_threshold is None or self.positive is None:
+            return max(probabilities, key=probabilities.__getitem__)
+        if probabilities[self.positive] >= self.decision_threshold:
+            return self.positive
+        return next(label for label in self.labels if label != self.positive)
 
     def apply(
         self, teacher: dict[str, float], neighbours: dict[str, float] | None
@@ -194,6 +212,12 @@ class PoolSample(BaseModel):
     verbalised: float | None = None
 
 
+CalibrationForm = Literal["full", "shared"]
+MIN_FITTED = 20
+"""Answered pool examples below which no calibration is fitted: the teacher's and the pool's
+log-probabilities are added at equal weight instead (and the run says so)."""
+
+
 def fit_calibration(
     labels: list[str],
     sample: list[PoolSample],
@@ -203,8 +227,15 @@ def fit_calibration(
     max_rate: float = 0.3,
     seed: int = 0,
     regularisation: float = 1.0,
+    form: CalibrationForm = "full",
+    positive: str | None = None,
 ) -> Calibration:
     """Fit on the pool sample; report reliability before and after (cross-validated).
+
+    `form` "full" is a multinomial logistic regression on every feature, "shared" one weight
+    per source and a bias per label (`shared_scaling`). With `positive` (binary tasks) the
+    decision threshold on the positive label's calibrated probability is also chosen, on the
+    cross-validated probabilities, for the pool's positive-class F1.
 
     Raises:
         ValueError: the sample holds fewer than two of the labels (nothing to fit).
@@ -215,37 +246,22 @@ def fit_calibration(
     x = np.stack(
         [features(labels, s.teacher, s.neighbours if use_neighbours else None) for s in sample]
     )
-    model = LogisticRegression(C=regularisation, max_iter=2000)
-    folds = min(5, int(np.bincount(y).min()))
-    if folds >= 2:
-        cv = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
-        held = cross_val_predict(model, x, y, cv=cv, method="predict_proba")
-        present = sorted(set(y.tolist()))
-        proba = np.full((len(y), len(labels)), EPS)
-        proba[:, present] = held
-    else:
-        proba = model.fit(x, y).predict_proba(x)
-    model.fit(x, y)
+    fallback = len(sample) < MIN_FITTED
+    fit = _fixed if fallback else (_shared if form == "shared" else _full(regularisation))
+    proba = _cross_validated(fit, x, y, len(labels), seed)
+    coef, intercept = fit(x, y, len(labels))
     raw = np.array([[s.teacher.get(label, 0.0) for label in labels] for s in sample])
-    raw_pick = raw.argmax(axis=1)
-    cal_pick = proba.argmax(axis=1)
-    cal_conf = proba.max(axis=1)
+    raw_pick, cal_pick, cal_conf = raw.argmax(axis=1), proba.argmax(axis=1), proba.max(axis=1)
     stated = [
         (s.verbalised, raw_pick[i] == y[i])
         for i, s in enumerate(sample)
         if s.verbalised is not None
     ]
-    coef = np.asarray(model.coef_)
-    weight = None
-    if use_neighbours:
-        half = coef.shape[1] // 2
-        teacher_w, knn_w = np.abs(coef[:, :half]).sum(), np.abs(coef[:, half:]).sum()
-        weight = float(knn_w / (teacher_w + knn_w)) if teacher_w + knn_w > 0 else 0.0
-    coef_full, intercept = _expand(model, len(labels))
+    cut = labels.index(positive) if positive in labels and len(labels) == 2 else None
     return Calibration(
         labels=labels,
         use_neighbours=use_neighbours,
-        coef=coef_full,
+        coef=coef,
         intercept=intercept,
         threshold=pick_threshold(cal_conf, target_accuracy=target_accuracy, max_rate=max_rate),
         pool_raw=reliability(raw.max(axis=1), raw_pick == y),
@@ -253,8 +269,71 @@ def fit_calibration(
         pool_verbalised=reliability([v for v, _ in stated], [r for _, r in stated])
         if stated
         else None,
-        neighbour_weight=weight,
+        neighbour_weight=_neighbour_weight(np.asarray(coef), len(labels))
+        if use_neighbours
+        else None,
+        form="equal weights" if fallback else form,
+        positive=positive if cut is not None else None,
+        decision_threshold=best_f1_threshold(proba[:, cut], y == cut) if cut is not None else None,
     )
+
+
+def _neighbour_weight(coef: np.ndarray, n_labels: int) -> float:
+    """Share of the absolute fitted weight on the pool's features (the second K columns)."""
+    teacher_w, pool_w = np.abs(coef[:, :n_labels]).sum(), np.abs(coef[:, n_labels:]).sum()
+    return float(pool_w / (teacher_w + pool_w)) if teacher_w + pool_w > 0 else 0.0
+
+
+def best_f1_threshold(p_positive: np.ndarray, is_positive: np.ndarray) -> float:
+    """The cut on the positive label's probability with the best F1 on these examples."""
+    best, best_f1 = 0.5, -1.0
+    for t in np.unique(np.round(p_positive, 4)):
+        pred = p_positive >= t
+        tp = float((pred & is_positive).sum())
+        f1 = 2 * tp / max(pred.sum() + is_positive.sum(), 1)
+        if f1 > best_f1:
+            best, best_f1 = float(t), f1
+    return best
+
+
+def _full(regularisation: float):
+    def fit(x: np.ndarray, y: np.ndarray, n_labels: int) -> tuple[list, list]:
+        model = LogisticRegression(C=regularisation, max_iter=2000).fit(x, y)
+        return _expand(model, n_labels)
+
+    return fit
+
+
+def _shared(x: np.ndarray, y: np.ndarray, n_labels: int) -> tuple[list, list]:
+    return as_linear(*fit_shared(x, y, n_labels), n_labels)
+
+
+def _fixed(x: np.ndarray, y: np.ndarray, n_labels: int) -> tuple[list, list]:
+    """No fit: every source's log-probabilities at weight 1, no bias."""
+    groups = x.shape[1] // n_labels
+    return as_linear(np.ones(groups), np.zeros(n_labels), n_labels)
+
+
+def _cross_validated(fit, x: np.ndarray, y: np.ndarray, n_labels: int, seed: int) -> np.ndarray:
+    """Each example's calibrated probabilities from a fit without it (5 folds, stratified;
+    in-sample when a label has a single example)."""
+    folds = min(5, int(np.bincount(y)[np.bincount(y) > 0].min()))
+    if folds < 2:
+        return _predict(*fit(x, y, n_labels), x)
+    proba = np.zeros((len(y), n_labels))
+    cv = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+    for train, test in cv.split(x, y):
+        proba[test] = _predict(*fit(x[train], y[train], n_labels), x[test])
+    return proba
+
+
+def _predict(coef: list, intercept: list, x: np.ndarray) -> np.ndarray:
+    """Probabilities of a (coef, intercept) pair; a one-row binary fit is the second label's
+    logit against 0, as in `Calibration.apply`."""
+    logits = x @ np.asarray(coef).T + np.asarray(intercept)
+    if logits.shape[1] == 1:
+        logits = np.concatenate([np.zeros_like(logits), logits], axis=1)
+    return softmax(logits, axis=1)
 
 
 def _expand(model: LogisticRegression, n_labels: int) -> tuple[list[list[float]], list[float]]:

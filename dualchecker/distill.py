@@ -125,7 +125,7 @@ def final_students(
     empty = [name for name, rows in jobs.items() if not rows]  # e.g. nothing labelled at all
     jobs = {name: rows for name, rows in jobs.items() if rows}
     saved = {"teacher_labels": str(save_dir)} if save_dir is not None else {}
-    reports = _train_all(task, config, settings, jobs, test, saved)
+    reports = train_students(task, config, settings, jobs, test, saved)
     out: dict[str, Any] = {
         "left_out": left_out,
         "n_test": len(test),
@@ -155,7 +155,7 @@ def final_students(
     return out
 
 
-def _train_all(
+def train_students(
     task: Task,
     config: StudentConfig,
     settings: StudentSettings,

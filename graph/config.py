@@ -92,6 +92,13 @@ class MethodConfig(BaseModel):
     calibration_size: int | None = Field(None, ge=10)
     """Pool examples the teacher answers for it; by default 360 for labels, 120 for spans (see
     `calibration_examples`)."""
+    calibration_form: Literal["full", "shared"] = "full"
+    """full: a logistic regression on every label's log-probabilities; shared: one weight per
+    source and a bias per label (few parameters: small pools, many labels, labels the pool
+    lacks)."""
+    decision: Literal["argmax", "f1"] = "argmax"
+    """Binary tasks with a calibration: the most likely label, or the positive label from the
+    probability cut that gives the best F1 on the pool sample (the pool model's rule)."""
     neighbour_vote: bool = False
     """Combine the teacher with what the human pool says about similar texts, weight fitted by the
     calibration."""

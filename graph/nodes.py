@@ -207,6 +207,8 @@ class TeacherNodes:
                 target_accuracy=method.target_accuracy,
                 max_rate=method.max_reprompt_rate,
                 seed=ctx.settings.seed,
+                form=method.calibration_form,
+                positive=ctx.task.positive if method.decision == "f1" else None,
             )
             if not (method.judge_reprompts and ctx.checker and ctx.checker.max_reprompts):
                 return calibration
@@ -310,7 +312,7 @@ def calibrated(
     if calibration is None or answer is None or answer.raw_probabilities is None:
         return attempt
     probabilities = calibration.apply(answer.raw_probabilities, vote)
-    label = max(probabilities, key=probabilities.__getitem__)
+    label = calibration.decide(probabilities)
     return attempt.model_copy(
         update={
             "answer": answer.model_copy(
