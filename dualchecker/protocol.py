@@ -71,8 +71,8 @@ def splits(name: str, data_dir: Path) -> Splits:
         development = environmental_claims(data_dir, "dev") + environmental_claims(data_dir, "test")
         untouched, rest = _carve(train, UNTOUCHED_SIZE[name], UNTOUCHED_SEED)
     elif name == "cnc_spans":
-        train = cnc_spans(data_dir, "train")
-        development = cnc_spans(data_dir, "dev")
+        train = cnc_spans(data_dir, "train", relations="all")
+        development = cnc_spans(data_dir, "dev", relations="all")
         untouched, rest = _carve(train, UNTOUCHED_SIZE[name], UNTOUCHED_SEED)
     elif name == "reuters_r8":
         development, rest = _carve(reuters_r8(data_dir, "train"), R8_DEVELOPMENT, UNTOUCHED_SEED)
