@@ -63,14 +63,36 @@ def _overview(report: RunReport) -> list[tuple[str, str]]:
     for name, value in numbers_in(summary.get("student") or {}).items():
         if name in STUDENT_CARDS:  # the final students' held-out scores
             rows.append((STUDENT_CARDS[name], f"{value:.3f}"))
+    rows += _teacher_value_rows(summary)
     if summary.get("template_refinements"):
         rows.append(("template demonstrations added", str(summary["template_refinements"])))
     return rows
 
 
+def _teacher_value_rows(summary: dict[str, Any]) -> list[tuple[str, str]]:
+    """What the teacher added over the human pool: its weight, the labels it changed, and the
+    student against the pool-only one (the sentence the terminal summary prints)."""
+    from dualchecker.comparison import StudentComparison, plain_sentence
+
+    rows = []
+    c = summary.get("contribution") or {}
+    if c.get("teacher_weight") is not None:
+        rows.append(("teacher weight (calibration)", f"{c['teacher_weight']:.2f}"))
+    if c.get("compared"):
+        share = c["changed"] / c["compared"]
+        rows.append(("labels changed from the pool model's", f"{c['changed']} ({share:.0%})"))
+    if summary.get("comparison"):
+        comparison = StudentComparison.model_validate(summary["comparison"])
+        n_human = (summary.get("student") or {}).get("n_human", 0)
+        rows.append(("did the teacher help?", plain_sentence(comparison, n_human)))
+    return rows
+
+
 STUDENT_CARDS = {
-    "teacher_labels.f1": "student F1, trained on teacher labels",
-    "gold_labels.f1": "student F1, trained on human labels (reference)",
+    "teacher_labels.f1": "student F1, trained on the pool and the teacher's labels",
+    "pool_only.f1": "student F1, trained on the human pool alone",
+    "self_training.f1": "student F1, self-training (pool + the pool model's labels)",
+    "gold_labels.f1": "student F1, trained on every record's human label (ceiling)",
     "teacher_labels.token_f1": "student token F1, teacher labels",
     "gold_labels.token_f1": "student token F1, human labels",
 }

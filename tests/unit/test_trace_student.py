@@ -204,10 +204,31 @@ def test_final_student_scores_are_in_the_overview(run_dir, tmp_path):
     summary["student"] = {
         "left_out": 0,
         "n_test": 20,
+        "n_human": 16,
         "teacher_labels": {"f1": 0.81, "n_train": 6},
+        "pool_only": {"f1": 0.77, "n_train": 4},
         "gold_labels": {"f1": 0.85, "n_train": 6},
+    }
+    summary["contribution"] = {"teacher_weight": 0.4, "compared": 20, "changed": 5}
+    summary["comparison"] = {
+        "n": 20,
+        "against": [
+            {
+                "baseline": "pool_only",
+                "baseline_f1": 0.77,
+                "f1": 0.81,
+                "difference": 0.04,
+                "low": -0.02,
+                "high": 0.1,
+            }
+        ],
     }
     (copy / "summary.json").write_text(json.dumps(summary))
     page = render_html(load_report(copy))
-    assert "student F1, trained on teacher labels" in page and "0.810" in page and "0.850" in page
+    assert "trained on the pool and the teacher&#39;s labels" in page or (
+        "trained on the pool and the teacher's labels" in page
+    )
+    assert "0.810" in page and "0.850" in page and "0.770" in page
+    assert "your 16 human labels alone" in page and "no clear gain from the LLM" in page
+    assert "5 (25%)" in page and "0.40" in page
     assert "teacher_labels f1" not in page  # no raw keys on the headline cards
