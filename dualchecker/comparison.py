@@ -45,6 +45,9 @@ class StudentComparison(BaseModel):
     model_config = ConfigDict(frozen=True, use_attribute_docstrings=True)
     n: int
     against: list[PairedDifference]
+    on: str = ""
+    """What the students were scored on, when not the run's held-out records (e.g. the pool,
+    out of fold)."""
 
     def get(self, baseline: str) -> PairedDifference | None:
         """The comparison with one baseline, when it was trained."""
@@ -83,7 +86,7 @@ def plain_sentence(comparison: StudentComparison, n_human: int) -> str:
     line = (
         f"the teacher's labels changed held-out F1 from {pool.baseline_f1:.3f} (your {n_human} "
         f"human labels alone) to {pool.f1:.3f}: {pool.difference:+.3f} "
-        f"[{pool.low:+.3f}, {pool.high:+.3f}] on {comparison.n} records"
+        f"[{pool.low:+.3f}, {pool.high:+.3f}] on {comparison.on or f'{comparison.n} held-out records'}"
     )
     if pool.verdict == "helped":
         line += "; the LLM helped"

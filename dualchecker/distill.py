@@ -150,6 +150,10 @@ def final_students(
                 write_answers(predictions_dir / f"{name}.jsonl", answers[name])
                 out[name]["predictions"] = str(predictions_dir / f"{name}.jsonl")
     comparison = compare_students(task, answers, seed=seed)
+    if comparison is None and not test and settings.pool_only and settings.pool_folds >= 2:
+        from dualchecker.pool_cv import cross_validated_comparison
+
+        comparison = cross_validated_comparison(task, settings, seed, data, settings.pool_folds)
     if comparison is not None:
         out["comparison"] = comparison.model_dump()
     return out

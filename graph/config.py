@@ -243,6 +243,9 @@ class StudentSettings(BaseModel):
     pool_only: bool = True
     """Also train the same student, same settings, on the human pool alone, and pair it with the
     run's student on the held-out records: did the teacher's labels help?"""
+    pool_folds: int = Field(3, ge=0)
+    """Without `eval` data: answer the pool-only question by this many folds of cross-validation
+    on the pool (0 or 1: do not)."""
     self_training: bool = True
     """Also train it on the pool plus the pool model's own labels of the same records
     (self-training, weighted alike): the baseline a teacher has to beat besides the pool."""

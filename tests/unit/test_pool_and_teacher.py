@@ -164,3 +164,28 @@ def test_a_run_reports_the_pool_only_and_self_training_students_on_the_same_reco
     assert summary.contribution.compared == 12
     text = format_summary(summary)
     assert "human labels alone" in text and "labels changed from the pool model's own" in text
+
+
+def test_without_held_out_data_the_pool_answers_the_question_out_of_fold(tmp_path):
+    from dualchecker.pool_cv import folds_of
+    from dualchecker.training.testing import save_tiny_student
+
+    tiny = save_tiny_student(tmp_path / "tiny")
+    pool, inputs = corpus("p", 18), corpus("u", 6, gold=False)
+    folds = folds_of(BINARY, pool, 3, seed=0)
+    assert sorted(r.id for fold in folds for r in fold) == sorted(r.id for r in pool)
+    assert all({r.label for r in fold} == {"yes", "no"} for fold in folds)
+    teacher = scripted_teacher(lambda text, re: {"label": "no", "confidence": 90})
+    config = RunConfig(
+        task=BINARY,
+        inputs=DataSource(path=tmp_path / "x.jsonl"),
+        method=method("dualchecker-verbalised", n_shot=0, teacher_checker=False),
+        student=StudentSettings(use_ray=False, model=tiny, final_epochs=1),
+        run=RunSettings(dir=tmp_path / "run", batch_size=6),
+    )
+    summary = Run(
+        config, llm=teacher, embedder=HashingEmbedder(), inputs=inputs, pool=pool
+    ).execute(progress=False)
+    assert summary.comparison.n == 18 and summary.comparison.on == "the 18 pool examples, 3-fold"
+    assert [d.baseline for d in summary.comparison.against] == ["pool_only"]
+    assert "on 18 the 18 pool examples" not in format_summary(summary)
