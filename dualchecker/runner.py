@@ -737,10 +737,13 @@ def format_summary(summary: RunSummary) -> str:
     if summary.calibration:
         c = summary.calibration
         raw, cal = c["pool_raw"], c["pool_calibrated"]
+        how = {"equal weights": "too few to fit: teacher and pool at equal weight, "}.get(
+            c.get("form", "full"), f"{c.get('form', 'full')} fit, "
+        )
         lines.append(
-            f"calibration on {raw['n']} pool examples: accuracy {raw['accuracy']:.3f} → "
-            f"{cal['accuracy']:.3f}, ECE {raw['ece']:.3f} → {cal['ece']:.3f}, "
-            f"re-prompt below {c.get('reprompt_threshold', c['threshold']):.2f}"
+            f"calibration on {raw['n']} pool examples ({how}out-of-fold): accuracy "
+            f"{raw['accuracy']:.3f} → {cal['accuracy']:.3f}, ECE {raw['ece']:.3f} → "
+            f"{cal['ece']:.3f}, re-prompt below {c.get('reprompt_threshold', c['threshold']):.2f}"
         )
         effect = c.get("reprompt_effect")
         if effect:
