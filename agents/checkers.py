@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -40,10 +41,15 @@ class TeacherChecker(BaseModel):
         return "accept"
 
     def final(
-        self, record: Record, attempts: list[Attempt], neighbours: list[str] | None = None
+        self,
+        record: Record,
+        attempts: list[Attempt],
+        neighbours: list[str] | None = None,
+        decide: Callable[[dict[str, float]], str] | None = None,
     ) -> LabelledRecord:
         """The record as labelled by the attempt `final_rule` picks, or with an error when no
-        attempt gave a valid answer."""
+        attempt gave a valid answer. `decide` turns an averaged distribution into a label (the
+        calibration's decision rule; default: the most likely label)."""
         valid = [(i, a) for i, a in enumerate(attempts) if a.answer is not None]
         base = dict(reprompted=len(attempts) > 1, neighbours=neighbours or [], attempts=attempts)
         if not valid:
@@ -52,7 +58,7 @@ class TeacherChecker(BaseModel):
             chosen = valid[-1][1]
         elif self.final_rule == "average" and all(a.answer.probabilities for _, a in valid):
             chosen = valid[-1][1].model_copy(
-                update={"answer": average_answer([a for _, a in valid])}
+                update={"answer": average_answer([a for _, a in valid], decide)}
             )
         else:
             chosen = max(valid, key=lambda pair: (pair[1].answer.confidence, pair[0]))[1]
@@ -70,16 +76,20 @@ class TeacherChecker(BaseModel):
         )
 
 
-def average_answer(attempts: list[Attempt]) -> TeacherAnswer:
+def average_answer(
+    attempts: list[Attempt], decide: Callable[[dict[str, float]], str] | None = None
+) -> TeacherAnswer:
     """The mean of the attempts' label distributions: a re-prompt adds evidence, it does not
-    simply overwrite (nor get overwritten by) the first answer."""
+    simply overwrite (nor get overwritten by) the first answer. One attempt stands as it is."""
     answers = [a.answer for a in attempts if a.answer is not None]
     labels = list(answers[0].probabilities)
     mean = {
         label: sum(a.probabilities.get(label, 0.0) for a in answers) / len(answers)
         for label in labels
     }
-    best = max(mean, key=mean.__getitem__)
+    if len(answers) == 1:
+        return answers[0]
+    best = decide(mean) if decide is not None else max(mean, key=mean.__getitem__)
     return answers[-1].model_copy(
         update={"label": best, "confidence": mean[best], "probabilities": mean}
     )

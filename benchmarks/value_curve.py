@@ -85,6 +85,17 @@ class CellData:
         if split == "development":  # choosing settings: label the development records instead
             self.unlabelled, self.evaluation = cut.development[:EVALUATION], []
         self.hidden = [r.model_copy(update={"label": None, "spans": None}) for r in self.unlabelled]
+        self.options = chosen(dataset) if split == "untouched" else {}
+
+
+def chosen(dataset: str) -> dict:
+    """The calibration form and decision rule chosen on the development split
+    (`value_curve_choose.py`), or none yet."""
+    path = RESULTS / dataset / "choice.json"
+    if not path.exists():
+        return {}
+    form, decision = json.loads(path.read_text())["chosen"].split("/")
+    return {"calibration_form": form, "decision": decision}
 
 
 def run_config(
@@ -98,7 +109,7 @@ def run_config(
     return RunConfig(
         task=data.task,
         inputs=DataSource(path=Path("-")),
-        method=method("dualchecker", **METHODS[name]),
+        method=method("dualchecker", **{**METHODS[name], **data.options}),
         backend=backend,
         student=STUDENT.model_copy(update={"eval": DataSource(path=eval_path)}),
         run=RunSettings(
@@ -213,6 +224,8 @@ def write_cell(out, data, summary, labelled, lr_labels, students, seconds) -> No
     contribution = summary.contribution
     body = {
         "pool_ids": [r.id for r in data.pool],
+        "method": summary.method,
+        "options": data.options,
         "labels": {"dualchecker": code(final), "zero_shot": code(raw), "pool_lr": code(lr_sorted)},
         "confidence": [round(r.confidence or 0.0, 4) if r is not None else None for r in final],
         "students": {k: [said(task, r) for r in v] for k, v in students.items()},

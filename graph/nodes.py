@@ -138,7 +138,12 @@ class TeacherNodes:
         """The teacher checker's final answer, with a rationale where the method wants one,
         added to the batch's results."""
         record = state["record"]
-        labelled = self.ctx.checker.final(record, state["attempts"], state.get("neighbours", []))
+        labelled = self.ctx.checker.final(
+            record,
+            state["attempts"],
+            state.get("neighbours", []),
+            decider(state.get("calibration")),
+        )
         labelled = self._explained(record, labelled)
         # stored at once: a run killed mid-batch still shows (and exports) this record
         self.ctx.store.upsert([labelled], {rid: i for i, rid in enumerate(self.ctx.order)})
@@ -232,7 +237,9 @@ class TeacherNodes:
                 continue
             demos, labels = self._reprompt_demonstrations(example, first.answer, [])
             again = teacher.answer(example, demos, reprompt=True, contrastive=bool(labels))
-            final = self.ctx.checker.final(example, [first, calibrated(again, calibration, vote)])
+            final = self.ctx.checker.final(
+                example, [first, calibrated(again, calibration, vote)], decide=calibration.decide
+            )
             was_right, now_right = first.answer.label == example.label, final.label == example.label
             tried += 1
             fixed += now_right and not was_right
@@ -290,6 +297,11 @@ def calibration_sample(pool: list[Record], inputs, size: int, seed: int) -> list
     taken = {normalise_text(r.text) for r in inputs}
     candidates = [r for r in pool if r.has_gold and normalise_text(r.text) not in taken]
     return random.Random(seed).sample(candidates, min(size, len(candidates)))
+
+
+def decider(calibration: Calibration | SpanCalibration | None):
+    """The label calibration's decision rule, for averaged distributions (None: most likely)."""
+    return calibration.decide if isinstance(calibration, Calibration) else None
 
 
 def calibrated(
