@@ -11,8 +11,10 @@ records, one after the other in one process, with the LLM cache off so seconds a
 
 Columns: F1 with a 95% bootstrap interval over records, the paired difference with zero-shot,
 AUROC and ECE of the token-probability and the stated (verbalised) confidence side by side,
-re-prompt rate, re-prompt flips against gold, LLM calls and seconds per record, and the speed
-limit: prompt tokens actually computed / the model's measured prefill speed.
+re-prompt rate, re-prompt flips against gold, LLM calls and seconds per record, and the
+model's prefill speed on these prompts with nothing cached. No "prefill limit" (a row's prompt
+tokens at that speed): the usage llama.cpp reports counts every prompt token, also those it
+serves from its prefix cache, so such a limit is no bound (rows ran below it).
 
     python benchmarks/teacher_quality.py --dataset claims --model qwen2.5-coder-0.5b --n 300
 
@@ -103,7 +105,7 @@ def bootstrap(
 
 
 def prefill_speed(model: LocalLlamaChatModel, prompt: str, reps: int = 3) -> float:
-    """Prompt tokens per second with nothing cached (the limit on a label read)."""
+    """Prompt tokens per second with nothing cached (the speed of one uncached label read)."""
     llama = model._loaded()  # noqa: SLF001
     rates = []
     for _ in range(reps):
@@ -421,7 +423,7 @@ def main() -> None:
                 result = run_row(
                     key, preset, task, rows_inputs, pool, backend, embedder, workdir, **overrides
                 )
-                if rate is None:  # the speed limit: this row's first prompt, nothing cached
+                if rate is None:  # the prefill speed: this row's first prompt, nothing cached
                     first = result["labelled"][0].attempts[0].messages
                     rate = prefill_speed(ChatBackend(model).model, _prompt_text(model, first))
                     kept.save("prefill", rate_shape, {"labelled": [], "rate": rate})
@@ -498,8 +500,8 @@ def _table(
         "",
         "| row | n | teacher F1 [95% CI] | vs zero-shot [95% CI] | vs no-LLM reference [95% CI] | "
         "AUROC token | ECE token | AUROC stated | ECE stated | re-prompted | flips ✓/✗ | "
-        "calls/rec | s/rec | prefill limit s/rec |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "calls/rec | s/rec |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name, result in results:
         labelled = result["labelled"]
@@ -516,13 +518,12 @@ def _table(
         good, bad = flips(labelled)
         n = len(labelled)
         reprompted = sum(r.reprompted for r in labelled)
-        limit = f"{result['usage'].input_tokens / rate / n:.2f}" if rate else "–"
         fmt = lambda v: "–" if v is None else f"{v:.3f}"
         lines.append(
             f"| {name} | {n} | {f1:.3f} [{low:.3f}, {high:.3f}] | {paired or '–'} | {versus_ref} | "
             f"{fmt(rel['auroc_token'])} | {fmt(rel['ece_token'])} | {fmt(rel['auroc_verbal'])} | "
             f"{fmt(rel['ece_verbal'])} | {reprompted / n:.0%} | {good}/{bad} | "
-            f"{result['calls'] / n:.2f} | {result['seconds'] / n:.2f} | {limit} |"
+            f"{result['calls'] / n:.2f} | {result['seconds'] / n:.2f} |"
         )
         cal = result.get("calibration")
         if cal and "pool_f1" in cal:  # spans: what teacher, tagger and the two together scored
@@ -533,7 +534,7 @@ def _table(
                 f"{f['combined']:.3f} (CV) | keep ≥ {cal['keep']:.2f}, threshold "
                 f"{cal['threshold']:.2f}, tagger weight {cal['neighbour_weight']:.2f} | | "
                 f"{fmt(cal['pool_calibrated']['auroc'])} | {fmt(cal['pool_calibrated']['ece'])} "
-                "| | | | | | | |"
+                "| | | | | | |"
             )
         elif cal:
             lines.append(
@@ -542,7 +543,7 @@ def _table(
                 f"{cal['pool_calibrated']['accuracy']:.3f} | threshold {cal['threshold']:.2f}, "
                 f"neighbour weight {cal['neighbour_weight'] or 0:.2f}{_judged(cal)} | | "
                 f"{fmt(cal['pool_calibrated']['auroc'])} | {fmt(cal['pool_calibrated']['ece'])} "
-                "| | | | | | | |"
+                "| | | | | | |"
             )
     f1, low, high = bootstrap(task, ref)
     versus_zero = "–"
@@ -559,7 +560,7 @@ def _table(
     lines.append(
         f"| {name} | {len(ref)} | "
         f"{f1:.3f} [{low:.3f}, {high:.3f}] | {versus_zero} | – | "
-        f"{fmt(rel['auroc_token'])} | {fmt(rel['ece_token'])} | – | – | – | – | 0 | – | – |"
+        f"{fmt(rel['auroc_token'])} | {fmt(rel['ece_token'])} | – | – | – | – | 0 | – |"
     )
     return "\n".join(lines) + "\n"
 
