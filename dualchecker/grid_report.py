@@ -37,7 +37,9 @@ def _kept_or_run(kept: Path, run: Path) -> Path:
 def gold_student_answers(out: Path, dataset: str, seed: int | str) -> Path:
     """Where a grid keeps the gold-label student's held-out answers for one dataset and seed."""
     folder = out / "gold_students"
-    return _kept_or_run(folder / f"{dataset}-seed{seed}.jsonl.gz", folder / f"{dataset}-seed{seed}.jsonl")
+    return _kept_or_run(
+        folder / f"{dataset}-seed{seed}.jsonl.gz", folder / f"{dataset}-seed{seed}.jsonl"
+    )
 
 
 def student_answers(out: Path, row: dict[str, str]) -> Path:

@@ -109,7 +109,8 @@ def read_lines(path: Path) -> list[str]:
 def write_records(path: Path, records: Iterable[LabelledRecord]) -> None:
     """Labelled records, one JSON line each, without their words."""
     write_lines(
-        path, (json.dumps(without_text(r), ensure_ascii=False, separators=(",", ":")) for r in records)
+        path,
+        (json.dumps(without_text(r), ensure_ascii=False, separators=(",", ":")) for r in records),
     )
 
 
