@@ -1,8 +1,12 @@
 """LLM calls and tokens per record for every method preset (graph/config.py METHODS) at 5-shot.
 
 A scripted teacher answers instantly (a fifth of first answers at confidence 40, so the teacher
-checker re-prompts them); tokens are counted as 1.3 per word. Student-side calls (template
-refinement, EvoKD samples) are not part of the teacher graph and are not counted here.
+checker re-prompts them) and gives its labels' log-probabilities, so the presets that read the
+label's probability (`dualchecker`) take the path they take on a local model, one call per label
+read, instead of falling back to sampling; tokens are counted as 1.3 per word. Student-side
+calls (template refinement, EvoKD samples) are not part of the teacher graph and are not counted
+here. A calibrating preset's pool answers are made once per run, so its calls per record depend
+on the run's size (here 64 records, a 300-example pool).
 
     python benchmarks/calls_per_record.py --records 64 --json-out /tmp/calls.json
 """
@@ -13,6 +17,7 @@ import argparse
 import hashlib
 import json
 import logging
+import math
 import sys
 import tempfile
 from datetime import date
@@ -27,7 +32,7 @@ from dualchecker.agents.embedders import HashingEmbedder  # noqa: E402
 from dualchecker.data import DataSource  # noqa: E402
 from dualchecker.graph.config import METHODS, RunConfig, RunSettings, method  # noqa: E402
 from dualchecker.runner import Run  # noqa: E402
-from tests.fakes import keyword_label, scripted_teacher  # noqa: E402
+from tests.fakes import current_text, keyword_label, scripted_teacher  # noqa: E402
 
 KEYWORDS = {"yes": ["emission", "carbon", "energy", "renewable", "climate", "sustainab", "waste"]}
 
@@ -41,8 +46,17 @@ def answer(text: str, reprompt: bool) -> dict[str, Any]:
     }
 
 
+def label_logprobs(messages) -> dict[str, float]:
+    """The scripted label's probability (0.9 for it, 0.6 for a fifth of texts, as `answer`)."""
+    text = current_text(messages)
+    sure = hashlib.sha256(text.encode()).digest()[0] >= 51
+    p = 0.9 if sure else 0.6
+    yes = keyword_label(text, KEYWORDS, "no") == "yes"
+    return {" yes": math.log(p if yes else 1 - p), " no": math.log(1 - p if yes else p)}
+
+
 def measure(name: str, n: int, shots: int) -> dict[str, Any]:
-    llm = scripted_teacher(answer)
+    llm = scripted_teacher(answer, logprobs=label_logprobs)
     with tempfile.TemporaryDirectory() as tmp:
         config = RunConfig(
             task=TASK,

@@ -4,8 +4,10 @@ Cells run before runs kept those answers have only the students' F1, so the grid
 student F1 without an interval and cannot pair two methods' students. This rebuilds each such
 cell's final student exactly as the run did (the cell's teacher labels and LLM-written samples,
 its student settings and seed, trained in this process instead of a Ray task), scores it on the
-cell's held-out records, keeps its answers in the cell's `student_test/`, trains the gold-label
-students whose answers are missing, and redraws the grid's table. Each rebuilt student's F1 is
+cell's held-out records, keeps its answers in the cell's `student_test/` (and, without their
+text, beside the cell's kept labels), trains the gold-label students whose answers are missing,
+and redraws the grid's table. A cell's texts come from the grid's data, by id: its kept labels
+hold none. Each rebuilt student's F1 is
 printed beside the one the run reported: a check that the rebuild is the same student.
 
     python benchmarks/grid_students.py benchmarks/grid_200x3.yaml --dataset environmental_claims
@@ -17,29 +19,35 @@ import argparse
 import sys
 from pathlib import Path
 
-from dualchecker.data import load_records
 from dualchecker.distill import final_students
 from dualchecker.experiment import Experiment, GridConfig
 from dualchecker.graph.config import RunConfig
 from dualchecker.graph.store import ResultStore
-from dualchecker.grid_report import read_labelled, student_answers, write_reports
+from dualchecker.grid_report import cell_labels, keep_cell, student_answers, write_reports
+from dualchecker.kept import read_records
 
 
-def rebuild(out: Path, row: dict[str, str]) -> tuple[float | None, float | None]:
+def rebuild(experiment: Experiment, row: dict[str, str]) -> tuple[float | None, float | None]:
     """Train the cell's final student again and keep its held-out answers; (reported, rebuilt)."""
-    cell = out / row["cell"]
+    cell = experiment.out / row["cell"]
     config = RunConfig.model_validate_json((cell / "config.json").read_text())
     settings = config.student.model_copy(update={"use_ray": False, "gold_reference": False})
+    dataset = next(d for d in experiment.grid.datasets if d.name == row["dataset"])
+    _, _, (_, labelled, _, held_out) = experiment.plan(
+        dataset, row["method"], int(row["n_shot"]), int(row["seed"])
+    )
+    texts = {r.id: r.text for r in labelled}
     result = final_students(
         config.task,
         settings,
         config.run.seed,
-        read_labelled(cell / "labels.jsonl"),
+        read_records(cell_labels(experiment.out, row), texts),
         [],
-        load_records(config.student.eval, config.task),
+        held_out,
         ResultStore(cell / "results.sqlite").synthetic(),
         predictions_dir=cell / "student_test",
     )
+    keep_cell(cell)
     reported = float(row["student_f1"]) if row.get("student_f1") else None
     return reported, result["teacher_labels"]["f1"]
 
@@ -55,7 +63,7 @@ def main() -> None:
     for row in rows:
         if student_answers(experiment.out, row).exists() or not row.get("student_f1"):
             continue
-        reported, rebuilt = rebuild(experiment.out, row)
+        reported, rebuilt = rebuild(experiment, row)
         print(
             f"{row['cell']}: student F1 reported {reported:.3f}, rebuilt {rebuilt:.3f}", flush=True
         )

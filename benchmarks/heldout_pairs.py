@@ -9,8 +9,8 @@ and on the rest. No LLM call, no model loaded.
     R=benchmarks/results/claims-0.5b-530; C=benchmarks/results/claims-0.5b-530-cal360
     T=teacher_quality-claims-qwen2.5-coder-0.5b-rows
     python benchmarks/heldout_pairs.py --n 530 --chosen-on 300 \
-        --row 360:$C/$T/dc5.json --row 120:$R/$T/dc5.json --row reference:$R/$T/reference.json \
-        --row 360z:$C/$T/dc0.json --row 120z:$R/$T/dc0.json \
+        --row 360:$C/$T/dc5.json.gz --row 120:$R/$T/dc5.json.gz --row reference:$R/$T/reference.json.gz \
+        --row 360z:$C/$T/dc0.json.gz --row 120z:$R/$T/dc0.json.gz \
         --pair 360,120 --pair 360,reference --pair 120,reference \
         --pair 360z,120z --pair 360z,reference \
         --out benchmarks/results/claims-0.5b-530-heldout.md
@@ -19,10 +19,11 @@ and on the rest. No LLM call, no model loaded.
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 from teacher_quality import KeptRows, bootstrap, claims
+
+from dualchecker.kept import read_json
 
 
 def main() -> None:
@@ -41,7 +42,7 @@ def main() -> None:
     rows = {}
     for spec in args.row:
         name, path = spec.split(":", 1)
-        kept = json.loads(Path(path).read_text(encoding="utf-8"))["result"]["labelled"]
+        kept = read_json(Path(path))["result"]["labelled"]
         rows[name] = [reader.record(r) for r in kept]
         if [r.id for r in rows[name]] != [r.id for r in inputs]:
             raise SystemExit(f"{path}: not the {args.n} records of this split, in order")

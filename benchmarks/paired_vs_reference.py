@@ -2,12 +2,12 @@
 
 `teacher_quality.py` pairs every row with zero-shot; the question "does DualChecker beat the
 logistic regression on the pool?" needs the same pairing against the reference. This reads the
-rows' per-record labels from a `*.partial.jsonl` the benchmark wrote, recomputes the reference
+rows' per-record labels from a `*.partial.jsonl.gz` the benchmark wrote, recomputes the reference
 exactly as the benchmark does (same records, same pool, same seed), and prints F1 differences
 with 95% bootstrap intervals.
 
     python benchmarks/paired_vs_reference.py \
-        benchmarks/results/teacher_quality-claims-qwen2.5-coder-1.5b.partial.jsonl
+        benchmarks/results/claims-1.5b/teacher_quality-claims-qwen2.5-coder-1.5b.partial.jsonl.gz
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from teacher_quality import bootstrap, claims, no_llm_reference  # noqa: E402
 
 from dualchecker.agents.embedders import SentenceTransformerEmbedder  # noqa: E402
 from dualchecker.agents.types import LabelledRecord  # noqa: E402
+from dualchecker.kept import read_lines  # noqa: E402
 
 
 def main() -> None:
@@ -34,7 +35,7 @@ def main() -> None:
     task, inputs, pool = claims(args.n, args.seed)
     reference = no_llm_reference(task, inputs, pool, SentenceTransformerEmbedder())
     rows: dict[str, dict[str, dict]] = {}
-    for line in args.partial.read_text().splitlines():
+    for line in read_lines(args.partial):
         item = json.loads(line)
         rows.setdefault(item["row"], {})[item["id"]] = item  # a rerun's row replaces the older
     print(f"{args.partial.name}: row − reference (logistic regression on MiniLM), paired")

@@ -1,13 +1,14 @@
 """How far can any combination of the 0.5B teacher and the pool's probe get on claims?
 
 Reads the per-record probabilities a finished `teacher_quality.py --dataset claims` run saved
-(`*.partial.jsonl`), recomputes the no-LLM reference (logistic regression on frozen MiniLM
+(`*.partial.jsonl.gz`), recomputes the no-LLM reference (logistic regression on frozen MiniLM
 embeddings of the whole pool), and fits the combination DualChecker fits on 120 pool examples,
 but here by 10-fold cross-validation on the labelled records themselves: an upper bound a run
 cannot reach (it uses their gold labels), that says whether the teacher carries information the
 probe lacks. Paired bootstrap intervals over the same records; no LLM call.
 
-    python benchmarks/stacking_headroom.py benchmarks/results/teacher_quality-claims-qwen2.5-coder-0.5b.partial.jsonl
+    python benchmarks/stacking_headroom.py \
+        benchmarks/results/claims-0.5b/teacher_quality-claims-qwen2.5-coder-0.5b.partial.jsonl.gz
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from sklearn.model_selection import StratifiedKFold
 from teacher_quality import claims  # the benchmark's own split: same records, same seed
 
 from dualchecker.agents.embedders import SentenceTransformerEmbedder
+from dualchecker.kept import read_lines
 
 EPS = 1e-4
 
@@ -62,7 +64,7 @@ def main() -> None:
 
     _, inputs, pool = claims(args.n, seed=0)
     rows: dict[str, dict[str, tuple[bool, float]]] = {}  # row -> id -> (final label, P(yes))
-    for line in args.partial.read_text().splitlines():
+    for line in read_lines(args.partial):
         item = json.loads(line)
         if item.get("probabilities"):  # rows without a distribution (verbalised) are left out
             said = (item["label"] == "yes", item["probabilities"]["yes"])

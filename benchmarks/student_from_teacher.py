@@ -1,7 +1,7 @@
 """Students trained on teacher labels: does the confidence cut keep the teacher's mistakes out?
 
 Reads the per-record answers that `teacher_quality.py` wrote for the environmental claims
-(`*.partial.jsonl`: id, teacher label, calibrated confidence, gold) and fine-tunes the packaged
+(`*.partial.jsonl.gz`: id, teacher label, calibrated confidence, gold) and fine-tunes the packaged
 MiniLM student, with several seeds, on the same records labelled five ways:
 - the human labels of those records (the like-for-like ceiling);
 - zero-shot teacher labels;
@@ -15,7 +15,7 @@ the labelled records are read only to train the ceiling and to report each train
 label accuracy; no teacher-label student sees them.
 
     python benchmarks/student_from_teacher.py \
-        benchmarks/results/claims-0.5b/teacher_quality-claims-qwen2.5-coder-0.5b.partial.jsonl
+        benchmarks/results/claims-0.5b/teacher_quality-claims-qwen2.5-coder-0.5b.partial.jsonl.gz
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 from dualchecker.adapters import ENV_CLAIMS, environmental_claims  # noqa: E402
 from dualchecker.agents.aligner import normalise_text  # noqa: E402
 from dualchecker.agents.student import gold_examples  # noqa: E402
+from dualchecker.kept import read_lines  # noqa: E402
 from dualchecker.training import StudentConfig, StudentExample  # noqa: E402
 from dualchecker.training.metrics import classification_scores  # noqa: E402
 from dualchecker.training.trainer import StudentTrainer  # noqa: E402
@@ -48,10 +49,9 @@ POSITIVE = ENV_CLAIMS.label_names.index(ENV_CLAIMS.positive)
 def read_rows(path: Path) -> dict[str, list[dict]]:
     """The partial file's answers, grouped by row name (the last run of a row wins)."""
     rows: dict[str, dict[str, dict]] = {}
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if line.strip():
-            item = json.loads(line)
-            rows.setdefault(item["row"], {})[item["id"]] = item
+    for line in read_lines(path):
+        item = json.loads(line)
+        rows.setdefault(item["row"], {})[item["id"]] = item
     return {name: list(items.values()) for name, items in rows.items()}
 
 
@@ -106,7 +106,9 @@ def interval(gold: np.ndarray, preds: np.ndarray, base: np.ndarray | None, reps:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("partial", type=Path, help="teacher_quality.py's *.partial.jsonl (claims)")
+    parser.add_argument(
+        "partial", type=Path, help="teacher_quality.py's *.partial.jsonl.gz (claims)"
+    )
     parser.add_argument("--dc-row", default="DualChecker 5-shot")
     parser.add_argument("--zero-row", default="zero-shot")
     parser.add_argument("--cuts", default="0.75,0.9", help="min_confidence values to compare")

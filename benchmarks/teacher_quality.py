@@ -11,8 +11,10 @@ records, one after the other in one process, with the LLM cache off so seconds a
 
 Columns: F1 with a 95% bootstrap interval over records, the paired difference with zero-shot,
 AUROC and ECE of the token-probability and the stated (verbalised) confidence side by side,
-re-prompt rate, re-prompt flips against gold, LLM calls and seconds per record, and the speed
-limit: prompt tokens actually computed / the model's measured prefill speed.
+re-prompt rate, re-prompt flips against gold, LLM calls and seconds per record, and the
+model's prefill speed on these prompts with nothing cached. No "prefill limit" (a row's prompt
+tokens at that speed): the usage llama.cpp reports counts every prompt token, also those it
+serves from its prefix cache, so such a limit is no bound (rows ran below it).
 
     python benchmarks/teacher_quality.py --dataset claims --model qwen2.5-coder-0.5b --n 300
 
@@ -53,6 +55,14 @@ from dualchecker.agents.types import LabelledRecord, Record, Task, Usage  # noqa
 from dualchecker.data import DataSource  # noqa: E402
 from dualchecker.evaluation import bootstrap_f1  # noqa: E402
 from dualchecker.graph.config import RunConfig, RunSettings, method  # noqa: E402
+from dualchecker.kept import (  # noqa: E402
+    read_json,
+    read_lines,
+    with_text,
+    without_text,
+    write_json,
+    write_lines,
+)
 from dualchecker.runner import Run  # noqa: E402
 
 DATA = Path(
@@ -95,7 +105,7 @@ def bootstrap(
 
 
 def prefill_speed(model: LocalLlamaChatModel, prompt: str, reps: int = 3) -> float:
-    """Prompt tokens per second with nothing cached (the limit on a label read)."""
+    """Prompt tokens per second with nothing cached (the speed of one uncached label read)."""
     llama = model._loaded()  # noqa: SLF001
     rates = []
     for _ in range(reps):
@@ -211,7 +221,8 @@ class KeptRows:
     Prompts are dropped: the table does not need them, and they are most of a row's size. So is
     the data's own text (the record, its quotes, the model's raw replies and rationales, which
     repeat it): the kept files sit in the repository, the data does not. Texts come back from
-    `records` on reading, quotes from their offsets.
+    `records` on reading, quotes from their offsets (`dualchecker.kept`). Rows are kept as
+    gzip-compressed JSON; a plain ``.json`` row kept before is read too.
     """
 
     def __init__(self, folder: Path, settings: dict, records: Iterable[Record] = ()) -> None:
@@ -219,13 +230,15 @@ class KeptRows:
         self.texts = {r.id: r.text for r in records}
 
     def _path(self, key: str) -> Path:
-        return self.folder / f"{key}.json"
+        path = self.folder / f"{key}.json.gz"
+        plain = self.folder / f"{key}.json"
+        return plain if plain.is_file() and not path.is_file() else path
 
     def load(self, key: str, shape: dict) -> dict | None:
         path = self._path(key)
         if not path.is_file():
             return None
-        kept = json.loads(path.read_text(encoding="utf-8"))
+        kept = read_json(path)
         if kept["settings"] != {**self.settings, **shape}:
             print(f"   {path} was measured with other settings: running it again", file=sys.stderr)
             return None
@@ -236,53 +249,20 @@ class KeptRows:
         }
 
     def save(self, key: str, shape: dict, result: dict) -> None:
-        self.folder.mkdir(parents=True, exist_ok=True)
-        labelled = [
-            _without_text(
-                r.model_copy(
-                    update={"attempts": [a.model_copy(update={"messages": []}) for a in r.attempts]}
-                ).model_dump(mode="json")
-            )
-            for r in result["labelled"]
-        ]
         body = {
             "settings": {**self.settings, **shape},
             "result": {
                 **{k: v for k, v in result.items() if k not in ("labelled", "usage")},
-                "labelled": labelled,
+                "labelled": [without_text(r) for r in result["labelled"]],
                 "usage": result["usage"].model_dump(mode="json") if "usage" in result else None,
             },
         }
-        self._path(key).write_text(json.dumps(body) + "\n", encoding="utf-8")
+        self._path(key).unlink(missing_ok=True)  # a plain row kept before gives way
+        write_json(self.folder / f"{key}.json.gz", body)
 
     def record(self, kept: dict) -> LabelledRecord:
-        """One kept record, its text and quotes restored."""
-        text = kept.get("text") or self.texts.get(kept["id"], "")
-        return LabelledRecord.model_validate(_quotes_from_offsets({**kept, "text": text}, text))
-
-
-def _without_text(value):
-    """A dumped record with every copy of the data's text blanked (ids, offsets, labels and
-    probabilities stay)."""
-    if isinstance(value, list):
-        return [_without_text(v) for v in value]
-    if not isinstance(value, dict):
-        return value
-    blank = {"text", "raw", "rationale"}
-    return {
-        k: "" if k in blank and isinstance(v, str) else _without_text(v) for k, v in value.items()
-    }
-
-
-def _quotes_from_offsets(value, text: str):
-    """Every span's quote cut back out of the record's text by its offsets."""
-    if isinstance(value, list):
-        return [_quotes_from_offsets(v, text) for v in value]
-    if not isinstance(value, dict):
-        return value
-    if {"type", "start", "end"} <= value.keys() and value.get("text") == "" and text:
-        return {**value, "text": text[value["start"] : value["end"]]}
-    return {k: _quotes_from_offsets(v, text) for k, v in value.items()}
+        """One kept record, its text and quotes restored (blank when `records` lacks it)."""
+        return with_text(kept, self.texts if kept["id"] in self.texts else None)
 
 
 def no_llm_reference(
@@ -443,12 +423,12 @@ def main() -> None:
                 result = run_row(
                     key, preset, task, rows_inputs, pool, backend, embedder, workdir, **overrides
                 )
-                if rate is None:  # the speed limit: this row's first prompt, nothing cached
+                if rate is None:  # the prefill speed: this row's first prompt, nothing cached
                     first = result["labelled"][0].attempts[0].messages
                     rate = prefill_speed(ChatBackend(model).model, _prompt_text(model, first))
                     kept.save("prefill", rate_shape, {"labelled": [], "rate": rate})
                 kept.save(key, shape, result)
-                _write_partial(out / f"{tag}.partial.jsonl", name, result)
+                _write_partial(out / f"{tag}.partial.jsonl.gz", name, result)
             else:
                 print(f"== {name}: kept from an earlier run", file=sys.stderr, flush=True)
             results.append((name, result))
@@ -478,26 +458,27 @@ def _prompt_text(model: LocalLlamaChatModel, messages: list[dict]) -> str:
 
 
 def _write_partial(path: Path, name: str, result: dict) -> None:
-    with path.open("a", encoding="utf-8") as handle:
-        for r in result["labelled"]:
-            handle.write(
-                json.dumps(
-                    {
-                        "row": name,
-                        "id": r.id,
-                        "gold": r.gold_label,
-                        "label": r.label,
-                        "confidence": r.confidence,
-                        "reprompted": r.reprompted,
-                        "before": r.before.label if r.before else None,
-                        "probabilities": r.attempts[-1].answer.probabilities
-                        if r.attempts and r.attempts[-1].answer
-                        else None,
-                        "spans": [s.key() for s in r.spans],
-                    }
-                )
-                + "\n"
+    """Each record's answer, one JSON line, appended to the benchmark's per-record file."""
+    lines = read_lines(path) if path.is_file() else []
+    for r in result["labelled"]:
+        lines.append(
+            json.dumps(
+                {
+                    "row": name,
+                    "id": r.id,
+                    "gold": r.gold_label,
+                    "label": r.label,
+                    "confidence": r.confidence,
+                    "reprompted": r.reprompted,
+                    "before": r.before.label if r.before else None,
+                    "probabilities": r.attempts[-1].answer.probabilities
+                    if r.attempts and r.attempts[-1].answer
+                    else None,
+                    "spans": [s.key() for s in r.spans],
+                }
             )
+        )
+    write_lines(path, lines)
 
 
 def _table(
@@ -519,8 +500,8 @@ def _table(
         "",
         "| row | n | teacher F1 [95% CI] | vs zero-shot [95% CI] | vs no-LLM reference [95% CI] | "
         "AUROC token | ECE token | AUROC stated | ECE stated | re-prompted | flips ✓/✗ | "
-        "calls/rec | s/rec | prefill limit s/rec |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "calls/rec | s/rec |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name, result in results:
         labelled = result["labelled"]
@@ -537,13 +518,12 @@ def _table(
         good, bad = flips(labelled)
         n = len(labelled)
         reprompted = sum(r.reprompted for r in labelled)
-        limit = f"{result['usage'].input_tokens / rate / n:.2f}" if rate else "–"
         fmt = lambda v: "–" if v is None else f"{v:.3f}"
         lines.append(
             f"| {name} | {n} | {f1:.3f} [{low:.3f}, {high:.3f}] | {paired or '–'} | {versus_ref} | "
             f"{fmt(rel['auroc_token'])} | {fmt(rel['ece_token'])} | {fmt(rel['auroc_verbal'])} | "
             f"{fmt(rel['ece_verbal'])} | {reprompted / n:.0%} | {good}/{bad} | "
-            f"{result['calls'] / n:.2f} | {result['seconds'] / n:.2f} | {limit} |"
+            f"{result['calls'] / n:.2f} | {result['seconds'] / n:.2f} |"
         )
         cal = result.get("calibration")
         if cal and "pool_f1" in cal:  # spans: what teacher, tagger and the two together scored
@@ -554,7 +534,7 @@ def _table(
                 f"{f['combined']:.3f} (CV) | keep ≥ {cal['keep']:.2f}, threshold "
                 f"{cal['threshold']:.2f}, tagger weight {cal['neighbour_weight']:.2f} | | "
                 f"{fmt(cal['pool_calibrated']['auroc'])} | {fmt(cal['pool_calibrated']['ece'])} "
-                "| | | | | | | |"
+                "| | | | | | |"
             )
         elif cal:
             lines.append(
@@ -563,7 +543,7 @@ def _table(
                 f"{cal['pool_calibrated']['accuracy']:.3f} | threshold {cal['threshold']:.2f}, "
                 f"neighbour weight {cal['neighbour_weight'] or 0:.2f}{_judged(cal)} | | "
                 f"{fmt(cal['pool_calibrated']['auroc'])} | {fmt(cal['pool_calibrated']['ece'])} "
-                "| | | | | | | |"
+                "| | | | | | |"
             )
     f1, low, high = bootstrap(task, ref)
     versus_zero = "–"
@@ -580,7 +560,7 @@ def _table(
     lines.append(
         f"| {name} | {len(ref)} | "
         f"{f1:.3f} [{low:.3f}, {high:.3f}] | {versus_zero} | – | "
-        f"{fmt(rel['auroc_token'])} | {fmt(rel['ece_token'])} | – | – | – | – | 0 | – | – |"
+        f"{fmt(rel['auroc_token'])} | {fmt(rel['ece_token'])} | – | – | – | – | 0 | – |"
     )
     return "\n".join(lines) + "\n"
 

@@ -2,7 +2,9 @@
 
 Every cell is an ordinary run directory (so it resumes), results are appended to a CSV as cells
 finish (so an interrupted grid picks up where it stopped), and the table and plots are redrawn
-from that CSV. The gold-label student is trained once per dataset and seed: it is the reference
+from that CSV and from each finished cell's per-record outputs, kept beside its run without the
+data's text (`grid_report.keep_cell`): a grid's results can be kept without its run
+directories. The gold-label student is trained once per dataset and seed: it is the reference
 every method's student is compared with.
 """
 
@@ -37,7 +39,8 @@ from dualchecker.graph.config import (
     StudentSettings,
     method,
 )
-from dualchecker.grid_report import gold_student_answers, write_reports
+from dualchecker.grid_report import gold_student_answers, keep_cell, write_reports
+from dualchecker.kept import write_records
 from dualchecker.runner import Run
 
 log = logging.getLogger(__name__)
@@ -505,6 +508,7 @@ class Experiment:
             fresh=stale,
         )
         summary = run.execute(progress=False)
+        keep_cell(Path(config.run.dir))  # what the report reads: no text, no run files
         teacher = summary.teacher or {}
         student = summary.student or {}
         cached = sum(
@@ -557,11 +561,11 @@ class Experiment:
 
     def gold_students(self) -> dict[tuple[str, int], float]:
         """The same student trained on the human labels of the same records (once per dataset/seed),
-        its held-out answers kept in ``gold_students/DATASET-seedN.jsonl``."""
+        its held-out answers kept without their text in ``gold_students/DATASET-seedN.jsonl.gz``."""
         path = self.out / "gold_students.json"
         known = json.loads(path.read_text()) if path.exists() else {}
-        from dualchecker.agents.student import gold_examples
-        from dualchecker.distill import student_config, write_predictions
+        from dualchecker.agents.student import gold_examples, scored_predictions
+        from dualchecker.distill import student_config
         from dualchecker.training.evaluate import train_and_evaluate
 
         for ds in self.grid.datasets:
@@ -580,7 +584,7 @@ class Experiment:
                     positive=positive,
                 )
                 if report.predictions:
-                    write_predictions(answers, task, held_out, report.predictions)
+                    write_records(answers, scored_predictions(task, held_out, report.predictions))
                 known[key] = report.f1
                 atomic_write_text(path, json.dumps(known, indent=2))
         return {(k.split("|")[0], int(k.split("|")[1])): v for k, v in known.items()}

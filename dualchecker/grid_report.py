@@ -4,6 +4,11 @@ Everything here reads back what the grid wrote (results.csv rows, each cell's la
 configuration, the final students' held-out answers), so a report can be redrawn, or a grid's
 folder copied and reported on, without running anything. Intervals are 95% bootstrap intervals
 with texts as the unit of resampling; paired differences match records by id.
+
+Each finished cell keeps its per-record outputs beside its run in the compact form of
+`dualchecker.kept` (ids, labels, offsets, gold and confidences, no text), and the report reads
+those: a grid's folder can be kept without its run directories and without the data's words.
+A cell finished before they were kept is read from its run's own files.
 """
 
 from __future__ import annotations
@@ -16,16 +21,46 @@ from dualchecker.agents.types import LabelledRecord, Task
 from dualchecker.data import atomic_write_text
 from dualchecker.evaluation import bootstrap_f1
 from dualchecker.graph.config import METHODS
+from dualchecker.kept import read_records, write_records
+
+LABELS_KEPT = "labels.kept.jsonl.gz"
+"""A cell's labelled records, kept without their text."""
+STUDENT_KEPT = "student_test.kept.jsonl.gz"
+"""A cell's final student's held-out answers, kept without their text."""
+
+
+def _kept_or_run(kept: Path, run: Path) -> Path:
+    """The kept file, or the run's own where only that one exists (a cell from before)."""
+    return run if run.exists() and not kept.exists() else kept
 
 
 def gold_student_answers(out: Path, dataset: str, seed: int | str) -> Path:
     """Where a grid keeps the gold-label student's held-out answers for one dataset and seed."""
-    return out / "gold_students" / f"{dataset}-seed{seed}.jsonl"
+    folder = out / "gold_students"
+    return _kept_or_run(
+        folder / f"{dataset}-seed{seed}.jsonl.gz", folder / f"{dataset}-seed{seed}.jsonl"
+    )
 
 
 def student_answers(out: Path, row: dict[str, str]) -> Path:
     """Where a cell keeps its final student's held-out answers (written since they are kept)."""
-    return out / row["cell"] / "student_test" / "teacher_labels.jsonl"
+    cell = out / row["cell"]
+    return _kept_or_run(cell / STUDENT_KEPT, cell / "student_test" / "teacher_labels.jsonl")
+
+
+def cell_labels(out: Path, row: dict[str, str]) -> Path:
+    """Where a cell keeps its labelled records."""
+    cell = out / row["cell"]
+    return _kept_or_run(cell / LABELS_KEPT, cell / "labels.jsonl")
+
+
+def keep_cell(cell: Path) -> None:
+    """Keep a finished cell's labels and final student's held-out answers (when it has them)
+    beside its run, without their text: what the report reads."""
+    write_records(cell / LABELS_KEPT, read_records(cell / "labels.jsonl"))
+    answers = cell / "student_test" / "teacher_labels.jsonl"
+    if answers.exists():
+        write_records(cell / STUDENT_KEPT, read_records(answers))
 
 
 def _f(value: Any) -> float | None:
@@ -37,7 +72,7 @@ def _f(value: Any) -> float | None:
 
 def cell_records(out: Path, row: dict[str, str]) -> tuple[Task, list[LabelledRecord]]:
     """A cell's task and labelled records, read back from its run directory."""
-    return _cell_task(out, row), read_labelled(out / row["cell"] / "labels.jsonl")
+    return _cell_task(out, row), read_records(cell_labels(out, row))
 
 
 def markdown_table(rows: list[dict[str, str]], out: Path | None = None) -> str:
@@ -165,12 +200,6 @@ def _paired_f1(task: Task, sides: list[tuple[list[LabelledRecord], list[Labelled
     return f"{d:+.3f} [{low:+.3f}, {high:+.3f}]"
 
 
-def read_labelled(path: Path) -> list[LabelledRecord]:
-    """Labelled records from a JSONL file (a cell's labels, a student's held-out answers)."""
-    with path.open(encoding="utf-8") as handle:
-        return [LabelledRecord.model_validate_json(line) for line in handle if line.strip()]
-
-
 def _cell_task(out: Path, row: dict[str, str]) -> Task:
     return Task.model_validate(json.loads((out / row["cell"] / "config.json").read_text())["task"])
 
@@ -187,7 +216,7 @@ def pooled_student_f1(
     ]
     if not paths or not all(p.exists() for p in paths):
         return None
-    pooled = [record for p in paths for record in read_labelled(p)]
+    pooled = [record for p in paths for record in read_records(p)]
     return bootstrap_f1(_cell_task(out, group[0]), pooled, clusters=[r.id for r in pooled])
 
 
@@ -211,7 +240,7 @@ def _paired_students(
         else:
             continue
         if student_answers(out, row).exists() and base.exists():
-            sides.append((read_labelled(student_answers(out, row)), read_labelled(base)))
+            sides.append((read_records(student_answers(out, row)), read_records(base)))
     return _paired_f1(_cell_task(out, group[0]), sides)
 
 

@@ -8,7 +8,6 @@ import pytest
 
 from dualchecker.agents.embedders import HashingEmbedder
 from dualchecker.agents.scripted import ScriptedChatModel
-from dualchecker.agents.types import LabelledRecord
 from dualchecker.errors import ConfigError
 from dualchecker.evaluation import bootstrap_f1
 from dualchecker.experiment import (
@@ -20,6 +19,7 @@ from dualchecker.experiment import (
 )
 from dualchecker.graph.config import METHODS
 from dualchecker.grid_report import cell_records
+from dualchecker.kept import read_records
 from dualchecker.training.testing import save_tiny_student
 from tests.shared_data import DATA
 
@@ -342,17 +342,14 @@ def test_final_students_keep_held_out_answers_that_give_intervals_and_pairs(tmp_
     rows = run_spec(tmp_path, spec)
     out = tmp_path / "grid"
     for row in rows:
-        answers = [json.loads(line) for line in student_answers(out, row).open()]
-        gold = [
-            json.loads(line)
-            for line in gold_student_answers(out, row["dataset"], row["seed"]).open()
-        ]
-        assert [a["id"] for a in answers] == [g["id"] for g in gold] and len(answers) == 6
-        assert all(a["gold_label"] or a["gold_spans"] for a in answers)  # scored against gold
+        answers = read_records(student_answers(out, row))
+        gold = read_records(gold_student_answers(out, row["dataset"], row["seed"]))
+        assert [a.id for a in answers] == [g.id for g in gold] and len(answers) == 6
+        assert all(a.gold_label or a.gold_spans for a in answers)  # scored against gold
         # the kept answers give back the F1 the run reported
         f1 = float(row["student_f1"])
         task, _ = cell_records(out, row)
-        point, _, _ = bootstrap_f1(task, [LabelledRecord(**a) for a in answers])
+        point, _, _ = bootstrap_f1(task, answers)
         assert point == pytest.approx(f1)
     table = (out / "results.md").read_text()
     line = next(x for x in table.splitlines() if x.startswith("| bin | aligner | 2 |"))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib.util
-import json
 import math
 from pathlib import Path
 
@@ -13,6 +12,7 @@ from dualchecker.agents.backends import ChatBackend
 from dualchecker.agents.embedders import HashingEmbedder
 from dualchecker.agents.scripted import ScriptedChatModel
 from dualchecker.agents.types import Attempt, LabelledRecord, Record, Span, Usage
+from dualchecker.kept import read_json, read_lines
 from tests.fakes import BINARY, current_text, toy_records
 
 SCRIPT = Path(__file__).parents[2] / "benchmarks" / "teacher_quality.py"
@@ -72,11 +72,11 @@ def test_kept_rows_drop_prompts_and_are_read_back_only_under_the_same_settings(b
     assert back["labelled"][0].label == "yes" and back["labelled"][0].confidence == 0.8
     assert back["labelled"][0].attempts[0].messages == []
     assert (back["seconds"], back["calls"], back["usage"].input_tokens) == (12.5, 3, 40)
-    assert "long prompt" not in (tmp_path / "rows" / "zero.json").read_text()
+    assert "long prompt" not in "".join(read_lines(tmp_path / "rows" / "zero.json.gz"))
     assert kept.load("zero", {"row": "zero", "calibration_size": 360}) is None
     other = benchmark.KeptRows(tmp_path / "rows", {"dataset": "claims", "n": 2})
     assert other.load("zero", {"row": "zero"}) is None
-    saved = json.loads((tmp_path / "rows" / "zero.json").read_text())
+    saved = read_json(tmp_path / "rows" / "zero.json.gz")
     assert saved["settings"] == {"dataset": "claims", "n": 1, "row": "zero"}
 
 
@@ -96,7 +96,7 @@ def test_kept_rows_hold_no_data_text_and_get_it_back_from_the_records(benchmark,
     )
     kept = benchmark.KeptRows(tmp_path / "rows", {"n": 1}, [Record(id="s1", text=text)])
     kept.save("dc0", {"row": "dc0"}, {"labelled": [record], "usage": Usage()})
-    saved = (tmp_path / "rows" / "dc0.json").read_text()
+    saved = "".join(read_lines(tmp_path / "rows" / "dc0.json.gz"))
     assert "port" not in saved and "exports" not in saved  # no copy of the data's words
     back = kept.load("dc0", {"row": "dc0"})["labelled"][0]
     assert back.text == text
