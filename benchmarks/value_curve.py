@@ -32,6 +32,7 @@ from dualchecker.agents.types import LabelledRecord, Record, Task
 from dualchecker.data import DataSource, atomic_write_text, read_labels_jsonl
 from dualchecker.distill import student_config, train_students
 from dualchecker.graph.config import RunConfig, RunSettings, StudentSettings, method
+from dualchecker.kept import write_json
 from dualchecker.protocol import nested_pool, splits, unlabelled_and_candidates
 from dualchecker.runner import Run
 
@@ -184,7 +185,7 @@ def run_cell(
     dataset: str, data_dir: Path, name: str, size: int, seed: int, backend, embedder
 ) -> Path:
     """One cell end to end; returns its kept file (skipped when it exists)."""
-    out = RESULTS / dataset / f"{name}__pool{size}__seed{seed}.json"
+    out = RESULTS / dataset / f"{name}__pool{size}__seed{seed}.json.gz"
     if out.exists():
         return out
     started = time.perf_counter()
@@ -236,20 +237,19 @@ def write_cell(out, data, summary, labelled, lr_labels, students, seconds) -> No
         "seconds": round(seconds, 1),
         "seconds_by_phase": summary.seconds_by_phase,
     }
-    atomic_write_text(out, json.dumps(body) + "\n")
+    write_json(out, body)
 
 
 def write_ids(dataset: str, data_dir: Path) -> None:
     """The unlabelled and evaluation ids with their gold, once per dataset (no text)."""
     data = CellData(dataset, data_dir, 32, 0)
-    path = RESULTS / dataset / "ids.json"
+    path = RESULTS / dataset / "ids.json.gz"
     body = {
         "task": data.task.model_dump(mode="json"),
         "unlabelled": [[r.id, truth(data.task, r)] for r in data.unlabelled],
         "evaluation": [[r.id, truth(data.task, r)] for r in data.evaluation],
     }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(path, json.dumps(body) + "\n")
+    write_json(path, body)
 
 
 def main() -> None:

@@ -10,13 +10,13 @@ untouched records, pooled over seeds (a record scored in two seeds is resampled 
 from __future__ import annotations
 
 import argparse
-import json
 import re
 from collections import defaultdict
 from pathlib import Path
 
 from dualchecker.agents.types import LabelledRecord, Span, Task
 from dualchecker.evaluation import bootstrap_f1
+from dualchecker.kept import read_json
 
 ROOT = Path(__file__).resolve().parent
 RESULTS = ROOT / "results" / "value_curve"
@@ -35,7 +35,7 @@ STUDENTS = {
     "ceiling": "ceiling (pool + gold)",
 }
 POOL_ONLY = ("pool_lr", "pool_only")
-CELL = re.compile(r"(?P<method>.+)__pool(?P<size>\d+)__seed(?P<seed>\d+)\.json")
+CELL = re.compile(r"(?P<method>.+)__pool(?P<size>\d+)__seed(?P<seed>\d+)\.json\.gz")
 
 
 def as_record(task: Task, rid: str, gold, said) -> LabelledRecord:
@@ -52,13 +52,13 @@ def as_record(task: Task, rid: str, gold, said) -> LabelledRecord:
 
 def load(dataset: str) -> tuple[Task, dict, dict]:
     """The dataset's task, ids with gold, and cells by (method, size) then seed."""
-    ids = json.loads((RESULTS / dataset / "ids.json").read_text())
+    ids = read_json(RESULTS / dataset / "ids.json.gz")
     cells: dict = defaultdict(dict)
-    for path in sorted((RESULTS / dataset).glob("*.json")):
+    for path in sorted((RESULTS / dataset).glob("*.json.gz")):
         match = CELL.fullmatch(path.name)
         if match:
             key = (match["method"], int(match["size"]))
-            cells[key][int(match["seed"])] = json.loads(path.read_text())
+            cells[key][int(match["seed"])] = read_json(path)
     return Task.model_validate(ids["task"]), ids, cells
 
 
@@ -221,7 +221,9 @@ def main() -> None:
     parser.add_argument("--datasets", nargs="+", default=None)
     parser.add_argument("--out", type=Path, default=DOCS / "value_curve.md")
     args = parser.parse_args()
-    names = args.datasets or sorted(p.name for p in RESULTS.iterdir() if (p / "ids.json").exists())
+    names = args.datasets or sorted(
+        p.name for p in RESULTS.iterdir() if (p / "ids.json.gz").exists()
+    )
     sections = []
     for name in names:
         text, points = tables(name)
