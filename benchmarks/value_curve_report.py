@@ -219,7 +219,7 @@ def plot(dataset: str, points: dict, path: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--datasets", nargs="+", default=None)
-    parser.add_argument("--out", type=Path, default=DOCS / "value_curve.md")
+    parser.add_argument("--out", type=Path, default=DOCS / "results.md")
     args = parser.parse_args()
     names = args.datasets or sorted(
         p.name for p in RESULTS.iterdir() if (p / "ids.json.gz").exists()
@@ -230,8 +230,32 @@ def main() -> None:
         image = DOCS / "img" / f"value-curve-{name}.png"
         plot(name, points, image)
         sections.append(f"{text}\n\n![{name}](img/{image.name})\n")
-    args.out.write_text("\n".join(sections), encoding="utf-8")
-    print(args.out.read_text(encoding="utf-8"))
+    body = "\n".join([INTRO, *sections])
+    replace_section(args.out, body)
+    print(body)
+
+
+START, END = "<!-- value-curve:start -->", "<!-- value-curve:end -->"
+INTRO = """## The users' regime: a small human pool, a large unlabelled set
+
+Written by `benchmarks/value_curve_report.py` from the kept cells of `benchmarks/value_curve.py`
+(embedded Qwen2.5-Coder-0.5B, 0 shots, re-prompts and template refinement off; MiniLM students,
+3 epochs at 1e-4; `docs/protocol.md` for the splits; the calibration form and decision rule
+chosen on the development split by `benchmarks/value_curve_choose.py`). Labelling F1 is on the
+unlabelled set (its gold read only to score), student F1 on the untouched records.
+"""
+
+
+def replace_section(path: Path, body: str) -> None:
+    """Put `body` between the section's markers in `path` (appended the first time)."""
+    text = path.read_text(encoding="utf-8") if path.exists() else "# Results\n"
+    block = f"{START}\n{body}\n{END}"
+    if START in text and END in text:
+        head, rest = text.split(START, 1)
+        text = head + block + rest.split(END, 1)[1]
+    else:
+        text = text.rstrip("\n") + "\n\n" + block + "\n"
+    path.write_text(text, encoding="utf-8")
 
 
 if __name__ == "__main__":
