@@ -189,3 +189,21 @@ def test_without_held_out_data_the_pool_answers_the_question_out_of_fold(tmp_pat
     assert summary.comparison.n == 18 and summary.comparison.on == "the 18 pool examples, 3-fold"
     assert [d.baseline for d in summary.comparison.against] == ["pool_only"]
     assert "on 18 the 18 pool examples" not in format_summary(summary)
+
+
+def test_the_online_student_replays_the_human_pool_beside_the_teachers_labels():
+    from dualchecker.agents.student import StudentAgent
+    from tests.fakes import SpyTrainer
+
+    pool, inputs = corpus("p", 4), corpus("u", 3, gold=False)
+    spy = SpyTrainer()
+    agent = StudentAgent(BINARY, spy, weighting="confidence", human_pool=pool)
+    assert [(e.id, e.label, e.weight) for e in spy.remembered] == [
+        ("p0", 1, 1.0),
+        ("p1", 0, 1.0),
+        ("p2", 1, 1.0),
+        ("p3", 0, 1.0),
+    ]
+    agent.train([answered(r, "yes", 0.6) for r in inputs])
+    assert [(e.id, e.weight) for e in spy.seen] == [("u0", 0.6), ("u1", 0.6), ("u2", 0.6)]
+    assert not StudentAgent(BINARY, SpyTrainer()).trainer.remembered  # no pool, nothing replayed
