@@ -49,6 +49,8 @@ class ServerLog:
     lock: threading.Condition = field(default_factory=threading.Condition)
     in_flight: int = 0
     max_in_flight: int = 0
+    hold_timeouts: int = 0
+    """Requests released by the hold's timeout rather than by enough requests in flight."""
 
     def enter(self) -> None:
         with self.lock:
@@ -65,7 +67,8 @@ class ServerLog:
         """Hold a request until ``n`` are in flight (or ``timeout_s`` passes): a deterministic
         test of concurrency on a busy machine, where a fixed delay may not overlap them."""
         with self.lock:
-            self.lock.wait_for(lambda: self.in_flight >= n, timeout=timeout_s)
+            if not self.lock.wait_for(lambda: self.in_flight >= n, timeout=timeout_s):
+                self.hold_timeouts += 1
 
     def answered(self, kind: str | None = None) -> list[Served]:
         with self.lock:

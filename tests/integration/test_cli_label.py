@@ -10,7 +10,9 @@ import subprocess
 import sys
 import time
 
+import pytest
 import yaml
+from sklearn.metrics import f1_score, precision_score
 
 from tests.fakes import teacher_answers_since_last_start
 from tests.shared_data import data_file
@@ -87,15 +89,31 @@ def test_label_writes_valid_jsonl(tmp_path):
     )
     assert done.returncode == 0, done.stderr
     assert "teacher F1" in done.stdout and "labels:" in done.stdout
-    rows = [
-        json.loads(line) for line in (tmp_path / "run" / "labels.jsonl").read_text().splitlines()
-    ]
+    run_dir = tmp_path / "run"
+    rows = [json.loads(line) for line in (run_dir / "labels.jsonl").read_text().splitlines()]
     assert len(rows) == 24 and len({r["id"] for r in rows}) == 24
-    for row in rows:
-        assert row["label"] in ("yes", "no") and 0 <= row["confidence"] <= 1
-        assert row["gold_label"] in ("yes", "no")
+    # every label is one the teacher gave, with its own confidence; the unsure one re-prompted
+    replies = {(a["label"], a["confidence"] / 100) for a in map(json.loads, REPLIES)}
+    assert all((r["label"], r["confidence"]) in replies for r in rows)
     reprompted = [r for r in rows if r["reprompted"]]
     assert reprompted and all(r["before"]["confidence"] == 0.4 for r in reprompted)
+    assert all(r["confidence"] != 0.4 for r in rows if not r["reprompted"])
+    # the summary's scores and counts are those of the rows and events it wrote, recounted here
+    summary = json.loads((run_dir / "summary.json").read_text())
+    gold = [r["gold_label"] == "yes" for r in rows]
+    said = [r["label"] == "yes" for r in rows]
+    assert summary["teacher"]["f1"] == pytest.approx(f1_score(gold, said))
+    assert summary["teacher"]["precision"] == pytest.approx(precision_score(gold, said))
+    assert f"teacher F1 {f1_score(gold, said):.3f}" in done.stdout
+    before_right = [r["before"]["label"] == r["gold_label"] for r in reprompted]
+    now_right = [r["label"] == r["gold_label"] for r in reprompted]
+    flips = summary["reprompt_flips"]
+    assert flips["wrong_to_right"] == sum(n and not b for b, n in zip(before_right, now_right))
+    assert flips["right_to_wrong"] == sum(b and not n for b, n in zip(before_right, now_right))
+    events = [json.loads(line) for line in (run_dir / "events.jsonl").read_text().splitlines()]
+    answers = sum(e["agent"] == "teacher" and e["kind"] == "answer" for e in events)
+    assert answers == len(rows) + len(reprompted)  # one answer a record, one more a re-prompt
+    assert summary["llm_calls"] == answers + sum(e["kind"] == "rationale" for e in events)
 
 
 def stored_ids(run_dir) -> set[str]:

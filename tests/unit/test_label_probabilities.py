@@ -8,6 +8,7 @@ import math
 
 import numpy as np
 import pytest
+from sklearn.metrics import f1_score, roc_auc_score
 
 from dualchecker.agents.backends import ChatBackend
 from dualchecker.agents.calibration import (
@@ -24,6 +25,7 @@ from dualchecker.agents.scripted import ScriptedChatModel
 from dualchecker.agents.teacher import Teacher
 from dualchecker.agents.types import LabelDef, Record, Task
 from dualchecker.data import DataSource
+from dualchecker.events import read_events
 from dualchecker.graph.config import RunConfig, RunSettings, method
 from dualchecker.runner import Run, format_summary
 from tests.fakes import BINARY, current_text, records
@@ -147,38 +149,6 @@ def test_threshold_rule_reprompts_below_target_but_never_more_than_the_cap():
     assert (conf < capped).sum() == 2  # the cap: at most 20% of the pool re-prompted
 
 
-POOL = records(
-    [
-        (f"p{i}", text, label)
-        for i, (text, label) in enumerate(
-            [
-                ("We cut carbon emissions at every plant.", "yes"),
-                ("Our solar farm doubled output.", "yes"),
-                ("We recycle all packaging.", "yes"),
-                ("Revenue grew in the third quarter.", "no"),
-                ("The board met twice.", "no"),
-                ("Sales fell in Asia.", "no"),
-                ("A new CFO was hired.", "no"),
-                ("Margins improved on pricing.", "no"),
-                ("Our fleet now runs on biofuel.", "yes"),
-                ("Dividends rose by 5 percent.", "no"),
-                ("We planted a million trees.", "yes"),
-                ("Costs were flat year on year.", "no"),
-            ]
-            * 3
-        )
-    ]
-)
-
-
-def leaning_teacher(messages):
-    """Says "yes" to everything, more strongly when the text is green: a biased 0.5B in small."""
-    text = current_text(messages).lower()
-    green = any(w in text for w in ("carbon", "solar", "recycle", "biofuel", "trees", "wind"))
-    p = 0.9 if green else 0.7
-    return {" yes": math.log(p), " no": math.log(1 - p)}
-
-
 def dualchecker_run(tmp_path, logprobs, inputs, pool, *, batch_size: int, **method_fields):
     """The dualchecker method without the student, executed with a teacher whose label
     probabilities come from `logprobs`; returns the run and its summary."""
@@ -195,26 +165,77 @@ def dualchecker_run(tmp_path, logprobs, inputs, pool, *, batch_size: int, **meth
     return run, run.execute(progress=False)
 
 
-def test_calibrated_run_fixes_the_bias_and_records_where_confidence_came_from(tmp_path):
-    inputs = records(
-        [
-            ("i1", "Our plants run on wind power.", "yes"),
-            ("i2", "Profit rose in the second half.", "no"),
-            ("i3", "We cut carbon by half.", "yes"),
-            ("i4", "The CEO spoke.", "no"),
-        ]
-    )
+def noisy_block(block: int) -> list[Record]:
+    """Twenty distinct texts: plain green claims and plain business news, claims the teacher's
+    keywords miss or mistake, and hedged texts whose human label no word in them decides."""
+    rows = []
+    for j in range(20):
+        i = 20 * block + j
+        if j < 6:
+            rows.append((f"a{i}", f"We cut carbon emissions at plant {i}.", "yes"))
+        elif j < 13:
+            rows.append((f"b{i}", f"Revenue grew in region {i} this year.", "no"))
+        elif j == 13:  # a claim without a green keyword: the teacher says no
+            rows.append((f"c{i}", f"We restored the wetlands near site {i}.", "yes"))
+        elif j == 14:  # a keyword without a claim: the teacher says yes
+            rows.append((f"d{i}", f"Our carbon fibre bikes sold well in shop {i}.", "no"))
+        else:
+            label = "yes" if j % 2 else "no"
+            rows.append((f"e{i}", f"We may look at solar options for depot {i}.", label))
+    return records(rows)
+
+
+def noisy_teacher(messages):
+    """Leans to "yes" on every text, by a keyword rule that knows no gold: surest on a green
+    keyword, torn on a hedge, least sure on the rest. Wrong on the "c" and "d" texts."""
+    text = current_text(messages).lower()
+    if " may " in text:
+        p = 0.78
+    elif any(w in text for w in ("carbon", "solar", "recycl", "wind")):
+        p = 0.9
+    else:
+        p = 0.65
+    return {" yes": math.log(p), " no": math.log(1 - p)}
+
+
+def test_calibration_undoes_a_noisy_teachers_bias_and_reprompts_the_torn_answers(tmp_path):
+    pool = [r for b in range(2) for r in noisy_block(b)]
+    inputs = noisy_block(2)
     run, summary = dualchecker_run(
-        tmp_path, leaning_teacher, inputs, POOL, batch_size=2, n_shot=2, calibration_size=30
+        tmp_path,
+        noisy_teacher,
+        inputs,
+        pool,
+        batch_size=10,
+        n_shot=2,
+        calibration_size=40,
+        neighbour_vote=False,  # the teacher's calibration alone: no pool probe to lean on
     )
-    labelled = {r.id: r for r in run.store.all()}
-    assert [labelled[i].label for i in ("i1", "i2", "i3", "i4")] == ["yes", "no", "yes", "no"]
-    assert summary.teacher["f1"] == 1.0
-    first = labelled["i2"].attempts[0].answer
-    assert first.confidence_source == "token_probability"
-    assert first.raw_probabilities["yes"] == pytest.approx(0.7)  # the model's own lean is kept
-    calibration = json.loads((tmp_path / "run" / "events.jsonl").read_text().splitlines()[1])
-    assert calibration["agent"] == "calibration" and calibration["data"]["answered"] == 30
+    labelled = sorted(run.store.all(), key=lambda r: r.id)
+    gold = np.array([r.gold_label == "yes" for r in labelled])
+    first = [r.attempts[0].answer for r in labelled]
+    assert all(a.confidence_source == "token_probability" for a in first)
+    raw_yes = np.array([a.raw_probabilities["yes"] > 0.5 for a in first])
+    said_yes = np.array([r.label == "yes" for r in labelled])
+    assert raw_yes.all()  # the raw answers, kept beside the calibrated ones, all lean to yes
+    # calibrated, the teacher says yes about as often as the humans do, and is right more often
+    assert abs(said_yes.mean() - gold.mean()) < 0.2
+    assert (said_yes == gold).mean() > (raw_yes == gold).mean() + 0.2
+    # the calibrated confidence says how often the answer is right, and ranks right above wrong
+    right = said_yes == gold
+    confidence = np.array([r.confidence for r in labelled])
+    raw_confidence = np.array([max(a.raw_probabilities.values()) for a in first])
+    raw_gap = abs(raw_confidence.mean() - (raw_yes == gold).mean())
+    assert abs(confidence.mean() - right.mean()) < raw_gap / 3
+    assert roc_auc_score(right, confidence) > 0.65
+    # the checker's calibrated threshold re-prompts the torn (hedged) answers, and only those
+    reprompted = {r.id for r in labelled if r.reprompted}
+    assert reprompted == {r.id for r in labelled if r.id.startswith("e")}
+    # no gold reaches the labels: what the teacher's words get wrong stays wrong
+    assert all(not right[k] for k, r in enumerate(labelled) if r.id[0] in "cd")
+    fitted = next(e for e in read_events(tmp_path / "run" / "events.jsonl") if e.kind == "fitted")
+    assert fitted.agent == "calibration" and fitted.data["answered"] == 40
+    assert summary.teacher["f1"] == pytest.approx(f1_score(gold, said_yes), abs=1e-9)
 
 
 def test_two_spans_of_one_type_round_trip_through_teacher_bio_and_scoring(tmp_path):
@@ -385,7 +406,7 @@ def test_calibration_sample_is_larger_for_labels_than_for_spans_unless_set():
     from dualchecker.adapters import CNC_SPANS, ENV_CLAIMS
 
     preset = method("dualchecker")
-    assert preset.calibration_examples(ENV_CLAIMS) == 360  # held-out gain over 120 (README)
-    assert preset.calibration_examples(CNC_SPANS) == 120  # a span answer costs several calls
+    # a span answer costs several calls (one per quote scored), a label answer one
+    assert preset.calibration_examples(ENV_CLAIMS) > preset.calibration_examples(CNC_SPANS) >= 10
     chosen = method("dualchecker", calibration_size=50)
     assert chosen.calibration_examples(ENV_CLAIMS) == chosen.calibration_examples(CNC_SPANS) == 50

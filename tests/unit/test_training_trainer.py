@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from sklearn.metrics import accuracy_score, f1_score, precision_score
 
 from dualchecker.training import (
     CharSpan,
@@ -174,16 +175,33 @@ def test_save_and_load_keep_predictions_replay_and_lr(tiny, tmp_path):
     assert loaded.config.span_types == ["cause", "effect"]
 
 
+def span_prf(gold: list[list[CharSpan]], said: list[list[CharSpan]]) -> tuple[float, ...]:
+    """Exact-match micro precision, recall and F1, counted here from the spans themselves."""
+    hits = sum(len({s.key() for s in g} & {s.key() for s in p}) for g, p in zip(gold, said))
+    n_said, n_gold = sum(len(p) for p in said), sum(len(g) for g in gold)
+    precision, recall = hits / n_said if n_said else 0.0, hits / n_gold
+    return precision, recall, 2 * hits / (n_said + n_gold)
+
+
 def test_train_and_evaluate_reports_headline_and_throughput(tiny):
     config = StudentConfig(
         model=tiny, task="classification", num_labels=2, learning_rate=1e-2, train_batch_size=8
     )
-    report = train_and_evaluate(config, claims(), claims()[:6], epochs=2)
-    assert report.f1 == report.scores["f1"] and 0 <= report.f1 <= 1
-    assert (report.n_train, report.n_test, report.fit.steps) == (8, 6, 2)
-    assert report.train_samples_per_s > 0
+    test = [ex.model_copy(update={"text": f"a {w} summary"}) for ex, w in zip(claims(), WORDS)]
+    report = train_and_evaluate(config, claims(), test[:6], epochs=16)
+    assert (report.n_train, report.n_test, report.fit.steps) == (8, 6, 16)
+    assert report.fit.epoch_losses[-1] < report.fit.epoch_losses[0] / 2
+    # the scores are those of the answers it kept, in the test examples' order
+    gold, said = [ex.label for ex in test[:6]], [p.label for p in report.predictions]
+    assert report.f1 == report.scores["f1"] == pytest.approx(f1_score(gold, said, zero_division=0))
+    assert report.scores["precision"] == pytest.approx(precision_score(gold, said, zero_division=0))
+    assert report.scores["accuracy"] == pytest.approx(accuracy_score(gold, said))
+    assert report.train_samples_per_s == pytest.approx(8 * 16 / report.train_seconds)
     spans = StudentConfig(
         model=tiny, task="spans", span_types=["cause", "effect"], learning_rate=1e-2
     )
-    report = train_and_evaluate(spans, causal(), causal(), epochs=1)
-    assert {"f1", "precision", "recall", "token_f1"} <= set(report.scores)
+    held_out = causal()[::2]
+    report = train_and_evaluate(spans, causal()[1::2], held_out, epochs=1)
+    found = span_prf([ex.spans for ex in held_out], [p.spans for p in report.predictions])
+    assert [report.scores[k] for k in ("precision", "recall", "f1")] == pytest.approx(found)
+    assert "token_f1" in report.scores
