@@ -213,8 +213,13 @@ def test_calibrated_run_fixes_the_bias_and_records_where_confidence_came_from(tm
     first = labelled["i2"].attempts[0].answer
     assert first.confidence_source == "token_probability"
     assert first.raw_probabilities["yes"] == pytest.approx(0.7)  # the model's own lean is kept
-    calibration = json.loads((tmp_path / "run" / "events.jsonl").read_text().splitlines()[1])
-    assert calibration["agent"] == "calibration" and calibration["data"]["answered"] == 30
+    events = [json.loads(line) for line in (tmp_path / "run" / "events.jsonl").open()]
+    fitted = [e for e in events if e["agent"] == "calibration" and e["kind"] == "fitted"]
+    assert len(fitted) == 1 and fitted[0]["data"]["answered"] == 30
+    # each pool answer is logged as a calibration call, before the fit and the labelling
+    answers = [e for e in events if e["agent"] == "calibration" and e["kind"] == "answer"]
+    assert len(answers) == 30 and all(e["record_id"] is None for e in answers)
+    assert max(e["seq"] for e in answers) < fitted[0]["seq"]
 
 
 def test_two_spans_of_one_type_round_trip_through_teacher_bio_and_scoring(tmp_path):
