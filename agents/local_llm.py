@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import importlib.util
 import logging
-import math
-import os
 import threading
 import time
 from collections.abc import Sequence
@@ -37,6 +35,7 @@ from langchain_core.runnables import Runnable, RunnableMap, RunnablePassthrough
 from langchain_core.utils.function_calling import convert_to_json_schema
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
+from dualchecker.agents.cores import CoreWatch, free_cores
 from dualchecker.agents.model_files import KNOWN_MODELS, resolve_gguf
 from dualchecker.errors import DualCheckerError
 
@@ -116,9 +115,13 @@ class LocalLlamaChatModel(BaseChatModel):
     n_ctx: int = Field(4096, gt=0)
     """Context window in tokens."""
     n_threads: int | None = Field(None, gt=0)
-    """CPU threads; default: the cores not busy at load time (`free_cores`). llama.cpp's threads
-    wait on each other, and on an oversubscribed CPU all-core decoding was ~10x slower than one
-    thread."""
+    """CPU threads, pinned; default: the cores other processes leave free (`free_cores`), at load
+    and again as the run goes (`follow_cores_s`). llama.cpp's threads wait on each other, and on
+    an oversubscribed CPU all-core decoding was ~10x slower than one thread."""
+    follow_cores_s: float = Field(30.0, ge=0.0)
+    """Without `n_threads`: between calls, at most this often (seconds), the threads are set to
+    the cores others left free since the last look, so a load that was there at start-up does
+    not keep the model on one thread for hours; 0 = chosen once, at load."""
     n_gpu_layers: int = 0
     """Layers offloaded to a GPU; -1 = all."""
     chat_format: str | None = None
@@ -140,6 +143,7 @@ class LocalLlamaChatModel(BaseChatModel):
 
     _llama: Any = PrivateAttr(default=None)
     _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
+    _watch: CoreWatch | None = PrivateAttr(default=None)
 
     @classmethod
     def from_spec(
@@ -289,10 +293,25 @@ class LocalLlamaChatModel(BaseChatModel):
         return params
 
     def _loaded(self) -> Any:
-        """The ``Llama`` instance, created on first use (call with the lock held)."""
+        """The ``Llama`` instance, created on first use, its threads following the free cores
+        (call with the lock held)."""
         if self._llama is None:
             self._llama = self._load()
+            if self.n_threads is None and self.follow_cores_s > 0:
+                self._watch = CoreWatch(self.follow_cores_s)
+        elif self._watch is not None:
+            self._follow_cores(self._llama, self._watch.free())
         return self._llama
+
+    @staticmethod
+    def _follow_cores(llama: Any, free: int | None) -> None:
+        """Set a live context's threads to `free` (llama.cpp lets a context change them)."""
+        if free is None or free == llama.n_threads:
+            return
+        logger.info("llama.cpp threads %d -> %d (the cores now free)", llama.n_threads, free)
+        llama._ctx.set_n_threads(free, free)  # noqa: SLF001 - llama_set_n_threads on the context
+        llama.n_threads = llama.n_threads_batch = free
+        llama.context_params.n_threads = llama.context_params.n_threads_batch = free
 
     def _load(self) -> Any:
         try:
@@ -381,42 +400,6 @@ class LocalLlamaChatModel(BaseChatModel):
             [RunnablePassthrough.assign(parsed=lambda _: None)], exception_key="parsing_error"
         )
         return RunnableMap(raw=llm) | parsed
-
-
-def free_cores(window_s: float = 0.3) -> int:
-    """Cores other processes are not using: the core count less the cores they kept busy over a
-    short window (this process's own work excluded), at least one. On an idle 2-core machine
-    that is 2; with another process busy, 1, which avoids the ~10x slowdown of llama.cpp
-    threads waiting for a core someone else holds. Off Linux: the 1-minute load average."""
-    cores = os.cpu_count() or 1
-    try:
-        busy = _others_busy_cores(window_s)
-    except OSError:
-        try:
-            busy = os.getloadavg()[0]
-        except (OSError, AttributeError):
-            busy = 0.0
-    return max(1, min(cores, cores - math.ceil(busy - 0.3)))  # a little noise is not a busy core
-
-
-def _others_busy_cores(window_s: float) -> float:
-    def sample() -> tuple[int, int, int]:
-        with open("/proc/stat", encoding="ascii") as handle:
-            fields = [int(v) for v in handle.readline().split()[1:]]
-        idle = fields[3] + (fields[4] if len(fields) > 4 else 0)
-        with open("/proc/self/stat", encoding="ascii") as handle:
-            own = handle.read().rsplit(")", 1)[1].split()
-        return sum(fields), idle, int(own[11]) + int(own[12])  # utime + stime
-
-    total0, idle0, own0 = sample()
-    time.sleep(window_s)
-    total1, idle1, own1 = sample()
-    elapsed = total1 - total0
-    if elapsed <= 0:
-        return 0.0
-    cores = os.cpu_count() or 1
-    busy = (elapsed - (idle1 - idle0) - (own1 - own0)) / elapsed * cores
-    return max(0.0, busy)
 
 
 class ScoredContinuations(NamedTuple):

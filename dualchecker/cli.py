@@ -139,6 +139,7 @@ def demo(
     run_dir: Path = typer.Option(Path("runs/quickstart"), help="Where runs are written."),
     fresh: bool = typer.Option(False, help="Start over instead of resuming."),
     ray: bool = typer.Option(True, help="Train the student in a Ray actor."),
+    progress: bool = typer.Option(True, help="Show progress bars and what each phase does."),
 ) -> None:
     """Run DualChecker end to end on packaged data with the embedded local LLM (no API key)."""
     from dualchecker.demo import QUICKSTART, run_demo
@@ -147,7 +148,7 @@ def demo(
     if dataset not in QUICKSTART:
         _fail(DualCheckerError(f"unknown quickstart dataset {dataset!r}; choose from {QUICKSTART}"))
     try:
-        summary = run_demo(dataset, run_dir, model, fresh=fresh, use_ray=ray)
+        summary = run_demo(dataset, run_dir, model, fresh=fresh, use_ray=ray, progress=progress)
     except DualCheckerError as exc:
         _fail(exc)
     typer.echo(format_summary(summary))
@@ -156,7 +157,9 @@ def demo(
 @app.command()
 def experiment(
     config: Path = typer.Argument(..., exists=True, help="Grid configuration (YAML)."),
-    progress: bool = typer.Option(True, help="Show a progress bar over the grid."),
+    progress: bool = typer.Option(
+        True, help="Show progress bars: the grid, each cell's records, the students' epochs."
+    ),
     dataset: list[str] = typer.Option(
         [], help="Run only this dataset of the grid (by name; repeatable)."
     ),

@@ -42,6 +42,7 @@ from dualchecker.graph.config import (
 from dualchecker.grid_report import gold_student_answers, keep_cell, write_reports
 from dualchecker.kept import write_records
 from dualchecker.runner import Run
+from dualchecker.training.progress import progress_bar, progress_bars
 
 log = logging.getLogger(__name__)
 
@@ -378,18 +379,17 @@ class Experiment:
             if (cell[0].name, cell[1], cell[2], cell[3], key) not in done
         ]
         keys = {(c[0].name, *c[1:]): key for c, _, key, _ in plans}
-        gold = self.gold_students()
-        from tqdm.auto import tqdm
-
-        for (ds, name, n_shot, seed), config, data in tqdm(
-            todo, desc="grid", unit="run", disable=not progress
-        ):
-            key = keys[(ds.name, name, n_shot, seed)]
-            row = self._run_cell(ds, name, n_shot, seed, config, data, key)
-            row["config"] = key
-            row["gold_student_f1"] = gold.get((ds.name, seed))
-            _append_csv(self.csv, row)
-            self._remember_config(row["config"], config)
+        with progress_bars(progress):
+            gold = self.gold_students()
+            with progress_bar(len(todo), "grid", unit="run") as advance:
+                for done, ((ds, name, n_shot, seed), config, data) in enumerate(todo, 1):
+                    key = keys[(ds.name, name, n_shot, seed)]
+                    row = self._run_cell(ds, name, n_shot, seed, config, data, key, progress)
+                    row["config"] = key
+                    row["gold_student_f1"] = gold.get((ds.name, seed))
+                    _append_csv(self.csv, row)
+                    self._remember_config(row["config"], config)
+                    advance(done)
         if report is None:
             rows = self.current_rows(keys)
         else:
@@ -490,6 +490,7 @@ class Experiment:
         config: RunConfig,
         data: CellData,
         key: str,
+        progress: bool = False,
     ) -> dict[str, Any]:
         task, labelled, pool, held_out = data
         held_path = config.student.eval.path
@@ -507,7 +508,8 @@ class Experiment:
             pool=pool,
             fresh=stale,
         )
-        summary = run.execute(progress=False)
+        # the cell's records, each as it is labelled, in a bar named after the cell
+        summary = run.execute(progress=progress, title=Path(config.run.dir).name)
         keep_cell(Path(config.run.dir))  # what the report reads: no text, no run files
         teacher = summary.teacher or {}
         student = summary.student or {}
@@ -582,6 +584,7 @@ class Experiment:
                     gold_examples(task, labelled),
                     gold_examples(task, held_out),
                     positive=positive,
+                    name=f"gold-label student, {ds.name} seed {seed}",
                 )
                 if report.predictions:
                     write_records(answers, scored_predictions(task, held_out, report.predictions))

@@ -12,7 +12,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +37,9 @@ from dualchecker.evaluation import teacher_scores
 from dualchecker.events import EventLog, read_events
 from dualchecker.graph.build import build_graph
 from dualchecker.graph.config import RunConfig
+from dualchecker.graph.context import no_progress
 from dualchecker.graph.store import ResultStore
+from dualchecker.training.progress import progress_bar, progress_bars
 
 log = logging.getLogger(__name__)
 
@@ -267,11 +269,21 @@ class Run:
         """The run's compiled labelling graph, checkpointed when a checkpointer is given."""
         return build_graph(self.ctx, checkpointer)
 
-    def execute(self, *, progress: bool = True) -> RunSummary:
-        """Run to the end, resuming from the last checkpoint if the run dir has one."""
+    def execute(self, *, progress: bool = True, title: str = "labelling") -> RunSummary:
+        """Run to the end, resuming from the last checkpoint if the run dir has one.
+
+        With `progress`, every long step shows a bar with an ETA on stderr (the calibration's
+        pool answers, the records as each is labelled, titled `title`, and the final students'
+        epochs); without, the run prints nothing.
+        """
+        self._progress = progress
+        self.ctx.progress = _progress_hook if progress else no_progress
+        with progress_bars(progress):
+            return self._execute(progress, title)
+
+    def _execute(self, progress: bool, title: str) -> RunSummary:
         started = time.perf_counter()
         total = len(self.ctx.order)
-        self._progress = progress
         with open_checkpointer(self.dir / "checkpoints.sqlite") as saver:
             graph = self.graph(saver)
             config = {
@@ -300,10 +312,10 @@ class Run:
                 )
             if not finished and total:
                 self._announce_labelling(total)
-                with _progress(progress, total, len(self.store)) as advance:
+                with _progress(progress, total, len(self.store), desc=title) as advance:
                     for update in graph.stream(graph_input, config, stream_mode="updates"):
+                        advance(len(self.store))  # each record is stored as it is finished
                         if "collect" in update:
-                            advance(len(self.store))
                             # a killed process's time still counts, up to its last batch
                             self.store.set_meta(
                                 "seconds", str(self.seconds_before + time.perf_counter() - started)
@@ -693,18 +705,20 @@ def format_estimate(est: RunEstimate) -> str:
 
 
 @contextmanager
-def _progress(enabled: bool, total: int, done: int) -> Iterator[Callable[[int], None]]:
+def _progress(
+    enabled: bool, total: int, done: int, desc: str = "labelling"
+) -> Iterator[Callable[[int], None]]:
     """A tqdm bar over records labelled (a no-op when disabled)."""
     if not enabled:
         yield lambda n: None
         return
-    from tqdm.auto import tqdm
+    with progress_bar(total, desc, unit="rec", initial=done) as advance:
+        yield advance
 
-    bar = tqdm(total=total, initial=done, unit="rec", desc="labelling")
-    try:
-        yield lambda n: bar.update(n - bar.n)
-    finally:
-        bar.close()
+
+def _progress_hook(what: str, total: int) -> AbstractContextManager[Callable[[int], None]]:
+    """The graph's progress hook (`RunContext.progress`) of a run that shows progress."""
+    return progress_bar(total, what, unit="rec")
 
 
 def format_summary(summary: RunSummary) -> str:

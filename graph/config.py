@@ -205,6 +205,16 @@ def method(name: str, **overrides: Any) -> MethodConfig:
     return MethodConfig(**{**METHODS[name], **overrides, "name": name})
 
 
+RECOMMENDED = "dualchecker"
+"""The method a configuration without `method:` runs (in YAML, `Run` and `dualchecker.label`)."""
+
+
+def recommended_method() -> MethodConfig:
+    """The recommended preset: what an omitted `method:` means. `MethodConfig`'s own field
+    defaults are the base every preset overrides, so they are not the method a user gets."""
+    return method(RECOMMENDED)
+
+
 class RetrievalConfig(BaseModel):
     """The encoder that finds the nearest human-labelled examples."""
 
@@ -293,7 +303,8 @@ class RunConfig(BaseModel):
     pool: DataSource | None = None
     """Human-labelled examples (default: the inputs)."""
     backend: BackendConfig = Field(default_factory=BackendConfig)
-    method: MethodConfig = Field(default_factory=MethodConfig)
+    method: MethodConfig = Field(default_factory=recommended_method)
+    """Default: the `dualchecker` preset (the old method is `dualchecker-verbalised`)."""
     retrieval: RetrievalConfig = Field(default_factory=RetrievalConfig)
     run: RunSettings = Field(default_factory=RunSettings)
     student: StudentSettings = Field(default_factory=StudentSettings)
@@ -310,7 +321,7 @@ class RunConfig(BaseModel):
             if isinstance(spec, str):
                 data = {**data, "method": method(spec).model_dump()}
             elif isinstance(spec, dict):
-                name = spec.get("name", "dualchecker")
+                name = spec.get("name", RECOMMENDED)
                 if name not in METHODS:  # a typo must not run the full method under its name
                     raise ConfigError(f"unknown method {name!r}; known: {sorted(METHODS)}")
                 data = {**data, "method": {**METHODS[name], **spec, "name": name}}

@@ -5,6 +5,8 @@ Built once per run from a RunConfig (or from objects a Python caller passes in).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 
 from dualchecker.agents.aligner import ContextAligner
@@ -19,6 +21,17 @@ from dualchecker.agents.types import Record, Task
 from dualchecker.graph.config import MethodConfig, RunSettings
 from dualchecker.graph.events import EventLog
 from dualchecker.graph.store import ResultStore
+
+Advance = Callable[[int], None]
+"""Told how many steps of a long step are done so far."""
+ProgressHook = Callable[[str, int], AbstractContextManager[Advance]]
+"""Opens a progress display for a long step, given what it is and how many steps it has; the
+runner's shows a bar with an ETA (nodes never print)."""
+
+
+def no_progress(what: str, total: int) -> AbstractContextManager[Advance]:
+    """The progress hook of a run that shows none."""
+    return nullcontext(lambda done: None)
 
 
 @dataclass
@@ -44,6 +57,8 @@ class RunContext:
     student_checker: StudentChecker | UncertaintyChecker | None = None
     refiner: TemplateRefiner | None = None
     sample_writer: SampleWriter | None = None
+    # Progress of the long steps before labelling (the calibration's pool answers).
+    progress: ProgressHook = no_progress
 
     @property
     def n_batches(self) -> int:

@@ -15,6 +15,7 @@ from dualchecker.agents.calibration import (
     fit_calibration,
 )
 from dualchecker.agents.span_calibration import SpanCalibration, SpanSample, fit_span_calibration
+from dualchecker.agents.teacher import Teacher
 from dualchecker.agents.types import (
     Attempt,
     Demonstration,
@@ -31,6 +32,8 @@ from dualchecker.graph.state import RecordState, RunState
 ATTEMPT_IN_EVENTS = {"cached", "messages", "raw", "error", "reasks"}
 ANSWER_IN_EVENTS = {"label", "confidence", "confidence_source", "probabilities", "spans"}
 NO_ANSWER = {**dict.fromkeys(ANSWER_IN_EVENTS), "spans": []}
+PoolAnswer = tuple[Record, Attempt, dict[str, float] | None]
+"""A pool example, the teacher's first answer to it, and its neighbours' vote."""
 
 
 class TeacherNodes:
@@ -184,25 +187,7 @@ class TeacherNodes:
         )
         if ctx.task.is_spans:
             return self._calibrate_spans(sample)
-        answered: list[PoolSample] = []
-        firsts: list[tuple[Record, Attempt, dict[str, float] | None]] = []
-        teacher = ctx.teacher.for_agent("calibration")
-        for example in sample:
-            demos = self.ctx.demonstrations.pick(example, [], method.n_shot)
-            attempt = teacher.answer(example, demos)
-            if attempt.answer is None or attempt.answer.probabilities is None:
-                continue
-            vote = self._vote(example)
-            firsts.append((example, attempt, vote))
-            answered.append(
-                PoolSample(
-                    record_id=example.id,
-                    gold=example.label,
-                    teacher=attempt.answer.probabilities,
-                    neighbours=vote,
-                    verbalised=attempt.answer.verbalised_confidence,
-                )
-            )
+        answered, firsts = self._answer_pool(sample)
 
         def fit() -> Calibration:
             calibration = fit_calibration(
@@ -222,29 +207,81 @@ class TeacherNodes:
 
         return self._fitted(answered, fit)
 
+    def _answer_pool(self, sample: list[Record]) -> tuple[list[PoolSample], list[PoolAnswer]]:
+        """The teacher's first answer to each pool example (as the run would prompt it), with the
+        neighbours' vote: what the calibration is fitted on."""
+        answered: list[PoolSample] = []
+        firsts: list[PoolAnswer] = []
+        teacher = self.ctx.teacher.for_agent("calibration")
+        with self.ctx.progress("calibration: pool answers", len(sample)) as advance:
+            for done, example in enumerate(sample, 1):
+                demos = self.ctx.demonstrations.pick(example, [], self.ctx.method.n_shot)
+                attempt = self._pool_answer(teacher, example, demos)
+                advance(done)
+                if attempt.answer is None or attempt.answer.probabilities is None:
+                    continue
+                vote = self._vote(example)
+                firsts.append((example, attempt, vote))
+                answered.append(
+                    PoolSample(
+                        record_id=example.id,
+                        gold=example.label,
+                        teacher=attempt.answer.probabilities,
+                        neighbours=vote,
+                        verbalised=attempt.answer.verbalised_confidence,
+                    )
+                )
+        return answered, firsts
+
+    def _pool_answer(
+        self, teacher: Teacher, example: Record, demos: list[Demonstration], **options: bool
+    ) -> Attempt:
+        """The teacher's answer to a pool example, logged as a calibration call (its tokens and
+        time count in the run's cost like any other call; no record of the run is concerned)."""
+        attempt = teacher.answer(example, demos, **options)
+        self.ctx.events.emit(
+            "calibration",
+            "reprompt" if options.get("reprompt") else "answer",
+            seconds=attempt.seconds,
+            usage=attempt.usage,
+            example_id=example.id,
+            cached=attempt.cached,
+            error=attempt.error,
+        )
+        return attempt
+
     def _reprompt_effect(
         self,
         calibration: Calibration,
-        firsts: list[tuple[Record, Attempt, dict[str, float] | None]],
+        firsts: list[PoolAnswer],
     ) -> RepromptEffect:
         """Re-prompt the pool answers the calibration leaves under the threshold, as the run
         would, and count what the checker's final answer did against the human label."""
         teacher = self.ctx.teacher.for_agent("calibration")
-        tried = fixed = broken = 0
-        for example, attempt, vote in firsts:
-            first = calibrated(attempt, calibration, vote)
-            if first.answer is None or first.answer.confidence >= calibration.threshold:
-                continue
-            demos, labels = self._reprompt_demonstrations(example, first.answer, [])
-            again = teacher.answer(example, demos, reprompt=True, contrastive=bool(labels))
-            final = self.ctx.checker.final(
-                example, [first, calibrated(again, calibration, vote)], decide=calibration.decide
-            )
-            was_right, now_right = first.answer.label == example.label, final.label == example.label
-            tried += 1
-            fixed += now_right and not was_right
-            broken += was_right and not now_right
-        return RepromptEffect(tried=tried, wrong_to_right=fixed, right_to_wrong=broken)
+        unsure = [
+            (example, first, vote)
+            for example, attempt, vote in firsts
+            if (first := calibrated(attempt, calibration, vote)).answer is not None
+            and first.answer.confidence < calibration.threshold
+        ]
+        fixed = broken = 0
+        with self.ctx.progress("calibration: re-prompting unsure answers", len(unsure)) as advance:
+            for done, (example, first, vote) in enumerate(unsure, 1):
+                demos, labels = self._reprompt_demonstrations(example, first.answer, [])
+                again = self._pool_answer(
+                    teacher, example, demos, reprompt=True, contrastive=bool(labels)
+                )
+                advance(done)
+                final = self.ctx.checker.final(
+                    example,
+                    [first, calibrated(again, calibration, vote)],
+                    decide=calibration.decide,
+                )
+                was_right = first.answer.label == example.label
+                now_right = final.label == example.label
+                fixed += now_right and not was_right
+                broken += was_right and not now_right
+        return RepromptEffect(tried=len(unsure), wrong_to_right=fixed, right_to_wrong=broken)
 
     def _calibrate_spans(self, sample: list[Record]) -> dict:
         """Spans: the teacher and the pool tagger answer the sample; a candidate scorer is fitted
@@ -256,21 +293,22 @@ class TeacherNodes:
         ctx.span_probe.prefetch(sample)
         teacher = ctx.teacher.for_agent("calibration")
         answered: list[SpanSample] = []
-        for example in sample:
-            attempt = teacher.answer(
-                example, self.ctx.demonstrations.pick(example, [], method.n_shot)
-            )
-            if attempt.answer is None or example.spans is None:
-                continue
-            answered.append(
-                SpanSample(
-                    record_id=example.id,
-                    gold=example.spans,
-                    teacher=attempt.answer.spans,
-                    teacher_confidence=attempt.answer.confidence,
-                    tagger=ctx.span_probe.spans(example),
+        with ctx.progress("calibration: pool answers", len(sample)) as advance:
+            for done, example in enumerate(sample, 1):
+                demos = self.ctx.demonstrations.pick(example, [], method.n_shot)
+                attempt = self._pool_answer(teacher, example, demos)
+                advance(done)
+                if attempt.answer is None or example.spans is None:
+                    continue
+                answered.append(
+                    SpanSample(
+                        record_id=example.id,
+                        gold=example.spans,
+                        teacher=attempt.answer.spans,
+                        teacher_confidence=attempt.answer.confidence,
+                        tagger=ctx.span_probe.spans(example),
+                    )
                 )
-            )
         return self._fitted(
             answered,
             lambda: fit_span_calibration(

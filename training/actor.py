@@ -21,11 +21,14 @@ from .data import StudentExample
 from .errors import StudentTimeoutError
 from .evaluate import EvalReport, train_and_evaluate
 from .prediction import StudentPrediction
+from .progress import progress_bars, progress_bars_enabled
 from .trainer import FitReport, StudentTrainer
 
 logger = logging.getLogger(__name__)
 
 _FORWARDED_ENV = ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_HOME", "DUALCHECKER_VERBOSE")
+# Library progress bars off in the workers (huggingface_hub's switch, which transformers reads too).
+QUIET_LIBRARIES = {"HF_HUB_DISABLE_PROGRESS_BARS": "1"}
 
 
 def ensure_ray(address: str | None = None, num_cpus: int | None = None) -> None:
@@ -34,9 +37,12 @@ def ensure_ray(address: str | None = None, num_cpus: int | None = None) -> None:
         return
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     env = {k: os.environ[k] for k in _FORWARDED_ENV if k in os.environ}
+    verbose = os.environ.get("DUALCHECKER_VERBOSE") == "1"  # the CLI's --verbose
+    if not verbose:  # no library bars ("Writing model shards", downloads) from the workers
+        env.update(QUIET_LIBRARIES)
     runtime_env = {"env_vars": env} if env else None
-    # Ray's own start-up notices only with DUALCHECKER_VERBOSE=1 (the CLI's --verbose)
-    level = logging.INFO if os.environ.get("DUALCHECKER_VERBOSE") == "1" else logging.ERROR
+    # Ray's own start-up notices only with --verbose
+    level = logging.INFO if verbose else logging.ERROR
     if address:
         ray.init(address=address, runtime_env=runtime_env, logging_level=level)
     else:
@@ -168,17 +174,20 @@ class FinetuneJob(BaseModel):
     label_names: list[str] | None = None
 
 
-def _run_job(job: FinetuneJob) -> EvalReport:
+def _run_job(job: FinetuneJob, progress: bool = True) -> EvalReport:
+    """One fine-tune in a worker, its epochs shown (by the driver) when the driver shows bars."""
     _use_assigned_cpus(job.config)
-    return train_and_evaluate(
-        job.config,
-        job.train,
-        job.test,
-        job.epochs,
-        job.positive,
-        save_to=job.save_to,
-        label_names=job.label_names,
-    )
+    with progress_bars(progress):
+        return train_and_evaluate(
+            job.config,
+            job.train,
+            job.test,
+            job.epochs,
+            job.positive,
+            save_to=job.save_to,
+            label_names=job.label_names,
+            name=job.name,
+        )
 
 
 _run_job_remote = ray.remote(_run_job)
@@ -202,7 +211,7 @@ def run_finetunes_parallel(
         _run_job_remote.options(
             max_retries=0,
             **student_actor_options(num_cpus_per_job, share, job.config.device != "cpu"),
-        ).remote(job)
+        ).remote(job, progress_bars_enabled())
         for job in jobs
     ]
     _, pending = ray.wait(refs, num_returns=len(refs), timeout=timeout_s)

@@ -13,6 +13,7 @@ from .data import StudentExample
 from .errors import StudentError
 from .metrics import classification_scores, span_exact_f1, token_f1
 from .prediction import StudentPrediction
+from .progress import progress_bar
 from .trainer import FitReport, StudentTrainer
 
 logger = logging.getLogger(__name__)
@@ -66,19 +67,23 @@ def train_and_evaluate(
     positive: int = 1,
     save_to: str | None = None,
     label_names: list[str] | None = None,
+    name: str = "student",
 ) -> EvalReport:
     """Fit a new student on ``train`` for ``epochs`` (default ``config.final_epochs``), score on ``test``.
 
     Test items must carry gold labels/spans; a classification test item without a label is
     an error because it cannot be scored. With ``save_to`` the student is saved there as a
     Hugging Face model (its labels named by ``label_names``), loadable with transformers.
+    While it trains, a progress bar named `name` counts the epochs (see `training.progress`).
     """
     if not train:
         raise StudentError("no training examples: nothing to fine-tune on")
     if config.task == "classification" and any(ex.label is None for ex in test):
         raise ValueError("every classification test example needs a gold label")
     trainer = StudentTrainer(config)
-    fit = trainer.fit(train, epochs)
+    total = epochs or config.final_epochs
+    with progress_bar(total, f"{name}: fine-tuning", unit="epoch") as advance:
+        fit = trainer.fit(train, epochs, on_epoch=lambda done, _total, _loss: advance(done))
     if save_to is not None:
         if label_names and config.task == "classification":
             trainer.model.config.id2label = dict(enumerate(label_names))

@@ -10,7 +10,7 @@ import json
 import logging
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import torch
@@ -21,7 +21,7 @@ from .data import StudentExample, bio_tag_names
 from .encoding import Encoded, collate, encode_examples, encode_texts, shuffled_batches
 from .errors import StudentError
 from .loss import weighted_loss
-from .modeling import load_model, load_tokenizer, resolve_device
+from .modeling import load_model, load_tokenizer, quiet_transformers, resolve_device
 from .prediction import StudentPrediction, decode_classification, decode_spans
 from .replay import ReplayBuffer
 from .schedule import make_optimizer, offline_schedule, online_schedule
@@ -31,6 +31,9 @@ logger = logging.getLogger(__name__)
 CONFIG_FILE = "student_config.json"
 REPLAY_FILE = "replay.jsonl"
 STATE_FILE = "online_state.pt"
+
+EpochHook = Callable[[int, int, float], None]
+"""Told after each epoch: (epochs done, epochs in all, the epoch's mean loss)."""
 
 
 class FitReport(BaseModel):
@@ -103,18 +106,23 @@ class StudentTrainer:
         so every online step replays human labels beside the teacher's."""
         self.replay.add(self._usable(examples))
 
-    def fit(self, examples: Sequence[StudentExample], epochs: int | None = None) -> FitReport:
+    def fit(
+        self,
+        examples: Sequence[StudentExample],
+        epochs: int | None = None,
+        on_epoch: EpochHook | None = None,
+    ) -> FitReport:
         """Offline fine-tune of the current weights with warmup and linear decay to 0.
 
         Build a new trainer for a fresh student; this call neither reads nor fills the replay
-        buffer.
+        buffer. `on_epoch` is told of each finished epoch (a progress bar, say).
         """
         usable = self._usable(examples)
         epochs = epochs or self.config.final_epochs
         steps = epochs * -(-len(usable) // self.config.train_batch_size)
         optimizer = make_optimizer(self.model, self.config.learning_rate, self.config.weight_decay)
         scheduler = offline_schedule(optimizer, steps, self.config.warmup_ratio)
-        report = self._train(usable, epochs, optimizer, scheduler)
+        report = self._train(usable, epochs, optimizer, scheduler, on_epoch)
         return report.model_copy(update={"skipped": len(examples) - len(usable)})
 
     @property
@@ -150,7 +158,12 @@ class StudentTrainer:
         return usable
 
     def _train(
-        self, examples: list[StudentExample], epochs: int, optimizer, scheduler
+        self,
+        examples: list[StudentExample],
+        epochs: int,
+        optimizer,
+        scheduler,
+        on_epoch: EpochHook | None = None,
     ) -> FitReport:
         start = time.perf_counter()
         encoded = encode_examples(
@@ -172,6 +185,8 @@ class StudentTrainer:
                 epoch_losses[-1],
                 len(encoded),
             )
+            if on_epoch is not None:
+                on_epoch(epoch + 1, epochs, epoch_losses[-1])
         seconds = time.perf_counter() - start
         samples = len(encoded) * len(epoch_losses)
         return FitReport(
@@ -239,7 +254,8 @@ class StudentTrainer:
         """Write weights, tokenizer, config, replay buffer and online optimiser state."""
         path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
-        self.model.save_pretrained(path)
+        with quiet_transformers():  # no "Writing model shards" bar unless verbose
+            self.model.save_pretrained(path)
         self.tokenizer.save_pretrained(path)
         (path / CONFIG_FILE).write_text(self.config.model_dump_json(exclude={"model"}, indent=2))
         (path / REPLAY_FILE).write_text(

@@ -63,7 +63,7 @@ def histogram_svg(counts: list[int], title: str, *, threshold: float | None = No
         if threshold is not None:
             ax.axvline(threshold, color=THRESHOLD, linestyle="--", linewidth=1.2)
             ax.annotate(
-                f"threshold {threshold:g}",
+                f"threshold {threshold:.2f}",
                 (threshold, 1),
                 xycoords=("data", "axes fraction"),
                 xytext=(-3, -2),

@@ -64,7 +64,7 @@ def _attempt_step(event: Event, index: int, followed: bool, threshold: float | N
             "no valid answer"
             if answer is None
             else (
-                f"confidence {format_confidence(data.get('confidence'))} < threshold {threshold:g}"
+                f"confidence {format_confidence(data.get('confidence'))} < threshold {format_confidence(threshold)}"
                 if threshold is not None
                 else "low confidence"
             )

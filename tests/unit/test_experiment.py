@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+import sys
 
 import pytest
 
@@ -591,3 +593,53 @@ def test_the_cli_runs_a_part_of_a_grid_and_still_reports_all_of_it(tmp_path):
     assert "| bin | zero-shot | 0 | 1 |" in table and "| bin | few-shot | 2 | 2 |" in table
     wrong = runner.invoke(app, ["experiment", str(path), "--seed", "7"])
     assert wrong.exit_code == 2 and "no seeds [7]" in wrong.output
+
+
+def progress_grid(tmp_path, tiny, name: str) -> GridConfig:
+    return GridConfig.model_validate(
+        {
+            "out_dir": str(tmp_path / name),
+            "data_dir": str(DATA),
+            "datasets": [{"name": "environmental_claims", "size": 6, "eval_size": 4}],
+            "methods": ["zero-shot"],
+            "n_shots": [0],
+            "batch_size": 6,
+            "retrieval": {"kind": "hashing"},
+            "student": {"model": tiny, "use_ray": False, "epochs_per_batch": 1, "final_epochs": 1},
+        }
+    )
+
+
+def test_a_grid_cell_shows_each_record_as_it_is_labelled_and_no_progress_hides_it(
+    tmp_path, tiny, capsys
+):
+    calls = []
+
+    def marked(messages):  # each teacher call leaves a mark in the same stream as the bars
+        calls.append(1)
+        print(f"<teacher call {len(calls)}>", file=sys.stderr, flush=True)
+        return respond(messages)
+
+    # slow enough for tqdm (which redraws at most every 0.1 s) to draw the records in between
+    model = ScriptedChatModel(responder=marked, delay_s=0.15)
+    capsys.readouterr()
+    Experiment(progress_grid(tmp_path, tiny, "shown"), llm=model, embedder=HashingEmbedder()).run()
+    err = capsys.readouterr().err
+    assert len(calls) == 6  # one call per record: the last mark is the cell's last record
+    last_call = err.index("<teacher call 6>")
+    bar = re.compile(
+        r"environmental_claims__zero-shot__0shot__seed0:\s+\d+%\|[^|]*\| (\d)/6 \[([^\]]*)\]"
+    )
+    before = [m for m in bar.finditer(err) if m.start() < last_call and m.group(1) != "0"]
+    assert before, err  # records counted one by one while the cell still runs
+    assert re.search(r"<\d\d:\d\d", before[-1].group(2))  # with an ETA
+    assert "gold-label student, environmental_claims seed 0: fine-tuning" in err  # its epochs
+    assert "student: fine-tuning" in err  # the cell's final student
+
+    Experiment(
+        progress_grid(tmp_path, tiny, "quiet"),
+        llm=ScriptedChatModel(responder=respond),
+        embedder=HashingEmbedder(),
+    ).run(progress=False)
+    quiet = capsys.readouterr().err
+    assert "%|" not in quiet and "▶" not in quiet

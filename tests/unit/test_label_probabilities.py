@@ -236,6 +236,11 @@ def test_calibration_undoes_a_noisy_teachers_bias_and_reprompts_the_torn_answers
     fitted = next(e for e in read_events(tmp_path / "run" / "events.jsonl") if e.kind == "fitted")
     assert fitted.agent == "calibration" and fitted.data["answered"] == 40
     assert summary.teacher["f1"] == pytest.approx(f1_score(gold, said_yes), abs=1e-9)
+    # each pool answer is logged as a calibration call, before the fit and the labelling
+    events = read_events(tmp_path / "run" / "events.jsonl")
+    answers = [e for e in events if e.agent == "calibration" and e.kind == "answer"]
+    assert len(answers) == 40 and all(e.record_id is None for e in answers)
+    assert max(e.seq for e in answers) < fitted.seq
 
 
 def test_two_spans_of_one_type_round_trip_through_teacher_bio_and_scoring(tmp_path):

@@ -18,6 +18,7 @@ from langchain_core.messages import (
 from pydantic import BaseModel, Field
 
 from dualchecker.agents import local_llm
+from dualchecker.agents.cores import CoreWatch, CpuSample
 from dualchecker.agents.local_llm import (
     LlamaCppNotInstalledError,
     LocalLlamaChatModel,
@@ -199,3 +200,56 @@ def test_model_loads_once(monkeypatch):
     assert len(created) == 1
     assert created[0]["n_threads"] == 3 and created[0]["n_ctx"] == 4096
     assert created[0]["verbose"] is False
+
+
+def test_core_watch_measures_the_time_since_its_last_look():
+    # (total, idle, own) ticks of a 2-core machine, read at 0 s, 30 s and 60 s
+    samples = iter([CpuSample(0, 0, 0), CpuSample(6000, 3000, 0), CpuSample(12000, 8400, 600)])
+    now = [0.0]
+    watch = CoreWatch(30.0, sample=lambda: next(samples), clock=lambda: now[0], cores=2)
+    now[0] = 10.0
+    assert watch.free() is None  # too soon: nothing read
+    now[0] = 30.0
+    assert watch.free() == 1  # another process kept one core busy
+    now[0] = 60.0
+    assert watch.free() == 2  # only this process worked (own ticks), the rest was idle
+
+
+class ThreadedLlama(FakeLlama):
+    """A fake `Llama` whose context takes a new thread count, as llama.cpp's does."""
+
+    def __init__(self, **kwargs):
+        super().__init__()
+        self.n_threads = self.n_threads_batch = kwargs["n_threads"]
+        self.context_params = type("Params", (), {})()
+        self.set_to: list[tuple[int, int]] = []
+        self._ctx = type("Ctx", (), {"set_n_threads": lambda _, *n: self.set_to.append(n)})()
+
+
+def test_threads_follow_the_free_cores_between_calls_unless_pinned(monkeypatch):
+    fake_module = type(sys)("llama_cpp")
+    fake_module.Llama = ThreadedLlama
+    monkeypatch.setitem(sys.modules, "llama_cpp", fake_module)
+    monkeypatch.setattr(local_llm, "free_cores", lambda: 1)  # busy when the model loads
+    looks = iter([None, 2, None])
+
+    class Watch:
+        def __init__(self, every_s):
+            assert every_s == 30.0
+
+        def free(self):
+            return next(looks)
+
+    monkeypatch.setattr(local_llm, "CoreWatch", Watch)
+    model = LocalLlamaChatModel(model_path="/m.gguf")
+    for text in "abcd":
+        model.invoke(text)
+    llama = model._llama
+    assert llama.set_to == [(2, 2)] and llama.n_threads == llama.n_threads_batch == 2
+    assert llama.context_params.n_threads == 2
+
+    pinned = LocalLlamaChatModel(model_path="/m.gguf", n_threads=1)
+    for text in "ab":
+        pinned.invoke(text)
+    assert pinned._llama.set_to == [] and pinned._llama.n_threads == 1
+    assert pinned._watch is None

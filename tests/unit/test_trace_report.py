@@ -176,6 +176,25 @@ def test_cost_rows_add_up_to_the_run_summary(run_dir):
     assert teacher.p50 is not None and teacher.p50 <= teacher.p95
 
 
+def test_a_calibrated_runs_cost_table_counts_the_calibration_as_the_summary_does(tmp_path):
+    from tests.unit.test_progress import calibrated_run
+
+    summary = calibrated_run(tmp_path, progress=False)
+    report = load_report(tmp_path / "run")
+    rows = {(r.agent, r.kind): r for r in cost_rows(report.events)}
+    effect = summary.calibration["reprompt_effect"]
+    assert rows[("calibration", "answer")].calls == summary.calibration["pool_raw"]["n"] == 30
+    assert rows[("calibration", "reprompt")].calls == effect["tried"]
+    assert summary.by_agent["calibration"].calls == 30 + effect["tried"]
+    assert rows[("all", "LLM calls")].calls == summary.llm_calls
+    assert set(report.records) == {"i1", "i2", "i3"}  # pool examples are not the run's records
+    page = render_html(report)
+    card = f'<div class="card-value">{summary.llm_calls}</div><div class="card-name">LLM calls<'
+    assert card in page  # the overview's count is the summary's too
+    header = re.search(r"re-prompt below confidence <b>([^<]*)</b>", page)
+    assert header and header.group(1) == f"{report.threshold:.2f}"  # rounded as in the summary
+
+
 def test_cli_writes_the_report_next_to_the_run_or_where_asked(run_dir, tmp_path):
     result = CliRunner().invoke(app, ["trace", str(run_dir)])
     assert result.exit_code == 0, result.output
