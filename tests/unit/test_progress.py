@@ -18,7 +18,31 @@ from dualchecker.training.progress import progress_bar, progress_bars
 from dualchecker.training.testing import save_tiny_student
 from dualchecker.training.trainer import StudentTrainer
 from tests.fakes import BINARY, current_text, records
-from tests.unit.test_label_probabilities import POOL
+
+# Thirty human-labelled texts, green claims and plain business news.
+POOL = records(
+    [
+        (f"p{i}", text, label)
+        for i, (text, label) in enumerate(
+            [
+                ("We cut carbon emissions at every plant.", "yes"),
+                ("Our solar farm doubled output.", "yes"),
+                ("We recycle all packaging.", "yes"),
+                ("Revenue grew in the third quarter.", "no"),
+                ("The board met twice.", "no"),
+                ("Sales fell in Asia.", "no"),
+                ("A new CFO was hired.", "no"),
+                ("Margins improved on pricing.", "no"),
+                ("Our fleet now runs on biofuel.", "yes"),
+                ("Dividends rose by 5 percent.", "no"),
+                ("We planted a million trees.", "yes"),
+                ("Costs were flat year on year.", "no"),
+            ]
+            * 3
+        )
+    ]
+)
+
 
 INPUTS = records(
     [
