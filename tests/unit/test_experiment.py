@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import sys
 
 import pytest
+from sklearn.metrics import f1_score
 
 from dualchecker.agents.embedders import HashingEmbedder
 from dualchecker.agents.scripted import ScriptedChatModel
@@ -20,24 +22,20 @@ from dualchecker.experiment import (
     config_key,
 )
 from dualchecker.graph.config import METHODS
-from dualchecker.grid_report import cell_records
+from dualchecker.grid_report import cell_records, student_answers
 from dualchecker.kept import read_records
 from dualchecker.training.testing import save_tiny_student
 from tests.shared_data import DATA
 
 
-def respond(messages):
+def respond(messages, green=("climate", "emission", "renewable", "carbon")):
     user = messages[-1].content
     if "You explain" in messages[0].content or "Summarise" in user:
         return json.dumps({"rationale": "because"})
     if "Write two new texts" in user:
         return json.dumps({"samples": [{"text": "We plant trees.", "label": "yes"}]})
     text = user.rsplit("Text: ", 1)[-1]
-    label = (
-        "yes"
-        if any(w in text.lower() for w in ("climate", "emission", "renewable", "carbon"))
-        else "no"
-    )
+    label = "yes" if any(w in text.lower() for w in green) else "no"
     return json.dumps(
         {"label": label, "confidence": 60 if "the" in text else 90, "rationale": "scripted"}
     )
@@ -61,9 +59,10 @@ def test_tiny_grid_writes_table_csv_and_plots(tmp_path, tiny):
             "student": {"model": tiny, "use_ray": False, "epochs_per_batch": 1, "final_epochs": 1},
         }
     )
-    experiment = Experiment(
-        grid, llm=ScriptedChatModel(responder=respond), embedder=HashingEmbedder()
-    )
+    # a keyword teacher right on some of these claims and wrong on others: F1s to recount
+    words = ("climate", "emission", "renewable", "carbon", "sustainab", "environment", "electric")
+    llm = ScriptedChatModel(responder=functools.partial(respond, green=words))
+    experiment = Experiment(grid, llm=llm, embedder=HashingEmbedder())
     rows = experiment.run(progress=False)
     expected = {(m, n) for _, m, n, _ in cells(grid)}
     assert {(r["method"], int(r["n_shot"])) for r in rows} == expected
@@ -71,11 +70,21 @@ def test_tiny_grid_writes_table_csv_and_plots(tmp_path, tiny):
     assert (
         ("zero-shot", 0) in expected and ("cot", 0) in expected and ("dualchecker", 2) in expected
     )
+    out = tmp_path / "grid"
     for row in rows:
-        assert 0.0 <= float(row["teacher_f1"]) <= 1.0 and 0.0 <= float(row["student_f1"]) <= 1.0
+        # the cell's F1s are those of the answers it kept, recounted here
+        _, labelled = cell_records(out, row)
+        assert int(row["records"]) == len(labelled) == 8
+        assert float(row["teacher_f1"]) == pytest.approx(yes_f1(labelled))
+        kept = read_records(student_answers(out, row))
+        assert float(row["student_f1"]) == pytest.approx(yes_f1(kept))
         assert row["gold_student_f1"] == rows[0]["gold_student_f1"] != ""
-        assert int(row["records"]) == 8 and int(row["llm_calls"]) + int(row["cache_hits"]) >= 8
-        assert float(row["cached_seconds"]) >= 0.0  # what the cell's cache hits once cost
+        # what the cache served is counted apart from the calls made, with what it once cost
+        hits = int(row["cache_hits"])
+        assert (hits > 0) == (int(row["cached_input_tokens"]) > 0)
+        assert hits > 0 or float(row["cached_seconds"]) == 0.0
+    # every call the model answered is counted once, in the cell that made it
+    assert sum(int(r["llm_calls"]) for r in rows) == len(llm.prompts)
     by = {(r["method"], int(r["n_shot"])): r for r in rows}
     assert (
         float(by[("dtot", 2)]["reprompt_rate"]) > 0 and float(by[("cot", 2)]["reprompt_rate"]) == 0
@@ -89,8 +98,8 @@ def test_tiny_grid_writes_table_csv_and_plots(tmp_path, tiny):
     others = {m for m, n in expected if m != "dualchecker"}
     assert all(f"| dualchecker (2) − {m} (" in paired for m in others)
     assert "| dualchecker (0)" not in paired  # it needs demonstrations: no 0-shot cell
-    assert (tmp_path / "grid" / "f1_by_method.png").stat().st_size > 10_000
-    assert (tmp_path / "grid" / "f1_by_shots.png").stat().st_size > 10_000
+    assert (out / "f1_by_method.png").stat().st_size > 10_000
+    assert (out / "f1_by_shots.png").stat().st_size > 10_000
 
     # Re-running the grid runs nothing new: every cell is already in results.csv.
     again = Experiment(
@@ -108,6 +117,15 @@ def test_tiny_grid_writes_table_csv_and_plots(tmp_path, tiny):
     ).run(progress=False, report=grid)
     assert len(part) == len(rows)
     assert (tmp_path / "grid" / "results.md").read_text() == table
+
+
+def yes_f1(records: list[LabelledRecord]) -> float:
+    """F1 of "yes" over kept answers, computed here rather than by the package."""
+    return f1_score(
+        [r.gold_label == "yes" for r in records],
+        [r.label == "yes" for r in records],
+        zero_division=0,
+    )
 
 
 def write_jsonl(path, rows):
@@ -366,7 +384,8 @@ def test_final_students_keep_held_out_answers_that_give_intervals_and_pairs(tmp_
     human = next(x for x in paired.splitlines() if "aligner (2) − human labels" in x)
     assert human.split("|")[4].strip().startswith(("+", "-"))
     point, low, high = pooled_student_f1(out, mine)  # the plot's student bars and error bars
-    assert low <= point <= high
+    pooled = [r for row in mine for r in read_records(student_answers(out, row))]
+    assert point == pytest.approx(yes_f1(pooled)) and low <= point <= high
 
 
 def test_bootstrap_point_estimates_equal_teacher_scores():
@@ -489,7 +508,10 @@ def test_results_written_by_an_older_version_keep_their_values_under_their_names
     assert all(second[c] == f"new-{c}" for c in COLUMNS)
 
 
-def test_a_resumed_cell_counts_the_seconds_its_killed_process_spent(tmp_path, tiny):
+def test_a_resumed_cell_counts_the_seconds_its_killed_process_spent(tmp_path, tiny, monkeypatch):
+    import types
+
+    from dualchecker import experiment as module
     from dualchecker.graph.store import ResultStore
 
     grid = GridConfig.model_validate(
@@ -511,8 +533,10 @@ def test_a_resumed_cell_counts_the_seconds_its_killed_process_spent(tmp_path, ti
     cell.mkdir(parents=True)
     (cell / "provenance.txt").write_text(key + "\n")
     ResultStore(cell / "results.sqlite").set_meta("seconds", "100")  # the killed process's time
+    clock = iter([1000.0, 1012.5])  # the cell's start and end as this process's clock reads them
+    monkeypatch.setattr(module, "time", types.SimpleNamespace(perf_counter=lambda: next(clock)))
     (row,) = experiment.run(progress=False)
-    assert 100 < float(row["seconds"]) < 100 + 120
+    assert float(row["seconds"]) == 100 + 12.5
 
 
 def test_a_preset_can_take_the_rest_of_its_split_as_a_disjoint_human_pool(tmp_path):
