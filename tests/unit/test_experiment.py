@@ -12,6 +12,7 @@ from sklearn.metrics import f1_score
 
 from dualchecker.agents.embedders import HashingEmbedder
 from dualchecker.agents.scripted import ScriptedChatModel
+from dualchecker.agents.types import LabelledRecord
 from dualchecker.errors import ConfigError
 from dualchecker.evaluation import bootstrap_f1
 from dualchecker.experiment import (
