@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import time
 from pathlib import Path
 
@@ -38,7 +39,9 @@ from dualchecker.runner import Run
 
 ROOT = Path(__file__).resolve().parent
 RESULTS = ROOT / "results" / "value_curve"
-RUNS = ROOT.parent / "runs" / "value_curve"
+# Run directories and the LLM cache (regenerable, never committed); kept outside the checkout
+# when DUALCHECKER_BENCH_RUNS says where, so a fresh clone can reuse a machine's cache.
+RUNS = Path(os.environ.get("DUALCHECKER_BENCH_RUNS", ROOT.parent / "runs")) / "value_curve"
 UNLABELLED = 1000
 """Records to label per cell (CNC has ~800 left after its pools and the untouched split)."""
 EVALUATION: int | None = None
