@@ -270,6 +270,8 @@ def main() -> None:
     )
     parser.add_argument("--split", default="untouched", choices=["untouched", "development"])
     args = parser.parse_args()
+    # Ray starts task workers at niceness 15: beside a llama.cpp process they would starve
+    os.environ.setdefault("RAY_worker_niceness", "0")
     if args.smoke:
         global RESULTS, RUNS, UNLABELLED, EVALUATION
         RESULTS, RUNS = RESULTS / "smoke", RUNS / "smoke"
