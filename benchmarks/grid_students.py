@@ -19,7 +19,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from dualchecker.distill import final_students
+from dualchecker.distill import FinalData, final_students
 from dualchecker.experiment import Experiment, GridConfig
 from dualchecker.graph.config import RunConfig
 from dualchecker.graph.store import ResultStore
@@ -31,20 +31,26 @@ def rebuild(experiment: Experiment, row: dict[str, str]) -> tuple[float | None, 
     """Train the cell's final student again and keep its held-out answers; (reported, rebuilt)."""
     cell = experiment.out / row["cell"]
     config = RunConfig.model_validate_json((cell / "config.json").read_text())
-    settings = config.student.model_copy(update={"use_ray": False, "gold_reference": False})
+    # the cell's student as it was trained then: teacher labels only, no baselines beside it
+    settings = config.student.model_copy(
+        update={"use_ray": False, "gold_reference": False, "pool_only": False, "human_pool": False}
+    )
     dataset = next(d for d in experiment.grid.datasets if d.name == row["dataset"])
     _, _, (_, labelled, _, held_out) = experiment.plan(
         dataset, row["method"], int(row["n_shot"]), int(row["seed"])
     )
     texts = {r.id: r.text for r in labelled}
+    data = FinalData(
+        labelled=read_records(cell_labels(experiment.out, row), texts),
+        pool=[],
+        synthetic=ResultStore(cell / "results.sqlite").synthetic(),
+    )
     result = final_students(
         config.task,
         settings,
         config.run.seed,
-        read_records(cell_labels(experiment.out, row), texts),
-        [],
+        data,
         held_out,
-        ResultStore(cell / "results.sqlite").synthetic(),
         predictions_dir=cell / "student_test",
     )
     keep_cell(cell)
