@@ -38,7 +38,7 @@ from dualchecker.graph.config import (
     method,
 )
 from dualchecker.grid_report import gold_student_answers, write_reports
-from dualchecker.runner import Run
+from dualchecker.runner import Run, check_disjoint
 
 log = logging.getLogger(__name__)
 
@@ -154,6 +154,9 @@ class GridConfig(BaseModel):
     """Share one LLM call cache across the grid's cells."""
     method_overrides: dict[str, Any] = Field(default_factory=dict)
     """Applied to every method, e.g. {threshold: 0.8}."""
+    allow_pool_overlap: bool = False
+    """Every cell's `run.allow_pool_overlap`: a human pool sharing texts with the labelled records
+    is warned about instead of refused."""
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> GridConfig:
@@ -278,10 +281,23 @@ def config_key(
     version is a new key, and the cell runs again."""
     from dualchecker import __version__
 
-    body = config.model_dump_json(exclude={"run": {"dir", "llm_cache_path"}, "student": {"eval"}})
+    body = config.model_dump_json(exclude=_unkeyed(config))
     return hashlib.sha256(
         f"{__version__}|{body}|{records_digest(records, pool, held_out)}".encode()
     ).hexdigest()[:12]
+
+
+def _unkeyed(config: RunConfig) -> dict[str, set[str]]:
+    """What the key leaves out: where the run lives, the held-out file's path, and fields added
+    after cells were keyed, wherever their value runs the cell as before they existed (so those
+    cells keep their keys)."""
+    method, run = config.method, config.run
+    unkeyed = {"run": {"dir", "llm_cache_path"}, "student": {"eval"}, "method": set()}
+    if not run.allow_pool_overlap:
+        unkeyed["run"].add("allow_pool_overlap")
+    if method.span_probe_model is None:
+        unkeyed["method"].add("span_probe_model")
+    return unkeyed
 
 
 def records_digest(*parts: list[Record]) -> str:
@@ -426,11 +442,8 @@ class Experiment:
                 # disjoint from the records labelled, and from the held-out texts (a corpus may
                 # repeat a sentence across its splits; evaluation must not see it in the pool)
                 _, split, _ = preset_split(ds.name, self.grid.data_dir)
-                taken = {r.id for r in labelled}
-                held = {normalise_text(r.text) for r in held_out}
-                pool = [
-                    r for r in split if r.id not in taken and normalise_text(r.text) not in held
-                ]
+                taken = {normalise_text(r.text) for r in labelled + held_out}
+                pool = [r for r in split if normalise_text(r.text) not in taken]
             return task, labelled, pool, held_out
         task = (
             ds.task
@@ -442,6 +455,14 @@ class Experiment:
         if ds.size is not None and ds.size < len(labelled):
             labelled = rng.sample(labelled, ds.size)
         pool = load_records(ds.pool, task) if ds.pool is not None else labelled
+        if ds.pool is not None:  # refused before any cell runs, as `Run` would refuse it
+            check_disjoint(
+                labelled,
+                {f"pool of {ds.name}": pool},
+                allow=self.grid.allow_pool_overlap,
+                what=f"labelled records of {ds.name}",
+                setting="the grid's allow_pool_overlap",
+            )
         held_out = load_records(ds.eval, task)
         if ds.eval_size is not None and ds.eval_size < len(held_out):
             held_out = rng.sample(held_out, ds.eval_size)
@@ -474,6 +495,7 @@ class Experiment:
                 seed=seed,
                 llm_cache=self.grid.llm_cache,
                 llm_cache_path=self.out / "llm_cache.sqlite",
+                allow_pool_overlap=self.grid.allow_pool_overlap,
             ),
         )
         return config, config_key(config, labelled, pool, held_out), data

@@ -28,7 +28,7 @@ from dualchecker.agents.calibration import reliability
 from dualchecker.agents.embedders import Embedder
 from dualchecker.agents.llm_cache import AgentUsage, SQLiteLLMCache
 from dualchecker.agents.types import LabelledRecord, Record, Usage
-from dualchecker.compose import build_context
+from dualchecker.compose import build_context, pool_is_inputs
 from dualchecker.data import atomic_write_text, load_records, write_labels_jsonl
 from dualchecker.errors import ConfigError, DataError
 from dualchecker.evaluation import teacher_scores
@@ -129,10 +129,16 @@ def clear_run_dir(run_dir: Path) -> None:
 
 
 def check_disjoint(
-    held_out: list[Record], others: dict[str, list[Record]], *, allow: bool = False
+    held_out: list[Record],
+    others: dict[str, list[Record]],
+    *,
+    allow: bool = False,
+    what: str = "evaluation records",
+    setting: str = "student.allow_eval_overlap",
 ) -> None:
-    """Evaluation records must not also be training or retrieval material: none may share its
-    (normalised) text with the pool or the labelled records.
+    """`held_out` records must not also be training or retrieval material: none may share its
+    (normalised) text with any of `others` (evaluation records against the pool and the inputs;
+    the inputs against a separate pool).
 
     Raises:
         DataError: on any overlap (named by id), unless `allow`, which only warns with counts.
@@ -145,10 +151,10 @@ def check_disjoint(
             continue
         shown = ", ".join(f"{a} = {name} {b}" for a, b in clash[:8])
         more = f" (and {len(clash) - 8} more)" if len(clash) > 8 else ""
-        message = f"{len(clash)} evaluation records also appear in the {name}: {shown}{more}"
+        message = f"{len(clash)} {what} also appear in the {name}: {shown}{more}"
         if not allow:
-            raise DataError(message + "; remove them, or set student.allow_eval_overlap")
-        log.warning("%s (allowed by student.allow_eval_overlap)", message)
+            raise DataError(f"{message}; remove them, or set {setting}")
+        log.warning("%s (allowed by %s)", message, setting)
 
 
 def fingerprint(config: RunConfig, records: list[Record]) -> str:
@@ -197,6 +203,14 @@ class Run:
         if pool is None:
             pool = load_records(config.pool, config.task) if config.pool else self.inputs
         self.pool = pool
+        if not pool_is_inputs(pool, self.inputs):  # the inputs as their own pool: out-of-fold
+            check_disjoint(
+                self.inputs,
+                {"pool": pool},
+                allow=config.run.allow_pool_overlap,
+                what="inputs",
+                setting="run.allow_pool_overlap",
+            )
         self.backend = make_backend(llm if llm is not None else config.backend)
         if fresh:
             clear_run_dir(self.dir)

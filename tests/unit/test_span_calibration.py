@@ -139,8 +139,8 @@ def test_span_run_weighs_teacher_against_pool_tagger(tmp_path):
     )
     llm = scripted_teacher(answer)
     run = Run(config, llm=llm, embedder=HashingEmbedder(), inputs=INPUTS, pool=POOL)
-    assert run.ctx.span_probe is None  # 24 pool examples are too few to fit a real tagger on
-    run.ctx.span_probe = PoolTagger(POOL)
+    assert run.ctx.span_probe.cross_fitted  # 24 pool examples: shared with the sample out-of-fold
+    run.ctx.span_probe = PoolTagger(POOL)  # a stand-in: this test is of the calibration
     run.execute(progress=False)
     events = read_events(tmp_path / "run" / "events.jsonl")
     fitted = [e for e in events if e.agent == "calibration" and e.kind == "fitted"]
