@@ -29,6 +29,7 @@ from dualchecker.agents.types import Record, Task
 from dualchecker.compose import make_embedder
 from dualchecker.data import DataSource, atomic_write_text, load_records
 from dualchecker.errors import ConfigError
+from dualchecker.events import read_events
 from dualchecker.graph.config import (
     METHODS,
     RetrievalConfig,
@@ -67,6 +68,8 @@ COLUMNS = [
     "reprompt_rate",
     "failed",
     "synthetic",
+    "human_labels_read",
+    "human_labels_used",
 ]
 # With no demonstrations these methods are the same prompt as zero-shot: not run at 0-shot.
 NEEDS_SHOTS = {
@@ -154,6 +157,9 @@ class GridConfig(BaseModel):
     """Share one LLM call cache across the grid's cells."""
     method_overrides: dict[str, Any] = Field(default_factory=dict)
     """Applied to every method, e.g. {threshold: 0.8}."""
+    inputs_gold_for_feedback: bool = False
+    """Every cell's `run.inputs_gold_for_feedback`: the student checker compares the student with
+    the labelled records' gold and feeds the misses back (counted in `human_labels_used`)."""
     allow_pool_overlap: bool = False
     """Every cell's `run.allow_pool_overlap`: a human pool sharing texts with the labelled records
     is warned about instead of refused."""
@@ -290,9 +296,14 @@ def config_key(
 def _unkeyed(config: RunConfig) -> dict[str, set[str]]:
     """What the key leaves out: where the run lives, the held-out file's path, and fields added
     after cells were keyed, wherever their value runs the cell as before they existed (so those
-    cells keep their keys)."""
+    cells keep their keys). Before `run.inputs_gold_for_feedback` the student checker always read
+    the labelled records' gold: a cell with the checker keeps its key with it on, and gets a new
+    one (it runs again) with it off."""
     method, run = config.method, config.run
     unkeyed = {"run": {"dir", "llm_cache_path"}, "student": {"eval"}, "method": set()}
+    checker_reads_gold = method.student and method.student_checker and not method.evokd
+    if run.inputs_gold_for_feedback or not checker_reads_gold:
+        unkeyed["run"].add("inputs_gold_for_feedback")
     if not run.allow_pool_overlap:
         unkeyed["run"].add("allow_pool_overlap")
     if method.span_probe_model is None:
@@ -313,6 +324,21 @@ def records_digest(*parts: list[Record]) -> str:
 def cell_id(ds: DatasetSpec, name: str, n_shot: int, seed: int) -> str:
     """The cell's run directory name, e.g. ``green_binary__aligner-teacher-checker__5shot__seed0``."""
     return f"{ds.name}__{name.replace('+', '-')}__{n_shot}shot__seed{seed}"
+
+
+def human_labels(run_dir: Path) -> dict[str, int]:
+    """The labelled records' human labels a cell's student checker read, and those it fed back
+    into the teacher's prompts (both 0 unless `run.inputs_gold_for_feedback`)."""
+    path = run_dir / "events.jsonl"
+    checks = [
+        e.data
+        for e in (read_events(path) if path.exists() else [])
+        if e.agent == "student_checker" and e.kind == "borderline"
+    ]
+    return {
+        "human_labels_read": sum(d.get("human_labels_read", 0) for d in checks),
+        "human_labels_used": sum(d.get("human_labels_used", 0) for d in checks),
+    }
 
 
 def _read_csv(path: Path) -> list[dict[str, str]]:
@@ -495,6 +521,7 @@ class Experiment:
                 seed=seed,
                 llm_cache=self.grid.llm_cache,
                 llm_cache_path=self.out / "llm_cache.sqlite",
+                inputs_gold_for_feedback=self.grid.inputs_gold_for_feedback,
                 allow_pool_overlap=self.grid.allow_pool_overlap,
             ),
         )
@@ -556,6 +583,7 @@ class Experiment:
             "reprompt_rate": summary.reprompt_rate,
             "failed": summary.failed,
             "synthetic": student.get("synthetic", 0),
+            **human_labels(Path(config.run.dir)),
         }
 
     @staticmethod

@@ -258,6 +258,11 @@ class RunSettings(BaseModel):
     allow_pool_overlap: bool = False
     """Only warn (with counts) when pool texts are also inputs, instead of refusing the run; the
     pool probe and tagger then leave those texts out of what they train on."""
+    inputs_gold_for_feedback: bool = False
+    """The inputs' gold labels stand for a human who answers the student checker: it compares the
+    student with them and feeds the misses back into the teacher's prompts (counted as human
+    labels used). Off: gold on the inputs is for scoring only, and the checker works from
+    teacher/student disagreement."""
 
 
 class RunConfig(BaseModel):

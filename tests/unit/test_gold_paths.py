@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 
 import dualchecker
 from dualchecker.agents.aligner import normalise_text
+from dualchecker.agents.checkers import StudentChecker
 from dualchecker.agents.embedders import HashingEmbedder
 from dualchecker.agents.span_probe import SpanProbe
 from dualchecker.agents.types import Record
@@ -19,12 +20,12 @@ from dualchecker.cli import app
 from dualchecker.data import DataSource
 from dualchecker.errors import DataError
 from dualchecker.events import read_events
-from dualchecker.experiment import Experiment, GridConfig
-from dualchecker.graph.config import RunConfig, RunSettings, method
+from dualchecker.experiment import Experiment, GridConfig, human_labels
+from dualchecker.graph.config import RunConfig, RunSettings, StudentSettings, method
 from dualchecker.graph.nodes import calibration_sample
 from dualchecker.runner import Run
 from dualchecker.training.testing import save_tiny_student
-from tests.fakes import BINARY, SPANS, scripted_teacher, span_record
+from tests.fakes import BINARY, SPANS, SpyTrainer, scripted_teacher, span_record, toy_records
 
 GREEN = ["cuts carbon emissions", "runs on wind power", "recycles its waste", "saves energy"]
 OTHER = ["reported higher revenue", "hired a new board", "opened an office", "paid a dividend"]
@@ -238,3 +239,42 @@ def test_a_large_span_pool_keeps_one_held_out_split_and_a_small_one_is_cross_fit
     assert one == {frozenset(texts(pool[40:]))}  # one tagger (one fit) answers everything
     folds = {frozenset(texts(small.training_for(r))) for r in pool[:45]}
     assert len(folds) == 5 and all(len(f) == 90 for f in folds if len(f) != 100)
+
+
+ROWS = toy_records("claims_six")
+
+
+@pytest.mark.parametrize("feedback", [False, True])
+def test_the_student_checker_reads_the_inputs_gold_only_when_a_human_stands_behind_it(
+    tmp_path, monkeypatch, feedback
+):
+    import dualchecker.distill as distill
+
+    monkeypatch.setattr(distill, "make_trainer", lambda config, settings: SpyTrainer(0.55))
+    read: list = []
+
+    class Spy(StudentChecker):
+        def _judge(self, task, item, said):
+            read.append(item)
+            return super()._judge(task, item, said)
+
+    config = RunConfig(
+        task=BINARY,
+        inputs=DataSource(path=tmp_path / "x.jsonl"),
+        method=method("dualchecker", n_shot=1, teacher_checker=False),
+        student=StudentSettings(use_ray=False, final=False),
+        run=RunSettings(dir=tmp_path / "run", batch_size=2, inputs_gold_for_feedback=feedback),
+    )
+    teacher = scripted_teacher(lambda text, re: {"label": "no", "confidence": 95})
+    run = Run(config, llm=teacher, embedder=HashingEmbedder(), inputs=ROWS, pool=ROWS)
+    run.ctx.student_checker = Spy(per_batch=1)
+    run.execute(progress=False)
+    assert len(read) == len(ROWS) and all(r.has_gold for r in ROWS)
+    golds = [r.gold_label for r in read]
+    counts = human_labels(tmp_path / "run")
+    if feedback:  # every gold read; the student's 'no' on r1 (gold 'yes') fed back
+        assert golds == [r.label for r in ROWS]
+        assert counts["human_labels_read"] == len(ROWS) and counts["human_labels_used"] >= 1
+    else:
+        assert golds == [None] * len(ROWS)
+        assert counts == {"human_labels_read": 0, "human_labels_used": 0}
