@@ -29,9 +29,16 @@ def normalise_text(text: str) -> str:
 
 
 class ExampleIndex:
-    """Gold-labelled pool embeddings, searchable by cosine similarity."""
+    """Gold-labelled pool embeddings, searchable by cosine similarity.
 
-    def __init__(self, pool: Iterable[Record], embedder: Embedder):
+    `never_train_on` are normalised texts the probe must not fit on: the inputs' texts, when a
+    separate pool shares some with them (allowed by the run's settings), so that no input is
+    answered by a probe that saw its own label.
+    """
+
+    def __init__(
+        self, pool: Iterable[Record], embedder: Embedder, *, never_train_on: Iterable[str] = ()
+    ):
         seen: set[str] = set()
         self.examples: list[Record] = []
         for record in pool:
@@ -53,6 +60,7 @@ class ExampleIndex:
         self._lock = threading.Lock()
         self._probe = None
         self._probe_lock = threading.Lock()
+        self._never_train_on = frozenset(never_train_on)
 
     def __len__(self) -> int:
         return len(self.examples)
@@ -130,7 +138,8 @@ class ExampleIndex:
         embeddings (a linear probe, the smooth cousin of a neighbour vote).
 
         A pool example is answered by a model fitted without it (5-fold out-of-fold
-        probabilities), so the calibration fitted on pool examples never sees its own label.
+        probabilities), so the calibration fitted on pool examples never sees its own label; any
+        other text by a model fitted on `probe_training`, which holds none of `never_train_on`.
         """
         with self._probe_lock:  # fitted once, on first use
             if self._probe is None:
@@ -146,11 +155,23 @@ class ExampleIndex:
             label: float(p[classes.index(label)]) if label in classes else 0.0 for label in labels
         }
 
+    def _probe_rows(self, labels: list[str]) -> list[int]:
+        return [
+            i
+            for i, r in enumerate(self.examples)
+            if r.label in labels and self._keys[i] not in self._never_train_on
+        ]
+
+    def probe_training(self, labels: list[str]) -> list[Record]:
+        """The pool examples the probe fits on: those with one of `labels`, less
+        `never_train_on`."""
+        return [self.examples[i] for i in self._probe_rows(labels)]
+
     def _fit_probe(self, labels: list[str]):
         from sklearn.linear_model import LogisticRegression
         from sklearn.model_selection import cross_val_predict
 
-        rows = [i for i, r in enumerate(self.examples) if r.label in labels]
+        rows = self._probe_rows(labels)
         x, y = self.matrix[rows], [self.examples[i].label for i in rows]
         model = LogisticRegression(max_iter=2000).fit(x, y)
         folds = min(5, min(y.count(label) for label in set(y)))

@@ -163,8 +163,7 @@ class StudentChecker(BorderlineChecker):
             student_spans=said.spans,
             student_confidence=said.confidence,
         )
-        gold_known = item.gold_spans is not None if task.is_spans else item.gold_label is not None
-        if gold_known:
+        if has_gold(task, item):
             if answer != _answer_key(task, item.gold_label, item.gold_spans or []):
                 return Borderline(
                     **base,
@@ -187,6 +186,17 @@ class StudentChecker(BorderlineChecker):
                 **base, reason="low margin", reference_label=item.label, reference_spans=item.spans
             )
         return None
+
+
+def without_gold(items: list[LabelledRecord]) -> list[LabelledRecord]:
+    """The records with their human labels removed: gold kept for scoring never reaches a
+    checker unless the run says a human answers it (`run.inputs_gold_for_feedback`)."""
+    return [i.model_copy(update={"gold_label": None, "gold_spans": None}) for i in items]
+
+
+def has_gold(task: Task, item: LabelledRecord) -> bool:
+    """Whether the record carries a human label (spans: a human span set) for the task."""
+    return item.gold_spans is not None if task.is_spans else item.gold_label is not None
 
 
 def _answer_key(task: Task, label: str | None, spans: list[Span]) -> object:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import random
 from typing import Any, Literal
 
-from dualchecker.agents.aligner import ContextAligner
+from dualchecker.agents.aligner import ContextAligner, normalise_text
 from dualchecker.agents.types import Demonstration, Record
 
 Layout = Literal["aligned", "static", "paper"]
@@ -87,9 +87,13 @@ class DemonstrationPicker:
         return shown + self.aligner.demonstrations(record, k, balanced=balanced, labels=labels)
 
     def fixed(self, record: Record, k: int, *, explain: bool | None = None) -> list[Demonstration]:
-        """The first k of the fixed, label-balanced examples (never the record itself)."""
+        """The first k of the fixed, label-balanced examples (never the record itself, nor a
+        pool example with its text)."""
         explain = self.explain_examples if explain is None else explain
-        examples = [r for r in self.static if r.id != record.id][:k]
+        own = normalise_text(record.text)
+        examples = [r for r in self.static if r.id != record.id and normalise_text(r.text) != own][
+            :k
+        ]
         return [
             Demonstration.of(r, "static", rationale=self.aligner.rationale(r) if explain else "")
             for r in examples

@@ -47,6 +47,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 from dualchecker.adapters import CNC_SPANS, ENV_CLAIMS, cnc_spans, environmental_claims  # noqa: E402
+from dualchecker.agents.aligner import normalise_text  # noqa: E402
 from dualchecker.agents.backends import ChatBackend  # noqa: E402
 from dualchecker.agents.calibration import reliability  # noqa: E402
 from dualchecker.agents.embedders import SentenceTransformerEmbedder  # noqa: E402
@@ -72,21 +73,33 @@ DATA = Path(
 
 def cnc(n: int, seed: int) -> tuple[Task, list[Record], list[Record]]:
     """Causal News Corpus spans: every dev sentence (185, all its relations' causes and effects)
-    topped up to n from train; the rest of train is the human pool."""
+    topped up to n from train; the rest of train is the human pool, less every text labelled
+    (two dev sentences are also train sentences, under other ids)."""
     dev = cnc_spans(DATA, "dev", relations="all")
     train = cnc_spans(DATA, "train", relations="all")
     rng = random.Random(seed)
     extra = rng.sample(train, max(0, n - len(dev)))
-    taken = {r.id for r in extra}
-    return CNC_SPANS, (dev + extra)[:n], [r for r in train if r.id not in taken]
+    return CNC_SPANS, (dev + extra)[:n], without_texts(train, dev + extra)
 
 
 def claims(n: int, seed: int) -> tuple[Task, list[Record], list[Record]]:
-    """All of dev.jsonl (265) topped up from test.jsonl to n; train.jsonl is the human pool."""
+    """All of dev.jsonl (265) topped up from test.jsonl to n; train.jsonl is the human pool
+    (less any text labelled: none today)."""
     dev = environmental_claims(DATA, "dev")
     test = environmental_claims(DATA, "test")
     extra = random.Random(seed).sample(test, max(0, n - len(dev)))
-    return ENV_CLAIMS, (dev + extra)[:n], environmental_claims(DATA, "train")
+    return (
+        ENV_CLAIMS,
+        (dev + extra)[:n],
+        without_texts(environmental_claims(DATA, "train"), dev + extra),
+    )
+
+
+def without_texts(pool: list[Record], taken: list[Record]) -> list[Record]:
+    """The pool less every record sharing a (normalised) text with `taken`: de-duplicated by
+    text, not id, as the run refuses a pool that shares texts with its inputs."""
+    texts = {normalise_text(r.text) for r in taken}
+    return [r for r in pool if normalise_text(r.text) not in texts]
 
 
 def bootstrap(

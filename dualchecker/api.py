@@ -42,12 +42,17 @@ def label(
     batch_size: int = 8,
     max_concurrency: int = 4,
     progress: bool = False,
+    allow_pool_overlap: bool = False,
     **method_overrides: Any,
 ) -> list[LabelledRecord]:
     """Label `texts` with the teacher half of DualChecker and return the labelled records.
 
     `pool` (human-labelled examples) and `texts` can be lists of dicts or strings, pandas
     DataFrames or HF datasets. `llm` is any LangChain chat model, a ChatBackend or a BackendConfig.
+
+    Raises:
+        DataError: the pool shares texts with `texts` (named by id), unless `allow_pool_overlap`,
+            which warns and keeps those texts out of what the pool probe and tagger train on.
     """
     import tempfile
     import warnings
@@ -66,7 +71,12 @@ def label(
         inputs=DataSource(path=Path("-")),
         method=chosen,
         backend=llm if isinstance(llm, BackendConfig) else BackendConfig(),
-        run=RunSettings(dir=directory, batch_size=batch_size, max_concurrency=max_concurrency),
+        run=RunSettings(
+            dir=directory,
+            batch_size=batch_size,
+            max_concurrency=max_concurrency,
+            allow_pool_overlap=allow_pool_overlap,
+        ),
     )
     runner = Run(
         config,

@@ -28,8 +28,15 @@ from dualchecker.graph.store import ResultStore
 
 log = logging.getLogger(__name__)
 
-# Below this many pool examples (after the calibration sample) a span tagger learns nothing useful.
-MIN_TAGGER_EXAMPLES = 50
+# Below this many pool examples (outside the inputs) a span tagger learns nothing useful; above
+# it, a small pool is shared out-of-fold with the calibration sample (`SpanProbe`).
+MIN_TAGGER_EXAMPLES = 16
+
+
+def pool_is_inputs(pool: list[Record], inputs: list[Record]) -> bool:
+    """True when the inputs are their own pool (no separate pool given): each input is then
+    answered out-of-fold, the others as its pool. Any other pool must not share their texts."""
+    return pool is inputs or pool == inputs
 
 
 def make_embedder(cfg: RetrievalConfig) -> Embedder:
@@ -63,7 +70,15 @@ def build_context(
         and max(method.n_shot, method.reprompt_k) > 0
         or method.neighbour_vote
     )
-    index = ExampleIndex(pool, embedder or make_embedder(config.retrieval)) if needs_index else None
+    index = (
+        ExampleIndex(
+            pool,
+            embedder or make_embedder(config.retrieval),
+            never_train_on=set() if pool_is_inputs(pool, inputs) else _texts(inputs),
+        )
+        if needs_index
+        else None
+    )
 
     def on_rationale(example_id: str, messages: list[dict], reply: Completion) -> None:
         events.emit(
@@ -126,9 +141,14 @@ def build_context(
     return ctx
 
 
+def _texts(records: list[Record]) -> set[str]:
+    return {normalise_text(r.text) for r in records}
+
+
 def span_probe(config: RunConfig, inputs: list[Record], pool: list[Record]) -> SpanProbe | None:
-    """Span tasks that combine the teacher with the pool: a tagger fitted on the pool, minus
-    the calibration sample (whose answers must be as unseen as the records')."""
+    """Span tasks that combine the teacher with the pool: a tagger fitted on the pool less the
+    inputs' texts, answering the calibration sample out-of-fold (whose answers must be as unseen
+    as the records'). With the inputs as their own pool nothing is left to fit it on."""
     method = config.method
     if not (config.task.is_spans and method.neighbour_vote and method.calibrate):
         return None
@@ -138,12 +158,17 @@ def span_probe(config: RunConfig, inputs: list[Record], pool: list[Record]) -> S
     probe = SpanProbe(
         config.task,
         pool,
-        held_out={normalise_text(r.text) for r in held_out},
+        held_out=_texts(held_out),
+        exclude=_texts(inputs),
         epochs=method.span_probe_epochs,
         seed=config.run.seed,
+        model=method.span_probe_model,
     )
     if len(probe.training) < MIN_TAGGER_EXAMPLES:
-        log.info("span tasks: %d pool examples are too few for a tagger", len(probe.training))
+        log.info(
+            "span tasks: %d pool examples outside the inputs are too few for a tagger",
+            len(probe.training),
+        )
         return None
     return probe
 

@@ -31,6 +31,7 @@ from dualchecker.agents.types import Record, Task
 from dualchecker.compose import make_embedder
 from dualchecker.data import DataSource, atomic_write_text, load_records
 from dualchecker.errors import ConfigError
+from dualchecker.events import read_events
 from dualchecker.graph.config import (
     METHODS,
     RetrievalConfig,
@@ -41,7 +42,7 @@ from dualchecker.graph.config import (
 )
 from dualchecker.grid_report import gold_student_answers, keep_cell, write_reports
 from dualchecker.kept import write_records
-from dualchecker.runner import Run
+from dualchecker.runner import Run, check_disjoint
 from dualchecker.training.progress import progress_bar, progress_bars
 
 log = logging.getLogger(__name__)
@@ -71,6 +72,8 @@ COLUMNS = [
     "reprompt_rate",
     "failed",
     "synthetic",
+    "human_labels_read",
+    "human_labels_used",
 ]
 # With no demonstrations these methods are the same prompt as zero-shot: not run at 0-shot.
 NEEDS_SHOTS = {
@@ -158,6 +161,12 @@ class GridConfig(BaseModel):
     """Share one LLM call cache across the grid's cells."""
     method_overrides: dict[str, Any] = Field(default_factory=dict)
     """Applied to every method, e.g. {threshold: 0.8}."""
+    inputs_gold_for_feedback: bool = False
+    """Every cell's `run.inputs_gold_for_feedback`: the student checker compares the student with
+    the labelled records' gold and feeds the misses back (counted in `human_labels_used`)."""
+    allow_pool_overlap: bool = False
+    """Every cell's `run.allow_pool_overlap`: a human pool sharing texts with the labelled records
+    is warned about instead of refused."""
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> GridConfig:
@@ -282,10 +291,28 @@ def config_key(
     version is a new key, and the cell runs again."""
     from dualchecker import __version__
 
-    body = config.model_dump_json(exclude={"run": {"dir", "llm_cache_path"}, "student": {"eval"}})
+    body = config.model_dump_json(exclude=_unkeyed(config))
     return hashlib.sha256(
         f"{__version__}|{body}|{records_digest(records, pool, held_out)}".encode()
     ).hexdigest()[:12]
+
+
+def _unkeyed(config: RunConfig) -> dict[str, set[str]]:
+    """What the key leaves out: where the run lives, the held-out file's path, and fields added
+    after cells were keyed, wherever their value runs the cell as before they existed (so those
+    cells keep their keys). Before `run.inputs_gold_for_feedback` the student checker always read
+    the labelled records' gold: a cell with the checker keeps its key with it on, and gets a new
+    one (it runs again) with it off."""
+    method, run = config.method, config.run
+    unkeyed = {"run": {"dir", "llm_cache_path"}, "student": {"eval"}, "method": set()}
+    checker_reads_gold = method.student and method.student_checker and not method.evokd
+    if run.inputs_gold_for_feedback or not checker_reads_gold:
+        unkeyed["run"].add("inputs_gold_for_feedback")
+    if not run.allow_pool_overlap:
+        unkeyed["run"].add("allow_pool_overlap")
+    if method.span_probe_model is None:
+        unkeyed["method"].add("span_probe_model")
+    return unkeyed
 
 
 def records_digest(*parts: list[Record]) -> str:
@@ -301,6 +328,21 @@ def records_digest(*parts: list[Record]) -> str:
 def cell_id(ds: DatasetSpec, name: str, n_shot: int, seed: int) -> str:
     """The cell's run directory name, e.g. ``green_binary__aligner-teacher-checker__5shot__seed0``."""
     return f"{ds.name}__{name.replace('+', '-')}__{n_shot}shot__seed{seed}"
+
+
+def human_labels(run_dir: Path) -> dict[str, int]:
+    """The labelled records' human labels a cell's student checker read, and those it fed back
+    into the teacher's prompts (both 0 unless `run.inputs_gold_for_feedback`)."""
+    path = run_dir / "events.jsonl"
+    checks = [
+        e.data
+        for e in (read_events(path) if path.exists() else [])
+        if e.agent == "student_checker" and e.kind == "borderline"
+    ]
+    return {
+        "human_labels_read": sum(d.get("human_labels_read", 0) for d in checks),
+        "human_labels_used": sum(d.get("human_labels_used", 0) for d in checks),
+    }
 
 
 def _read_csv(path: Path) -> list[dict[str, str]]:
@@ -429,11 +471,8 @@ class Experiment:
                 # disjoint from the records labelled, and from the held-out texts (a corpus may
                 # repeat a sentence across its splits; evaluation must not see it in the pool)
                 _, split, _ = preset_split(ds.name, self.grid.data_dir)
-                taken = {r.id for r in labelled}
-                held = {normalise_text(r.text) for r in held_out}
-                pool = [
-                    r for r in split if r.id not in taken and normalise_text(r.text) not in held
-                ]
+                taken = {normalise_text(r.text) for r in labelled + held_out}
+                pool = [r for r in split if normalise_text(r.text) not in taken]
             return task, labelled, pool, held_out
         task = (
             ds.task
@@ -445,6 +484,14 @@ class Experiment:
         if ds.size is not None and ds.size < len(labelled):
             labelled = rng.sample(labelled, ds.size)
         pool = load_records(ds.pool, task) if ds.pool is not None else labelled
+        if ds.pool is not None:  # refused before any cell runs, as `Run` would refuse it
+            check_disjoint(
+                labelled,
+                {f"pool of {ds.name}": pool},
+                allow=self.grid.allow_pool_overlap,
+                what=f"labelled records of {ds.name}",
+                setting="the grid's allow_pool_overlap",
+            )
         held_out = load_records(ds.eval, task)
         if ds.eval_size is not None and ds.eval_size < len(held_out):
             held_out = rng.sample(held_out, ds.eval_size)
@@ -477,6 +524,8 @@ class Experiment:
                 seed=seed,
                 llm_cache=self.grid.llm_cache,
                 llm_cache_path=self.out / "llm_cache.sqlite",
+                inputs_gold_for_feedback=self.grid.inputs_gold_for_feedback,
+                allow_pool_overlap=self.grid.allow_pool_overlap,
             ),
         )
         return config, config_key(config, labelled, pool, held_out), data
@@ -540,6 +589,7 @@ class Experiment:
             "reprompt_rate": summary.reprompt_rate,
             "failed": summary.failed,
             "synthetic": student.get("synthetic", 0),
+            **human_labels(Path(config.run.dir)),
         }
 
     @staticmethod

@@ -29,7 +29,7 @@ from dualchecker.agents.embedders import Embedder
 from dualchecker.agents.llm_cache import AgentUsage, SQLiteLLMCache
 from dualchecker.agents.types import LabelledRecord, Record, Usage
 from dualchecker.comparison import StudentComparison, plain_sentence
-from dualchecker.compose import build_context, make_embedder
+from dualchecker.compose import build_context, make_embedder, pool_is_inputs
 from dualchecker.contribution import TeacherContribution, contribution, pool_answers
 from dualchecker.data import atomic_write_text, load_records, write_labels_jsonl
 from dualchecker.errors import ConfigError, DataError
@@ -138,10 +138,16 @@ def clear_run_dir(run_dir: Path) -> None:
 
 
 def check_disjoint(
-    held_out: list[Record], others: dict[str, list[Record]], *, allow: bool = False
+    held_out: list[Record],
+    others: dict[str, list[Record]],
+    *,
+    allow: bool = False,
+    what: str = "evaluation records",
+    setting: str = "student.allow_eval_overlap",
 ) -> None:
-    """Evaluation records must not also be training or retrieval material: none may share its
-    (normalised) text with the pool or the labelled records.
+    """`held_out` records must not also be training or retrieval material: none may share its
+    (normalised) text with any of `others` (evaluation records against the pool and the inputs;
+    the inputs against a separate pool).
 
     Raises:
         DataError: on any overlap (named by id), unless `allow`, which only warns with counts.
@@ -154,10 +160,10 @@ def check_disjoint(
             continue
         shown = ", ".join(f"{a} = {name} {b}" for a, b in clash[:8])
         more = f" (and {len(clash) - 8} more)" if len(clash) > 8 else ""
-        message = f"{len(clash)} evaluation records also appear in the {name}: {shown}{more}"
+        message = f"{len(clash)} {what} also appear in the {name}: {shown}{more}"
         if not allow:
-            raise DataError(message + "; remove them, or set student.allow_eval_overlap")
-        log.warning("%s (allowed by student.allow_eval_overlap)", message)
+            raise DataError(f"{message}; remove them, or set {setting}")
+        log.warning("%s (allowed by %s)", message, setting)
 
 
 def fingerprint(config: RunConfig, records: list[Record]) -> str:
@@ -206,6 +212,14 @@ class Run:
         if pool is None:
             pool = load_records(config.pool, config.task) if config.pool else self.inputs
         self.pool = pool
+        if not pool_is_inputs(pool, self.inputs):  # the inputs as their own pool: out-of-fold
+            check_disjoint(
+                self.inputs,
+                {"pool": pool},
+                allow=config.run.allow_pool_overlap,
+                what="inputs",
+                setting="run.allow_pool_overlap",
+            )
         self.backend = make_backend(llm if llm is not None else config.backend)
         if fresh:
             clear_run_dir(self.dir)
@@ -431,7 +445,10 @@ class Run:
 
     def _pool_answers(self) -> list[LabelledRecord]:
         """The pool model's own answers to the inputs (for the changed share and self-training):
-        the run's retrieval index when it has one, else one built on the pool."""
+        the run's retrieval index when it has one, else one built on the pool. None when the
+        inputs are their own pool: a model fitted on their labels would only repeat them."""
+        if pool_is_inputs(self.pool, self.inputs):
+            return []
         index = self.ctx.aligner.index
         if index is None and not self.config.task.is_spans:
             index = ExampleIndex(self.pool, self.embedder or make_embedder(self.config.retrieval))

@@ -110,6 +110,8 @@ class MethodConfig(BaseModel):
     span_probe_epochs: int = Field(3, ge=1)
     """Spans with neighbour_vote: epochs of the pool's BIO tagger, whose spans the calibration
     weighs against the teacher's."""
+    span_probe_model: str | None = None
+    """HF id or folder of the pool tagger's encoder; default the packaged all-MiniLM-L6-v2."""
     target_accuracy: float = Field(0.75, gt=0.0, le=1.0)
     """Calibrated threshold rule: re-prompt where the pool shows accuracy below this."""
     max_reprompt_rate: float = Field(0.3, ge=0.0, le=1.0)
@@ -291,6 +293,14 @@ class RunSettings(BaseModel):
     """Shared cache file; default <dir>/llm_cache.sqlite."""
     node_retries: int = Field(3, ge=1)
     """Tries of a teacher/aligner node when the backend is unavailable."""
+    allow_pool_overlap: bool = False
+    """Only warn (with counts) when pool texts are also inputs, instead of refusing the run; the
+    pool probe and tagger then leave those texts out of what they train on."""
+    inputs_gold_for_feedback: bool = False
+    """The inputs' gold labels stand for a human who answers the student checker: it compares the
+    student with them and feeds the misses back into the teacher's prompts (counted as human
+    labels used). Off: gold on the inputs is for scoring only, and the checker works from
+    teacher/student disagreement."""
 
 
 class RunConfig(BaseModel):

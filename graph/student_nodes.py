@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dualchecker.agents.checkers import StudentAnswer
+from dualchecker.agents.checkers import StudentAnswer, has_gold, without_gold
 from dualchecker.agents.student import prediction_answer
 from dualchecker.graph.context import RunContext
 from dualchecker.graph.state import RunState
@@ -62,17 +62,23 @@ class StudentNodes:
 
     def check_student(self, state: RunState) -> dict:
         """The batch's borderline cases from the student checker (none when the method has no
-        student checker and no EvoKD)."""
+        student checker and no EvoKD). The inputs' gold reaches it only where the run says a
+        human answers it; the event counts the human labels it read and those it fed back."""
         ctx = self.ctx
         if ctx.student_checker is None or not (ctx.method.student_checker or ctx.method.evokd):
             return {"borderline": []}
         answers = state.get("student_answers", [])
-        cases = ctx.student_checker.borderline(ctx.task, state.get("batch_results", []), answers)
+        results = state.get("batch_results", [])
+        if not ctx.settings.inputs_gold_for_feedback or ctx.method.evokd:  # EvoKD uses none
+            results = without_gold(results)
+        cases = ctx.student_checker.borderline(ctx.task, results, answers)
         ctx.events.emit(
             "student_checker",
             "borderline",
             batch=state["batch_index"] - 1,
             cases=[c.model_dump() for c in cases],
+            human_labels_read=sum(has_gold(ctx.task, r) for r in results),
+            human_labels_used=sum(c.reason == "wrong vs gold" for c in cases),
         )
         return {"borderline": cases}
 

@@ -288,7 +288,9 @@ def test_an_edited_pool_file_reruns_the_cells_that_learn_from_it(tmp_path):
     spec["datasets"] = spec["datasets"][:2]  # bin and multi
     spec["datasets"][0]["pool"] = {"path": "bin-pool.jsonl", "label_map": {"0": "no", "1": "yes"}}
     spec.update(seeds=[0], methods=["aligner"], n_shots=[2])
-    pool = [json.loads(line) for line in (tmp_path / "bin-train.jsonl").read_text().splitlines()]
+    rows = [json.loads(line) for line in (tmp_path / "bin-train.jsonl").read_text().splitlines()]
+    # a human pool of its own: none of its texts is among the records labelled
+    pool = [{**r, "id": f"p{r['id']}", "text": f"Also: {r['text']}"} for r in rows]
     write_jsonl(tmp_path / "bin-pool.jsonl", pool)
     first = run_spec(tmp_path, spec)
     # the same file name, one human label changed: bin's cells run again, multi's do not

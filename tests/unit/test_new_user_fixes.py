@@ -110,7 +110,7 @@ def test_a_local_model_passed_in_gets_its_grammar_and_a_lost_record_warns():
     with pytest.warns(UserWarning, match=r"1 of 4 records got no valid answer"):
         labelled = dualchecker.label(
             BINARY,
-            CLAIMS,
+            [],  # zero-shot reads no pool (and a pool must not hold the texts labelled)
             [r.text for r in CLAIMS],
             llm=broken,
             method_config="zero-shot",
@@ -342,14 +342,14 @@ def test_an_evaluation_file_overlapping_the_pool_is_refused_with_the_ids(tmp_pat
         run=RunSettings(dir=tmp_path / "run"),
     )
     with pytest.raises(DataError, match=r"e1 = pool c1"):
-        Run(config, llm=always(), embedder=HashingEmbedder(), inputs=CLAIMS[2:], pool=CLAIMS)
+        Run(config, llm=always(), embedder=HashingEmbedder(), inputs=CLAIMS[2:], pool=CLAIMS[:2])
     allowed = config.model_copy(
         update={
             "student": config.student.model_copy(update={"allow_eval_overlap": True}),
             "run": RunSettings(dir=tmp_path / "run2"),
         }
     )
-    Run(allowed, llm=always(), embedder=HashingEmbedder(), inputs=CLAIMS[2:], pool=CLAIMS)
+    Run(allowed, llm=always(), embedder=HashingEmbedder(), inputs=CLAIMS[2:], pool=CLAIMS[:2])
 
 
 def test_records_finished_in_an_interrupted_batch_are_exported(tmp_path):

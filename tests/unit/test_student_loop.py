@@ -121,7 +121,8 @@ def test_borderline_case_refines_the_next_batch_prompts(tmp_path, monkeypatch):
         inputs=DataSource(path=tmp_path / "x.jsonl"),
         method=method("dualchecker", n_shot=1, teacher_checker=False),
         student=StudentSettings(use_ray=False, final=False),
-        run=RunSettings(dir=tmp_path / "run", batch_size=2),
+        # a human answers the student checker with the inputs' gold
+        run=RunSettings(dir=tmp_path / "run", batch_size=2, inputs_gold_for_feedback=True),
     )
     run = Run(config, llm=teacher, embedder=HashingEmbedder(), inputs=ROWS, pool=ROWS)
     run.execute(progress=False)
