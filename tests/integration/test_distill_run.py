@@ -22,7 +22,9 @@ TRAIN_FRAMES = [
     "The {} figures rose again.",
     "Our {} plan is new.",
 ]
-POOL_FRAMES = ["Staff asked about {} last week.", "The {} target is ours."]
+# 24 pool examples: enough for the calibration to be fitted (below 20 it only adds the teacher
+# and the pool model at equal weight)
+POOL_FRAMES = ["Staff asked about {} last week.", "The {} target is ours.", "Ask us about {}."]
 HELD_OUT_FRAMES = ["A note about {} from the board.", "Questions on {} were asked today."]
 
 
@@ -73,20 +75,26 @@ def test_full_run_trains_the_student_in_ray_and_scores_final_students(tmp_path, 
     assert student["n_test"] == 16 and student["left_out"] == 0
     # always saying "yes" scores 2/3 on this balanced held-out set; a student that learnt the
     # teacher's rule from its labels, not the texts, must beat that by a clear margin
-    for name in ("teacher_labels", "gold_labels"):
+    # the product learns from the 24 human pool labels and the teacher's 24; the baselines beside
+    # it from the pool alone, the pool and the pool model's labels, the pool and every gold label
+    sizes = {"teacher_labels": 48, "pool_only": 24, "self_training": 48, "gold_labels": 48}
+    for name, n_train in sizes.items():
         kept = [
             json.loads(line)
             for line in (tmp_path / "run" / "student_test" / f"{name}.jsonl").open()
         ]
         assert [k["id"] for k in kept] == [f"h{i}" for i in range(16)]
         f1 = f1_score([k["gold_label"] == "yes" for k in kept], [k["label"] == "yes" for k in kept])
-        assert student[name]["f1"] == f1 and student[name]["n_train"] == 24
-        assert f1 >= 2 / 3 + 0.2, (name, f1)
+        assert student[name]["f1"] == f1 and student[name]["n_train"] == n_train
+        if name in ("teacher_labels", "gold_labels"):
+            assert f1 >= 2 / 3 + 0.2, (name, f1)
+    assert {d.baseline for d in summary.comparison.against} == {"pool_only", "self_training"}
     trained = [
         json.loads(line)
         for line in (tmp_path / "run" / "events.jsonl").read_text().splitlines()
         if '"batch_trained"' in line
     ]
     assert len(trained) == 3 and all(e["data"]["left_out"] == 0 for e in trained)
-    assert [e["data"]["examples"] for e in trained][0] == 8  # later batches add replayed examples
+    # the first batch's 8 teacher labels train beside the 24 pool examples, replayed from the start
+    assert [e["data"]["examples"] for e in trained][0] == 8 + 24
     assert "student F1 on 16 held-out" in format_summary(summary)
